@@ -1,0 +1,15 @@
+"""Celery entry point (`celery -A celery_app worker`): puts site/ on sys.path first."""
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+for path in (str(ROOT), str(ROOT / "site")):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from config.celery import app  # noqa: E402
+
+__all__ = ["app"]

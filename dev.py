@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Set up and run This Movie Does Not Exist with nothing but Python 3.11 and pip.
+
+    python3 dev.py run     # virtualenv + deps, migrate, then web server, Celery workers and beat
+    python3 dev.py test    # virtualenv + deps, ruff, pytest on SQLite, then PostgreSQL + Redis
+    python3 dev.py manage ARGS...   # manage.py inside the virtualenv
+
+Standard library only: it runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("VENV_DIR", ROOT / ".venv"))
+BIN = VENV / "bin"
+PYTHON = BIN / "python"
+STAMP = VENV / ".tmdne-installed"
+POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
+REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+
+
+def say(message: str) -> None:
+    print(f"[dev] {message}", flush=True)
+
+
+def _requirements(with_dev: bool) -> tuple[list[str], list[str]]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    requirements = list(project["project"]["dependencies"])
+    if with_dev:
+        requirements += project["project"]["optional-dependencies"]["dev"]
+    no_deps = project["tool"]["thismoviedoesnotexist"]["no-deps"]
+    return requirements, no_deps
+
+
+def ensure_venv(with_dev: bool) -> None:
+    """Create .venv and install the pinned requirements, skipping work already done."""
+    requirements, no_deps = _requirements(with_dev)
+    wanted = hashlib.sha256("\n".join(requirements + no_deps).encode()).hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return
+    if not PYTHON.exists():
+        say(f"creating virtualenv in {VENV}")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    say("installing pinned requirements (first run takes a few minutes)")
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, *requirements], check=True)
+    subprocess.run([*pip, "--no-deps", *no_deps], check=True)
+    STAMP.write_text(wanted)
+
+
+def manage(*args: str, env: dict[str, str] | None = None) -> None:
+    subprocess.run([str(PYTHON), str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_for_port(host: str, port: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _port_open(host, port):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def ensure_postgres() -> bool:
+    if _port_open("127.0.0.1", 5432):
+        return True
+    clusters = Path("/etc/postgresql")
+    if shutil.which("pg_ctlcluster") and clusters.is_dir():
+        for version in sorted(p.name for p in clusters.iterdir()):
+            say(f"starting PostgreSQL {version}")
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
+                check=False,
+            )
+    return _wait_for_port("127.0.0.1", 5432, 30)
+
+
+def ensure_redis() -> bool:
+    if _port_open("127.0.0.1", 6379):
+        return True
+    if shutil.which("redis-server"):
+        say("starting Redis")
+        subprocess.run(
+            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379"]
+            + ["--save", "", "--appendonly", "no", "--dir", "/tmp"],
+            check=False,
+        )
+    return _wait_for_port("127.0.0.1", 6379, 15)
+
+
+def ensure_chromium() -> bool:
+    """Debian's Chromium for the browser tests; installed with apt-get where we are allowed to."""
+    if Path("/usr/bin/chromium").exists():
+        return True
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        say("installing Debian's chromium for the browser tests")
+        quiet = {
+            "stdout": subprocess.DEVNULL,
+            "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        }
+        subprocess.run(["apt-get", "update", "-qq"], check=False, **quiet)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, **quiet)
+    return Path("/usr/bin/chromium").exists()
+
+
+def _pytest(label: str, env: dict[str, str], extra: list[str]) -> int:
+    say(f"pytest on {label}")
+    code = subprocess.run([str(PYTHON), "-m", "pytest", *extra], env=env, cwd=ROOT).returncode
+    if code == 5:
+        say(f"pytest collected no tests on {label}: that is a failure")
+        return 1
+    return code
+
+
+def command_test(args: argparse.Namespace) -> int:
+    ensure_venv(with_dev=True)
+    in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    for check in (["check", "."], ["format", "--check", "."]):
+        if subprocess.run([str(BIN / "ruff"), *check], cwd=ROOT).returncode != 0:
+            say(f"ruff {check[0]} failed")
+            return 1
+    base_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    base_env["TMDNE_BROWSER"] = "1" if ensure_chromium() else ""
+    if in_ci and not base_env["TMDNE_BROWSER"]:
+        say("CI needs /usr/bin/chromium for the browser tests and could not install it")
+        return 1
+    failures = 0
+    failures += _pytest("SQLite + filesystem broker", base_env, args.pytest_args) != 0
+    if args.sqlite_only:
+        return 1 if failures else 0
+    if ensure_postgres() and ensure_redis():
+        services_env = {**base_env, "DATABASE_URL": POSTGRES_URL, "REDIS_URL": REDIS_TEST_URL}
+        failures += _pytest("PostgreSQL + Redis", services_env, args.pytest_args) != 0
+    elif in_ci:
+        say("CI must also run against PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379)")
+        failures += 1
+    else:
+        say("PostgreSQL or Redis is not available here: skipped that run (CI runs it)")
+    return 1 if failures else 0
+
+
+def command_run(args: argparse.Namespace) -> int:
+    ensure_venv(with_dev=False)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.setdefault("SITE_HTTPS", "0")
+    manage("migrate", "--no-input", "-v", "0", env=env)
+    manage("collectstatic", "--no-input", "-v", "0", env=env)
+    celery = [str(BIN / "celery"), "-A", "celery_app"]
+    processes = {
+        "web": [str(BIN / "gunicorn"), "--chdir", str(ROOT / "site"), "config.wsgi"]
+        + ["--bind", f"{args.host}:{args.port}", "--workers", "2", "--access-logfile", "-"],
+        "worker": [*celery, "worker", "-Q", "default,gpu", "-c", "1", "-n", "worker@%h"]
+        + ["--prefetch-multiplier", "1", "-l", "INFO"],
+        "train-worker": [*celery, "worker", "-Q", "train", "-c", "1", "-n", "train@%h"]
+        + ["--prefetch-multiplier", "1", "-l", "INFO"],
+        "beat": [*celery, "beat", "-l", "INFO"],
+    }
+    running = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in processes.items()}
+    say(f"site on http://{args.host}:{args.port}/  (admin: /admin/; Ctrl-C stops everything)")
+    say("broker: " + ("Redis at " + env["REDIS_URL"] if env.get("REDIS_URL") else "filesystem"))
+
+    def stop(*_: object) -> None:
+        for process in running.values():
+            if process.poll() is None:
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(process.poll() is None for process in running.values()):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    dead = [name for name, process in running.items() if process.poll() is not None]
+    stop()
+    for process in running.values():
+        process.wait(timeout=30)
+    if dead:
+        say(f"stopped because {', '.join(dead)} exited")
+    return 0
+
+
+def command_manage(args: argparse.Namespace) -> int:
+    ensure_venv(with_dev=False)
+    return subprocess.run([str(PYTHON), str(ROOT / "manage.py"), *args.rest], cwd=ROOT).returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="set up and run the site, workers and beat")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.set_defaults(func=command_run)
+    test = commands.add_parser("test", help="set up and run the whole test suite")
+    test.add_argument("--sqlite-only", action="store_true", help="skip the PostgreSQL + Redis run")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
+    test.set_defaults(func=command_test)
+    manage_parser = commands.add_parser("manage", help="run manage.py in the virtualenv")
+    manage_parser.add_argument("rest", nargs=argparse.REMAINDER)
+    manage_parser.set_defaults(func=command_manage)
+    args = parser.parse_args()
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Fine-tuning runs, generation batches and the pool of generated descriptions."""
+
+import hashlib
+
+from django.db import models
+from django.db.models import Q
+
+from generator.dataset import normalise_space
+from titles.models import Genre, Kind
+
+
+class ModelRun(models.Model):
+    """One fine-tuning run: hyperparameters, progress, curves, samples and its checkpoint."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    base = models.CharField(max_length=300)
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    train_loss_curve = models.JSONField(default=list, blank=True)  # [[step, loss], ...]
+    eval_loss_curve = models.JSONField(default=list, blank=True)  # [[step, loss], ...]
+    base_eval_loss = models.FloatField(null=True, blank=True)
+    samples = models.JSONField(default=list, blank=True)  # [{"step": n, "texts": [...]}, ...]
+    tokens_per_second = models.FloatField(null=True, blank=True)
+    checkpoint_path = models.CharField(max_length=500, blank=True)
+    is_active = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_active_model_run"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Run #{self.pk} ({self.base}, {self.get_status_display().lower()})"
+
+
+class GenerationBatch(models.Model):
+    """One request to the sampler; texts it wrote point back here so they can be reproduced."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    model_run = models.ForeignKey(ModelRun, on_delete=models.CASCADE, related_name="batches")
+    kind = models.CharField(max_length=8, choices=Kind.choices, blank=True)
+    genre = models.ForeignKey(Genre, null=True, blank=True, on_delete=models.SET_NULL)
+    requested = models.PositiveIntegerField()
+    sampling = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    accepted = models.PositiveIntegerField(default=0)
+    rejections = models.JSONField(default=dict, blank=True)  # {"too_short": 3, ...}
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "generation batches"
+
+    def __str__(self) -> str:
+        return f"Batch #{self.pk}"
+
+
+class GeneratedDescription(models.Model):
+    """A description the model wrote. Only approved ones are ever shown to visitors."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        OVERFIT = "overfit", "Held: overfit"
+
+    title = models.CharField(max_length=300)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    genres = models.ManyToManyField(Genre, related_name="generated_descriptions", blank=True)
+    text = models.TextField()
+    text_hash = models.CharField(max_length=64, unique=True, editable=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    featured = models.BooleanField(default=False)
+
+    model_run = models.ForeignKey(
+        ModelRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="descriptions"
+    )
+    batch = models.ForeignKey(
+        GenerationBatch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="descriptions",
+    )
+    temperature = models.FloatField(null=True, blank=True)
+    top_p = models.FloatField(null=True, blank=True)
+    top_k = models.PositiveIntegerField(null=True, blank=True)
+    repetition_penalty = models.FloatField(null=True, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+
+    overfit_score = models.FloatField(null=True, blank=True)
+    nearest_show_id = models.CharField(max_length=32, blank=True)
+    copied_span = models.TextField(blank=True)
+
+    times_served = models.PositiveIntegerField(default=0)
+    first_served_at = models.DateTimeField(null=True, blank=True)
+    up_votes = models.PositiveIntegerField(default=0)
+    down_votes = models.PositiveIntegerField(default=0)
+    report_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "kind"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.text_hash = text_hash(self.text)
+        super().save(*args, **kwargs)
+
+
+def text_hash(text: str) -> str:
+    """Hash of the normalised text: the uniqueness rule against storing a text twice."""
+    normal = normalise_space(text).lower()
+    return hashlib.sha256(normal.encode("utf-8")).hexdigest()

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TitlesConfig(AppConfig):
+    name = "titles"
+    verbose_name = "Training data"

@@ -1,0 +1,49 @@
+import csv
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.samples import NETFLIX_HEADER, SAMPLE_ROWS
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_CSV = Path(os.environ.get("TMDNE_SHARED_DATA", ROOT.parent / "shared" / "data")) / (
+    "netflix_titles.csv"
+)
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings: Any) -> None:
+    """The test client speaks plain HTTP; production keeps its HTTPS-only defaults."""
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    # No collectstatic before tests: serve static names unhashed.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def netflix_csv(tmp_path: Path) -> Callable[..., Path]:
+    """Write a Netflix-format CSV of invented rows (plus any given) and return its path."""
+
+    def write(rows: list[list[str]] | None = None, header: list[str] | None = None) -> Path:
+        path = tmp_path / "titles.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header or NETFLIX_HEADER)
+            writer.writerows(SAMPLE_ROWS if rows is None else rows)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def shared_csv() -> Path:
+    if not SHARED_CSV.exists():
+        pytest.skip(f"{SHARED_CSV} is not present")
+    return SHARED_CSV

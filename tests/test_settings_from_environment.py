@@ -1,0 +1,90 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION_ENV = {
+    "SECRET_KEY": "k" * 20 + "-production-secret-for-tests-only-0123456789",
+    "ALLOWED_HOSTS": "movies.example.org",
+    "DATABASE_URL": "postgres://tmdne:pw@db.internal:5432/tmdne",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "MODEL_DIR": "/srv/models",
+}
+
+
+def _settings(env: dict[str, str], tmp_path: Path) -> dict:
+    code = (
+        "import json; from django.conf import settings as s; print(json.dumps({"
+        "'debug': s.DEBUG, 'hosts': s.ALLOWED_HOSTS, 'db': s.DATABASES['default'],"
+        "'broker': s.CELERY_BROKER_URL, 'model_dir': str(s.MODEL_DIR),"
+        "'ssl': s.SECURE_SSL_REDIRECT, 'key': s.SECRET_KEY}, default=str))"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV | {"SITE_HTTPS": ""}}
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup();" + code],
+        env={
+            **clean,
+            "DATA_DIR": str(tmp_path),
+            "PYTHONPATH": f"{ROOT / 'site'}:{ROOT}",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def test_embedded_defaults_use_sqlite_and_a_filesystem_broker(tmp_path: Path) -> None:
+    settings = _settings({}, tmp_path)
+
+    assert settings["db"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert settings["db"]["NAME"] == str(tmp_path / "db.sqlite3")
+    assert settings["broker"] == "filesystem://"
+    assert settings["debug"] is False
+    assert len(settings["key"]) >= 50
+    assert (tmp_path / "secret_key").read_text() == settings["key"]
+    assert _settings({}, tmp_path)["key"] == settings["key"]
+
+
+def test_production_variables_select_postgres_and_redis(tmp_path: Path) -> None:
+    settings = _settings(PRODUCTION_ENV, tmp_path)
+
+    assert settings["db"]["ENGINE"] == "django.db.backends.postgresql"
+    assert settings["db"]["HOST"] == "db.internal"
+    assert settings["broker"] == "redis://cache.internal:6379/0"
+    assert settings["hosts"] == ["movies.example.org"]
+    assert settings["model_dir"] == "/srv/models"
+    assert settings["ssl"] is True
+    assert settings["key"] == PRODUCTION_ENV["SECRET_KEY"]
+
+
+def test_a_malformed_boolean_is_a_clear_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**os.environ, "DATA_DIR": str(tmp_path), "DEBUG": "maybe"},
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode != 0
+    assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_production_settings_pass_check_deploy(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SITE_HTTPS"}
+    env.update(PRODUCTION_ENV, DATA_DIR=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
