@@ -1,0 +1,71 @@
+"""A tiny random-weight GPT-2 and a byte-level BPE tokenizer trained on invented sentences.
+
+Fast enough for unit tests on a CPU; saved like any transformers checkpoint, so the real loading,
+training and sampling code paths run on it.
+"""
+
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+from generator.format import SPECIAL_TOKENS, format_record
+
+TINY_RECORDS = [
+    format_record(
+        "movie", ["Dramas"], "Salt Roads", "A salt trader crosses the desert to find his brother."
+    ),
+    format_record(
+        "movie", ["Comedies"], "Bad Bakers", "Two rival bakers must share one oven for a week."
+    ),
+    format_record(
+        "tv", ["TV Horror"], "Night Ward", "A nurse on the night shift hears voices in the walls."
+    ),
+    format_record(
+        "tv", ["Docuseries"], "Deep Rivers", "This docuseries follows rivers from source to sea."
+    ),
+    format_record(
+        "movie", ["Thrillers"], "Last Train", "A detective races to stop a train before dawn."
+    ),
+    format_record(
+        "tv", ["TV Comedies"], "Office Cats", "Cats run an office and nobody notices for a year."
+    ),
+]
+
+
+def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<pad>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tokenizer.train_from_iterator(TINY_RECORDS * 4, trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>")
+    fast.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS)})
+    return fast
+
+
+def build_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
+    """Save a tiny GPT-2 and its tokenizer to `path` and return it."""
+    import torch
+
+    torch.manual_seed(seed)
+    tokenizer = build_tiny_tokenizer()
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=128,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS[0]),
+        eos_token_id=tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS[1]),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = GPT2LMHeadModel(config)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
