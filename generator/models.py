@@ -48,6 +48,25 @@ class ModelRun(models.Model):
         return f"Run #{self.pk} ({self.base}, {self.get_status_display().lower()})"
 
 
+class Pool(models.Model):
+    """A pool of servable descriptions ("all", or one kind x genre) that beat keeps topped up."""
+
+    key = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, blank=True)
+    genre = models.ForeignKey(Genre, null=True, blank=True, on_delete=models.CASCADE)
+    low_water = models.PositiveIntegerField()
+    high_water = models.PositiveIntegerField()
+    # Claimed with a conditional UPDATE so two top-ups never queue for the same shortfall.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_topped_up_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class GenerationBatch(models.Model):
     """One request to the sampler; texts it wrote point back here so they can be reproduced."""
 
@@ -58,6 +77,9 @@ class GenerationBatch(models.Model):
         FAILED = "failed", "Failed"
 
     model_run = models.ForeignKey(ModelRun, on_delete=models.CASCADE, related_name="batches")
+    pool = models.ForeignKey(
+        Pool, null=True, blank=True, on_delete=models.SET_NULL, related_name="batches"
+    )
     kind = models.CharField(max_length=8, choices=Kind.choices, blank=True)
     genre = models.ForeignKey(Genre, null=True, blank=True, on_delete=models.SET_NULL)
     requested = models.PositiveIntegerField()
@@ -110,6 +132,7 @@ class GeneratedDescription(models.Model):
     top_k = models.PositiveIntegerField(null=True, blank=True)
     repetition_penalty = models.FloatField(null=True, blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
+    batch_row = models.PositiveIntegerField(null=True, blank=True)  # row in the seeded batch
 
     overfit_score = models.FloatField(null=True, blank=True)
     nearest_show_id = models.CharField(max_length=32, blank=True)

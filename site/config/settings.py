@@ -209,6 +209,45 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_TASK_ROUTES = {
+    "generator.generate_batch": {"queue": "gpu"},
+    "generator.train_model_run": {"queue": "train"},
+    "generator.top_up_pools": {"queue": "default"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "top-up-pools": {"task": "generator.top_up_pools", "schedule": 60.0},
+}
+
+# Shared cache (rate limits, the top-up nudge): Redis in production, per-process memory embedded.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "tmdne",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Pools of pre-generated descriptions: "all", and each kind x top genre (see generator/pools.py).
+POOL_LOW_WATER = envint("POOL_LOW_WATER", 50)
+POOL_HIGH_WATER = envint("POOL_HIGH_WATER", 200)
+POOL_GENRE_LOW_WATER = envint("POOL_GENRE_LOW_WATER", 10)
+POOL_GENRE_HIGH_WATER = envint("POOL_GENRE_HIGH_WATER", 40)
+POOL_TOP_GENRES = envint("POOL_TOP_GENRES", 5)  # genres per kind that get a pool of their own
+POOL_FRESH_MAX_SERVED = envint("POOL_FRESH_MAX_SERVED", 3)  # "fresh" = served fewer times
+POOL_MAX_BATCHES_PER_TOP_UP = envint("POOL_MAX_BATCHES_PER_TOP_UP", 20)
+POOL_NUDGE_INTERVAL = envint("POOL_NUDGE_INTERVAL", 30)  # seconds between nudges from serving
+# Sampling: a temperature is drawn per batch from this range and stored with every text.
+GENERATION_TEMPERATURE_MIN = envfloat("GENERATION_TEMPERATURE_MIN", 0.7)
+GENERATION_TEMPERATURE_MAX = envfloat("GENERATION_TEMPERATURE_MAX", 1.2)
+GENERATION_TOP_P = envfloat("GENERATION_TOP_P", 0.95)
+GENERATION_TOP_K = envint("GENERATION_TOP_K", 50)
+GENERATION_REPETITION_PENALTY = envfloat("GENERATION_REPETITION_PENALTY", 1.1)
+GENERATION_MAX_NEW_TOKENS = envint("GENERATION_MAX_NEW_TOKENS", 96)
+GENERATION_BATCH_SIZE = envint("GENERATION_BATCH_SIZE", 0)  # 0: picked for the device
 
 LOGGING = {
     "version": 1,
