@@ -78,6 +78,11 @@ def normalise_space(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def text_hash(text: str) -> str:
+    """Hash of the normalised text: the uniqueness rule against storing a text twice."""
+    return hashlib.sha256(normalise_space(text).lower().encode("utf-8")).hexdigest()
+
+
 def text_show_id(description: str) -> str:
     """A stable id for a description that came without one, so re-imports stay idempotent."""
     digest = hashlib.sha1(normalise_space(description).lower().encode("utf-8")).hexdigest()

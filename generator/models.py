@@ -1,11 +1,9 @@
 """Fine-tuning runs, generation batches and the pool of generated descriptions."""
 
-import hashlib
-
 from django.db import models
 from django.db.models import Q
 
-from generator.dataset import normalise_space
+from generator.dataset import text_hash
 from titles.models import Genre, Kind
 
 
@@ -155,9 +153,3 @@ class GeneratedDescription(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         self.text_hash = text_hash(self.text)
         super().save(*args, **kwargs)
-
-
-def text_hash(text: str) -> str:
-    """Hash of the normalised text: the uniqueness rule against storing a text twice."""
-    normal = normalise_space(text).lower()
-    return hashlib.sha256(normal.encode("utf-8")).hexdigest()

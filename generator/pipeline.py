@@ -1,0 +1,147 @@
+"""One generation batch end to end: sample, filter, check for overfitting, store.
+
+Idempotent: a batch already done is skipped, a re-delivered batch re-samples with its stored seed,
+and the text-hash uniqueness rule with `bulk_create(ignore_conflicts=True)` means no text is ever
+stored twice. Storing and marking the batch done happen in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from generator.dataset import text_hash
+from generator.filters import DUPLICATE, Accepted, screen
+from generator.format import prompt_prefix
+from generator.models import GeneratedDescription, GenerationBatch
+from generator.pools import real_titles
+from generator.sampling import SamplingSettings, get_sampler
+from titles.models import Genre
+
+log = logging.getLogger(__name__)
+
+OVERFIT = "overfit"
+
+
+def claim_batch(batch_id: int) -> GenerationBatch | None:
+    """Mark the batch running unless it is already done; None when there is nothing to do."""
+    claimed = GenerationBatch.objects.filter(
+        Q(status=GenerationBatch.Status.QUEUED) | Q(status=GenerationBatch.Status.RUNNING),
+        pk=batch_id,
+    ).update(status=GenerationBatch.Status.RUNNING, started_at=timezone.now())
+    if not claimed:
+        return None
+    return GenerationBatch.objects.select_related("model_run", "genre").get(pk=batch_id)
+
+
+def run_batch(batch_id: int) -> GenerationBatch | None:
+    batch = claim_batch(batch_id)
+    if batch is None:
+        log.info("batch %s is already done or gone", batch_id)
+        return None
+    try:
+        return _run(batch)
+    except Exception as exc:
+        GenerationBatch.objects.filter(pk=batch.pk).update(
+            status=GenerationBatch.Status.FAILED, error=f"{type(exc).__name__}: {exc}"
+        )
+        raise
+
+
+def _run(batch: GenerationBatch) -> GenerationBatch:
+    sampler = get_sampler(batch.model_run.checkpoint_path)
+    sampling = SamplingSettings(**batch.sampling)
+    genres = [batch.genre.name] if batch.genre else []
+    samples = sampler.generate(prompt_prefix(batch.kind or None, genres), batch.requested, sampling)
+    genre_ids = dict(Genre.objects.values_list("name", "id"))
+    screening = screen(
+        samples,
+        kind=batch.kind or None,
+        genres=genres,
+        known_genres=set(genre_ids),
+        real_titles=real_titles(),
+    )
+    accepted, duplicates = _drop_stored(screening.accepted)
+    rejections = Counter(screening.rejections)
+    if duplicates:
+        rejections[DUPLICATE] += duplicates
+    rows = [_description(batch, item) for item in accepted]
+    _apply_overfit_verdicts(rows)
+    rejections[OVERFIT] += sum(row.status == GeneratedDescription.Status.OVERFIT for row in rows)
+    with transaction.atomic():
+        _store(batch, rows, accepted, genre_ids)
+        GenerationBatch.objects.filter(pk=batch.pk).update(
+            status=GenerationBatch.Status.DONE,
+            accepted=sum(row.status != GeneratedDescription.Status.OVERFIT for row in rows),
+            rejections=dict(rejections),
+            finished_at=timezone.now(),
+            error="",
+        )
+    batch.refresh_from_db()
+    log.info("batch %s: %s accepted, rejections %s", batch.pk, batch.accepted, batch.rejections)
+    return batch
+
+
+def _drop_stored(accepted: list[Accepted]) -> tuple[list[Accepted], int]:
+    hashes = [text_hash(item.record.description) for item in accepted]
+    stored = set(
+        GeneratedDescription.objects.filter(text_hash__in=hashes).values_list(
+            "text_hash", flat=True
+        )
+    )
+    kept = [item for item, digest in zip(accepted, hashes, strict=True) if digest not in stored]
+    return kept, len(accepted) - len(kept)
+
+
+def _description(batch: GenerationBatch, item: Accepted) -> GeneratedDescription:
+    sampling = batch.sampling
+    return GeneratedDescription(
+        title=item.record.title,
+        kind=item.record.kind,
+        text=item.record.description,
+        text_hash=text_hash(item.record.description),
+        status=GeneratedDescription.Status.APPROVED,
+        model_run=batch.model_run,
+        batch=batch,
+        batch_row=item.sample.row,
+        temperature=sampling["temperature"],
+        top_p=sampling["top_p"],
+        top_k=sampling["top_k"],
+        repetition_penalty=sampling["repetition_penalty"],
+        seed=sampling["seed"],
+    )
+
+
+def _apply_overfit_verdicts(rows: list[GeneratedDescription]) -> None:
+    """Overfit check against the training data and the pool; sets status and evidence."""
+    from generator.overfit_check import apply_verdicts
+
+    apply_verdicts(rows)
+
+
+def _store(
+    batch: GenerationBatch,
+    rows: list[GeneratedDescription],
+    accepted: list[Accepted],
+    genre_ids: dict[str, int],
+) -> None:
+    GeneratedDescription.objects.bulk_create(rows, ignore_conflicts=True)
+    ids = dict(
+        GeneratedDescription.objects.filter(
+            text_hash__in=[row.text_hash for row in rows]
+        ).values_list("text_hash", "id")
+    )
+    through = GeneratedDescription.genres.through
+    through.objects.bulk_create(
+        [
+            through(generateddescription_id=ids[row.text_hash], genre_id=genre_ids[name])
+            for row, item in zip(rows, accepted, strict=True)
+            for name in item.record.genres
+            if row.text_hash in ids
+        ],
+        ignore_conflicts=True,
+    )

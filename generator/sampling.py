@@ -1,0 +1,149 @@
+"""Batched sampling from a fine-tuned checkpoint. Plain Python: no Django.
+
+One batch is one `model.generate` call on a single prompt prefix (so no padding is needed), seeded,
+stopping at the END_TOKEN special token. A text is reproduced from its batch's seed, settings,
+size and its row in the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+from generator.format import END_TOKEN, START_TOKEN
+
+log = logging.getLogger(__name__)
+
+CPU_BATCH_SIZE = 16
+GPU_MAX_BATCH_SIZE = 256
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    temperature: float = 0.9
+    top_p: float = 0.95
+    top_k: int = 50
+    repetition_penalty: float = 1.1
+    max_new_tokens: int = 96
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_range("temperature", self.temperature, 0.05, 5.0)
+        _check_range("top_p", self.top_p, 0.01, 1.0)
+        _check_range("top_k", self.top_k, 0, 10_000)
+        _check_range("repetition_penalty", self.repetition_penalty, 0.5, 3.0)
+        _check_range("max_new_tokens", self.max_new_tokens, 1, 1024)
+        _check_range("seed", self.seed, 0, 2**63 - 1)
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+
+
+@dataclass(frozen=True)
+class Sample:
+    text: str  # the whole record, prompt included, markers removed
+    reached_end: bool
+    new_tokens: int
+    row: int
+
+
+class Sampler:
+    """A checkpoint loaded once per process, on the GPU when there is one."""
+
+    def __init__(self, checkpoint: str | Path, device: str | None = None) -> None:
+        self.checkpoint = str(checkpoint)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.tokenizer = AutoTokenizer.from_pretrained(self.checkpoint)
+        dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        self.model: PreTrainedModel = AutoModelForCausalLM.from_pretrained(
+            self.checkpoint, dtype=dtype
+        ).to(self.device)
+        self.model.eval()
+        self.end_id = self._single_token_id(END_TOKEN)
+        self._single_token_id(START_TOKEN)
+        self.pad_id = (
+            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.end_id
+        )
+
+    def _single_token_id(self, token: str) -> int:
+        ids = self.tokenizer.encode(token, add_special_tokens=False)
+        if len(ids) != 1:
+            raise ValueError(
+                f"{self.checkpoint}: {token} is not a special token of this tokenizer; "
+                "is this a fine-tuned checkpoint?"
+            )
+        return ids[0]
+
+    def auto_batch_size(self) -> int:
+        """Texts per generate call: large on a GPU (bounded by free memory), modest on a CPU."""
+        if self.device.type != "cuda":
+            return CPU_BATCH_SIZE
+        free, _total = torch.cuda.mem_get_info(self.device)
+        config = self.model.config
+        layers = getattr(config, "num_hidden_layers", 12)
+        hidden = getattr(config, "hidden_size", 768)
+        # KV cache per text: 2 (k, v) x layers x hidden x tokens x 2 bytes, with room to spare.
+        per_text = 2 * layers * hidden * 256 * 2 * 4
+        return max(1, min(GPU_MAX_BATCH_SIZE, int(free * 0.5 // per_text)))
+
+    @torch.inference_mode()
+    def generate(self, prefix: str, count: int, settings: SamplingSettings) -> list[Sample]:
+        """`count` samples continuing `prefix`; the same seed and count give the same texts."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        encoded = self.tokenizer(prefix, return_tensors="pt", add_special_tokens=False)
+        input_ids = encoded["input_ids"].to(self.device).repeat(count, 1)
+        attention_mask = torch.ones_like(input_ids)
+        generator_seed = settings.seed % (2**63)
+        torch.manual_seed(generator_seed)
+        if self.device.type == "cuda":
+            torch.cuda.manual_seed_all(generator_seed)
+        output = self.model.generate(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            do_sample=True,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            top_k=settings.top_k,
+            repetition_penalty=settings.repetition_penalty,
+            max_new_tokens=settings.max_new_tokens,
+            eos_token_id=self.end_id,
+            pad_token_id=self.pad_id,
+        )
+        prompt_length = input_ids.shape[1]
+        samples = []
+        for row, sequence in enumerate(output.tolist()):
+            continuation = sequence[prompt_length:]
+            reached_end = self.end_id in continuation
+            if reached_end:
+                continuation = continuation[: continuation.index(self.end_id)]
+            text = self.tokenizer.decode(
+                sequence[:prompt_length] + continuation, skip_special_tokens=True
+            )
+            samples.append(Sample(text, reached_end, len(continuation), row))
+        return samples
+
+
+_loaded: dict[str, Sampler] = {}
+_load_lock = threading.Lock()
+
+
+def get_sampler(checkpoint: str | Path) -> Sampler:
+    """The sampler for `checkpoint`, loaded once per process; a new checkpoint replaces it."""
+    key = str(checkpoint)
+    with _load_lock:
+        if key not in _loaded:
+            _loaded.clear()  # one model per worker process: free the old one first
+            log.info("loading checkpoint %s", key)
+            _loaded[key] = Sampler(key)
+        return _loaded[key]
