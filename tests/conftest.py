@@ -47,3 +47,23 @@ def shared_csv() -> Path:
     if not SHARED_CSV.exists():
         pytest.skip(f"{SHARED_CSV} is not present")
     return SHARED_CSV
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny GPT-2 that writes well-formed records, trained once per test session."""
+    from tests.tiny_model import build_trained_tiny_checkpoint
+
+    return build_trained_tiny_checkpoint(tmp_path_factory.mktemp("tiny-trained"))
+
+
+@pytest.fixture
+def active_run(trained_checkpoint: Path, db: None) -> Any:
+    from generator.models import ModelRun
+
+    return ModelRun.objects.create(
+        base="tiny-gpt2",
+        status=ModelRun.Status.DONE,
+        checkpoint_path=str(trained_checkpoint),
+        is_active=True,
+    )
