@@ -1,5 +1,7 @@
 """Fine-tuning runs, generation batches and the pool of generated descriptions."""
 
+import secrets
+
 from django.db import models
 from django.db.models import Q
 
@@ -98,6 +100,20 @@ class GenerationBatch(models.Model):
         return f"Batch #{self.pk}"
 
 
+SERVE_KEY_BITS = 62
+
+
+def new_serve_key() -> int:
+    """A random, permanent position in every visitor's walk through the pool (see web/walk.py)."""
+    return secrets.randbits(SERVE_KEY_BITS)
+
+
+class GeneratedDescriptionQuerySet(models.QuerySet):
+    def servable(self) -> "GeneratedDescriptionQuerySet":
+        """Texts a visitor may be shown."""
+        return self.filter(status=GeneratedDescription.Status.APPROVED)
+
+
 class GeneratedDescription(models.Model):
     """A description the model wrote. Only approved ones are ever shown to visitors."""
 
@@ -142,10 +158,23 @@ class GeneratedDescription(models.Model):
     down_votes = models.PositiveIntegerField(default=0)
     report_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Unique so a visitor's cursor (the last key seen) orders the pool strictly.
+    serve_key = models.BigIntegerField(unique=True, default=new_serve_key, editable=False)
+
+    objects = GeneratedDescriptionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "kind"])]
+        indexes = [
+            models.Index(fields=["status", "kind"]),
+            # The serving walk: "next key after the cursor" and "a least-served one" are seeks.
+            models.Index(fields=["status", "serve_key"], name="gd_walk"),
+            models.Index(fields=["status", "kind", "serve_key"], name="gd_walk_kind"),
+            models.Index(fields=["status", "times_served", "serve_key"], name="gd_least"),
+            models.Index(
+                fields=["status", "kind", "times_served", "serve_key"], name="gd_least_kind"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
