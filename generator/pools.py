@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 ALL = "all"
 CLAIM_SECONDS = 60
+# A batch queued or running for longer than this was lost; it no longer counts as coming.
+STALE_BATCH_AGE = timedelta(minutes=30)
 FRESH_STATUSES = (GeneratedDescription.Status.APPROVED, GeneratedDescription.Status.PENDING)
 DEFAULT_YIELD = 0.5
 MIN_YIELD = 0.1
@@ -87,7 +89,8 @@ def fresh_count(pool: Pool) -> int:
 def in_flight(pool: Pool) -> int:
     """Texts that queued or running batches of this pool are expected to add."""
     pending = pool.batches.filter(
-        status__in=(GenerationBatch.Status.QUEUED, GenerationBatch.Status.RUNNING)
+        status__in=(GenerationBatch.Status.QUEUED, GenerationBatch.Status.RUNNING),
+        created_at__gte=timezone.now() - STALE_BATCH_AGE,
     ).aggregate(requested=Sum("requested"))["requested"]
     return math.floor((pending or 0) * expected_yield(pool))
 
@@ -124,15 +127,24 @@ def top_up(batch_size: int | None = None) -> list[TopUp]:
         fresh = fresh_count(pool)
         if fresh >= pool.low_water or not _claim(pool):
             continue
-        shortfall = pool.high_water - fresh - in_flight(pool)
-        batches = 0
-        if shortfall > 0:
-            texts = math.ceil(shortfall / expected_yield(pool))
-            batches = min(math.ceil(texts / size), settings.POOL_MAX_BATCHES_PER_TOP_UP)
-            queue_batches(run, pool, batches, size)
-        Pool.objects.filter(pk=pool.pk).update(last_topped_up_at=timezone.now())
+        try:
+            batches = _queue_for_shortfall(run, pool, fresh, size)
+        finally:
+            Pool.objects.filter(pk=pool.pk).update(
+                claimed_until=None, last_topped_up_at=timezone.now()
+            )
         results.append(TopUp(pool.key, fresh, batches))
     return results
+
+
+def _queue_for_shortfall(run: ModelRun, pool: Pool, fresh: int, size: int) -> int:
+    shortfall = pool.high_water - fresh - in_flight(pool)
+    if shortfall <= 0:
+        return 0
+    texts = math.ceil(shortfall / expected_yield(pool))
+    batches = min(math.ceil(texts / size), settings.POOL_MAX_BATCHES_PER_TOP_UP)
+    queue_batches(run, pool, batches, size)
+    return batches
 
 
 def _claim(pool: Pool) -> bool:

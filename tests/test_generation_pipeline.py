@@ -1,0 +1,122 @@
+from typing import Any
+
+import pytest
+
+from generator.format import prompt_prefix
+from generator.models import GeneratedDescription, GenerationBatch
+from generator.pipeline import run_batch
+from generator.sampling import Sampler, SamplingSettings
+from titles.models import Genre
+
+pytestmark = pytest.mark.django_db
+
+SAMPLING = {
+    "temperature": 0.9,
+    "top_p": 0.95,
+    "top_k": 50,
+    "repetition_penalty": 1.0,
+    "max_new_tokens": 48,
+    "seed": 1234,
+}
+
+
+@pytest.fixture(autouse=True)
+def _genres() -> None:
+    for name in ("Dramas", "Comedies", "TV Horror", "Docuseries", "Thrillers", "TV Comedies"):
+        Genre.objects.create(name=name, slug=Genre.slug_for(name))
+
+
+def _batch(run: Any, requested: int = 16, **fields: Any) -> GenerationBatch:
+    return GenerationBatch.objects.create(
+        model_run=run, requested=requested, sampling=SAMPLING, **fields
+    )
+
+
+def test_it_stores_accepted_texts_with_their_sampling_settings(active_run: Any) -> None:
+    batch = run_batch(_batch(active_run).pk)
+
+    assert batch.status == GenerationBatch.Status.DONE
+    stored = list(batch.descriptions.all())
+    assert stored, batch.rejections
+    assert batch.accepted + sum(batch.rejections.values()) == 16
+    for description in stored:
+        assert description.model_run == active_run
+        assert description.temperature == 0.9
+        assert description.seed == 1234
+        assert 0 <= description.batch_row < 16
+        assert description.genres.exists()
+        assert description.status in (
+            GeneratedDescription.Status.APPROVED,
+            GeneratedDescription.Status.OVERFIT,
+        )
+
+
+def test_a_kind_batch_only_keeps_that_kind(active_run: Any) -> None:
+    batch = run_batch(_batch(active_run, kind="tv").pk)
+
+    kinds = set(batch.descriptions.values_list("kind", flat=True))
+    assert kinds <= {"tv"}
+
+
+def test_a_redelivered_batch_creates_no_duplicates(active_run: Any) -> None:
+    batch = run_batch(_batch(active_run).pk)
+    before = sorted(GeneratedDescription.objects.values_list("text_hash", flat=True))
+    # The broker redelivers when the ack was lost: the batch looks like it is still running.
+    GenerationBatch.objects.filter(pk=batch.pk).update(status=GenerationBatch.Status.RUNNING)
+
+    again = run_batch(batch.pk)
+
+    assert sorted(GeneratedDescription.objects.values_list("text_hash", flat=True)) == before
+    assert again.status == GenerationBatch.Status.DONE
+    assert again.rejections.get("duplicate", 0) >= len(before)
+
+
+def test_a_done_batch_is_not_run_again(active_run: Any) -> None:
+    batch = run_batch(_batch(active_run).pk)
+    count = GeneratedDescription.objects.count()
+
+    assert run_batch(batch.pk) is None
+    assert GeneratedDescription.objects.count() == count
+
+
+def test_a_crash_before_storing_loses_nothing_and_can_be_rerun(
+    active_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from generator import pipeline
+
+    batch = _batch(active_run)
+
+    def crash(*args: object) -> None:
+        raise RuntimeError("worker lost its database connection")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "_store", crash)
+        with pytest.raises(RuntimeError):
+            run_batch(batch.pk)
+    batch.refresh_from_db()
+    assert batch.status == GenerationBatch.Status.FAILED
+    assert "database connection" in batch.error
+    assert not GeneratedDescription.objects.exists()
+
+    GenerationBatch.objects.filter(pk=batch.pk).update(status=GenerationBatch.Status.QUEUED)
+    assert run_batch(batch.pk).status == GenerationBatch.Status.DONE
+    assert GeneratedDescription.objects.exists()
+
+
+def test_stored_settings_reproduce_the_same_text(active_run: Any) -> None:
+    batch = run_batch(_batch(active_run).pk)
+    description = batch.descriptions.first()
+
+    sampler = Sampler(active_run.checkpoint_path, device="cpu")
+    settings = SamplingSettings(
+        temperature=description.temperature,
+        top_p=description.top_p,
+        top_k=description.top_k,
+        repetition_penalty=description.repetition_penalty,
+        max_new_tokens=batch.sampling["max_new_tokens"],
+        seed=description.seed,
+    )
+    samples = sampler.generate(prompt_prefix(), batch.requested, settings)
+
+    assert description.text in samples[description.batch_row].text
+    assert description.title in samples[description.batch_row].text

@@ -1,0 +1,90 @@
+from typing import Any
+
+import pytest
+
+from generator.models import GeneratedDescription, GenerationBatch, Pool
+from generator.pools import fresh_count, sync_pools, top_up
+from titles.models import Genre, TrainingTitle
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _small_pools(settings: Any) -> None:
+    settings.POOL_LOW_WATER = 10
+    settings.POOL_HIGH_WATER = 40
+    settings.POOL_GENRE_LOW_WATER = 2
+    settings.POOL_GENRE_HIGH_WATER = 8
+    settings.POOL_TOP_GENRES = 1
+    drama = Genre.objects.create(name="Dramas", slug="dramas")
+    horror = Genre.objects.create(name="TV Horror", slug="tv-horror")
+    for show_id, kind, genre in (("a", "movie", drama), ("b", "tv", horror)):
+        title = TrainingTitle.objects.create(
+            show_id=show_id, kind=kind, title=show_id, description="d", source="netflix-csv"
+        )
+        title.genres.add(genre)
+
+
+def test_it_makes_an_all_pool_and_one_per_kind_and_top_genre() -> None:
+    pools = sync_pools()
+
+    assert [pool.key for pool in pools] == ["all", "movie:dramas", "tv:tv-horror"]
+    assert [(p.low_water, p.high_water) for p in pools] == [(10, 40), (2, 8), (2, 8)]
+
+
+def test_it_queues_just_enough_batches_for_the_shortfall(active_run: Any) -> None:
+    results = {result.pool: result for result in top_up(batch_size=8)}
+
+    # Empty pools: 40 wanted at the default 50% yield is 80 texts, 10 batches of 8.
+    assert results["all"].queued_batches == 10
+    assert results["movie:dramas"].queued_batches == 2
+    batch = GenerationBatch.objects.filter(pool__key="movie:dramas").first()
+    assert (batch.kind, batch.genre.slug, batch.requested) == ("movie", "dramas", 8)
+    assert 0.7 <= batch.sampling["temperature"] <= 1.2
+
+
+def test_it_never_queues_twice_for_the_same_shortfall(active_run: Any) -> None:
+    top_up(batch_size=8)
+    queued = GenerationBatch.objects.count()
+
+    again = top_up(batch_size=8)
+
+    assert GenerationBatch.objects.count() == queued
+    assert all(result.queued_batches == 0 for result in again)
+
+
+def test_a_claimed_pool_is_left_to_the_other_top_up(active_run: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    sync_pools()
+    Pool.objects.update(claimed_until=timezone.now() + timedelta(seconds=30))
+
+    assert top_up(batch_size=8) == []
+    assert not GenerationBatch.objects.exists()
+
+
+def test_pools_above_their_low_water_mark_are_left_alone(active_run: Any) -> None:
+    GeneratedDescription.objects.bulk_create(
+        [
+            GeneratedDescription(
+                title=f"T{i}",
+                kind="movie",
+                text=f"text {i}",
+                text_hash=f"h{i}",
+                status=GeneratedDescription.Status.APPROVED,
+            )
+            for i in range(12)
+        ]
+    )
+
+    results = {result.pool for result in top_up(batch_size=8)}
+
+    assert fresh_count(Pool.objects.get(key="all")) == 12
+    assert "all" not in results
+
+
+def test_it_does_nothing_without_an_active_run() -> None:
+    assert top_up(batch_size=8) == []
+    assert not GenerationBatch.objects.exists()
