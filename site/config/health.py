@@ -1,0 +1,87 @@
+"""`/healthz/`: database, broker, active model run and pool levels, for compose and balancers."""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+CHECK_TIMEOUT_SECONDS = 1.0
+
+
+def _database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return {"ok": True, "vendor": connection.vendor}
+    except Exception as exc:  # noqa: BLE001 - any failure means "down", reported not raised
+        connection.close()  # the next request reconnects instead of reusing a broken connection
+        return {"ok": False, "error": _first_line(exc)}
+
+
+def _broker() -> dict:
+    url = settings.CELERY_BROKER_URL
+    try:
+        if url.startswith(("redis://", "rediss://")):
+            import redis
+
+            client = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=CHECK_TIMEOUT_SECONDS,
+                socket_timeout=CHECK_TIMEOUT_SECONDS,
+            )
+            client.ping()
+            return {"ok": True, "transport": "redis"}
+        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", "")
+        if url.startswith("filesystem://"):
+            os.makedirs(folder, exist_ok=True)
+            if not os.access(folder, os.W_OK):
+                return {"ok": False, "transport": "filesystem", "error": f"{folder} not writable"}
+            return {"ok": True, "transport": "filesystem"}
+        return {"ok": True, "transport": url.split("://", 1)[0], "checked": False}
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "error": _first_line(exc)}
+
+
+def _model_and_pools() -> tuple[dict | None, list[dict]]:
+    from generator.models import ModelRun, Pool
+    from generator.pools import fresh_count
+
+    run = ModelRun.objects.filter(is_active=True).first()
+    active = {"id": run.pk, "base": run.base, "step": run.step} if run else None
+    pools = [
+        {
+            "pool": pool.key,
+            "fresh": fresh_count(pool),
+            "low_water": pool.low_water,
+            "high_water": pool.high_water,
+        }
+        for pool in Pool.objects.select_related("genre")
+    ]
+    return active, pools
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    database = _database()
+    broker = _broker()
+    active_run, pools = _model_and_pools() if database["ok"] else (None, [])
+    healthy = database["ok"] and broker["ok"]
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "database": database,
+        "broker": broker,
+        "active_model_run": active_run,
+        "pools": pools,
+    }
+    return JsonResponse(body, status=200 if healthy else 503)
