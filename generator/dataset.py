@@ -132,6 +132,10 @@ def _decode(path: Path) -> str:
         raise DatasetError(f"{path}: cannot be read ({exc.strerror})") from None
     if not raw.strip():
         raise DatasetError(f"{path}: the file is empty")
+    if b"\x00" in raw:
+        # PostgreSQL text cannot hold NUL; such a file is binary or corrupt anyway.
+        line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
+        raise DatasetError(f"{path}, line {line}: contains a NUL byte (is this a text file?)")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

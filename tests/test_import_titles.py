@@ -136,6 +136,7 @@ BAD_FILES = {
         b"listed_in,description\nx9,Movie,Foo,,,,2001\n",
         "line 2: expected 12 fields, found 7",
     ),
+    "NUL byte": (b"show_id,type\nx\x001,Movie\n", "line 2: contains a NUL byte"),
     "unknown type": (
         b"show_id,type,title,director,cast,country,date_added,release_year,rating,duration,"
         b"listed_in,description\nx9,Podcast,Foo,,,,,2001,R,80 min,Dramas,Text.\n",
