@@ -2,11 +2,29 @@
 
 import secrets
 
+from django.conf import settings
+from django.contrib import admin
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Count, F, FloatField, Q, Value, When
 
 from generator.dataset import text_hash
 from titles.models import Genre, Kind
+
+
+class ModelRunQuerySet(models.QuerySet):
+    def with_copy_rate(self) -> "ModelRunQuerySet":
+        """Annotate outputs_total, outputs_overfit and copy_share (None without outputs)."""
+        held = Q(descriptions__status=GeneratedDescription.Status.OVERFIT)
+        return self.annotate(
+            outputs_total=Count("descriptions"),
+            outputs_overfit=Count("descriptions", filter=held),
+        ).annotate(
+            copy_share=Case(
+                When(outputs_total=0, then=Value(None)),
+                default=F("outputs_overfit") * 1.0 / F("outputs_total"),
+                output_field=FloatField(),
+            )
+        )
 
 
 class ModelRun(models.Model):
@@ -36,6 +54,8 @@ class ModelRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
+    objects = ModelRunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -46,6 +66,31 @@ class ModelRun(models.Model):
 
     def __str__(self) -> str:
         return f"Run #{self.pk} ({self.base}, {self.get_status_display().lower()})"
+
+    def copy_counts(self) -> tuple[int, int]:
+        """(outputs held as overfit, all outputs), from with_copy_rate() when annotated."""
+        total = getattr(self, "outputs_total", None)
+        overfit = getattr(self, "outputs_overfit", None)
+        if total is None or overfit is None:
+            counts = self.descriptions.aggregate(
+                total=Count("id"),
+                overfit=Count("id", filter=Q(status=GeneratedDescription.Status.OVERFIT)),
+            )
+            total, overfit = counts["total"], counts["overfit"]
+        return overfit, total
+
+    def copy_rate(self) -> float | None:
+        """Share of this run's outputs held as overfit; None before it has any."""
+        overfit, total = self.copy_counts()
+        return overfit / total if total else None
+
+    @admin.display(description="copy rate", ordering="copy_share")
+    def copy_rate_label(self) -> str:
+        """For list_display; order by it with get_queryset() returning .with_copy_rate()."""
+        overfit, total = self.copy_counts()
+        if not total:
+            return "–"
+        return f"{overfit / total:.1%} ({overfit} of {total})"
 
 
 class Pool(models.Model):
@@ -123,6 +168,15 @@ class GeneratedDescription(models.Model):
         REJECTED = "rejected", "Rejected"
         OVERFIT = "overfit", "Held: overfit"
 
+    class OverfitReason(models.TextChoices):
+        # The kinds of copy generator/overfit.py tells apart, plus a near-duplicate of the pool.
+        EXACT = "exact", "Exact copy"
+        EDITED = "edited", "Edited copy"
+        PARTIAL = "partial", "Copied passage"
+        SPLICED = "spliced", "Spliced copy"
+        TITLE = "title", "Real title"
+        DUPLICATE = "duplicate", "Duplicate of a generated text"
+
     title = models.CharField(max_length=300)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     genres = models.ManyToManyField(Genre, related_name="generated_descriptions", blank=True)
@@ -151,6 +205,21 @@ class GeneratedDescription(models.Model):
     overfit_score = models.FloatField(null=True, blank=True)
     nearest_show_id = models.CharField(max_length=32, blank=True)
     copied_span = models.TextField(blank=True)
+    overfit_reason = models.CharField(max_length=16, choices=OverfitReason.choices, blank=True)
+    # Set when the closest text is an earlier generated one rather than a training title.
+    nearest_generated = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="near_duplicates"
+    )
+    checked_at = models.DateTimeField(null=True, blank=True)
+    # A moderator's decision; `scan_overfit` leaves the status of moderated texts alone.
+    moderated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    moderated_at = models.DateTimeField(null=True, blank=True)
 
     times_served = models.PositiveIntegerField(default=0)
     first_served_at = models.DateTimeField(null=True, blank=True)
@@ -174,6 +243,7 @@ class GeneratedDescription(models.Model):
             models.Index(
                 fields=["status", "kind", "times_served", "serve_key"], name="gd_least_kind"
             ),
+            models.Index(fields=["status", "overfit_score"], name="gd_review"),
         ]
 
     def __str__(self) -> str:
