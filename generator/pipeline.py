@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -54,9 +55,16 @@ def run_batch(batch_id: int) -> GenerationBatch | None:
 
 def _run(batch: GenerationBatch) -> GenerationBatch:
     sampler = get_sampler(batch.model_run.checkpoint_path)
-    sampling = SamplingSettings(**batch.sampling)
+    sampler.simulate_oom_above = settings.GENERATION_SIMULATE_OOM_ABOVE
+    stored_sampling = dict(batch.sampling)
+    chunk_size = stored_sampling.pop("chunk_size", None)
     genres = [batch.genre.name] if batch.genre else []
-    samples = sampler.generate(prompt_prefix(batch.kind or None, genres), batch.requested, sampling)
+    samples = sampler.generate(
+        prompt_prefix(batch.kind or None, genres),
+        batch.requested,
+        SamplingSettings(**stored_sampling),
+        chunk_size=chunk_size,
+    )
     genre_ids = dict(Genre.objects.values_list("name", "id"))
     screening = screen(
         samples,
@@ -76,6 +84,7 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
         _store(batch, rows, accepted, genre_ids)
         GenerationBatch.objects.filter(pk=batch.pk).update(
             status=GenerationBatch.Status.DONE,
+            sampling={**batch.sampling, "chunk_size": sampler.last_chunk_size},
             accepted=sum(row.status != GeneratedDescription.Status.OVERFIT for row in rows),
             rejections=dict(rejections),
             finished_at=timezone.now(),

@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 
 ALL = "all"
 CLAIM_SECONDS = 60
-# A batch queued or running for longer than this was lost; it no longer counts as coming.
-STALE_BATCH_AGE = timedelta(minutes=30)
+# Longer than a batch's hard time limit: a batch still queued or running after this was lost
+# (a killed worker, a broker that dropped the message) and is sent again.
+STALE_BATCH_AGE = timedelta(minutes=20)
 FRESH_STATUSES = (GeneratedDescription.Status.APPROVED, GeneratedDescription.Status.PENDING)
 DEFAULT_YIELD = 0.5
 MIN_YIELD = 0.1
@@ -89,8 +90,7 @@ def fresh_count(pool: Pool) -> int:
 def in_flight(pool: Pool) -> int:
     """Texts that queued or running batches of this pool are expected to add."""
     pending = pool.batches.filter(
-        status__in=(GenerationBatch.Status.QUEUED, GenerationBatch.Status.RUNNING),
-        created_at__gte=timezone.now() - STALE_BATCH_AGE,
+        status__in=(GenerationBatch.Status.QUEUED, GenerationBatch.Status.RUNNING)
     ).aggregate(requested=Sum("requested"))["requested"]
     return math.floor((pending or 0) * expected_yield(pool))
 
@@ -122,6 +122,7 @@ def top_up(batch_size: int | None = None) -> list[TopUp]:
         log.info("top-up skipped: no active model run")
         return []
     size = batch_size or default_batch_size()
+    requeue_stale_batches()
     results = []
     for pool in sync_pools():
         fresh = fresh_count(pool)
@@ -145,6 +146,28 @@ def _queue_for_shortfall(run: ModelRun, pool: Pool, fresh: int, size: int) -> in
     batches = min(math.ceil(texts / size), settings.POOL_MAX_BATCHES_PER_TOP_UP)
     queue_batches(run, pool, batches, size)
     return batches
+
+
+def requeue_stale_batches() -> list[int]:
+    """Send lost batches again; running them twice is safe, so nothing is lost or duplicated."""
+    from generator.pool_tasks import generate_batch
+
+    cutoff = timezone.now() - STALE_BATCH_AGE
+    stale = Q(status=GenerationBatch.Status.RUNNING, started_at__lt=cutoff) | Q(
+        status=GenerationBatch.Status.QUEUED, started_at__isnull=True, created_at__lt=cutoff
+    )
+    requeued = []
+    for batch_id in GenerationBatch.objects.filter(stale).values_list("pk", flat=True)[:100]:
+        # Claimed by a conditional UPDATE: two top-ups never send the same lost batch twice.
+        claimed = GenerationBatch.objects.filter(stale, pk=batch_id).update(
+            status=GenerationBatch.Status.QUEUED, created_at=timezone.now(), started_at=None
+        )
+        if claimed:
+            generate_batch.delay_on_commit(batch_id)
+            requeued.append(batch_id)
+    if requeued:
+        log.warning("re-queued %s lost generation batches", len(requeued))
+    return requeued
 
 
 def _claim(pool: Pool) -> bool:

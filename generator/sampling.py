@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -69,6 +69,9 @@ class Sampler:
             self.checkpoint, dtype=dtype
         ).to(self.device)
         self.model.eval()
+        self.last_chunk_size = 0
+        # Test hook: raise the device's out-of-memory error for chunks above this many rows.
+        self.simulate_oom_above: int | None = None
         self.end_id = self._single_token_id(END_TOKEN)
         self._single_token_id(START_TOKEN)
         self.pad_id = (
@@ -96,15 +99,45 @@ class Sampler:
         per_text = 2 * layers * hidden * 256 * 2 * 4
         return max(1, min(GPU_MAX_BATCH_SIZE, int(free * 0.5 // per_text)))
 
-    @torch.inference_mode()
-    def generate(self, prefix: str, count: int, settings: SamplingSettings) -> list[Sample]:
-        """`count` samples continuing `prefix`; the same seed and count give the same texts."""
+    def generate(
+        self, prefix: str, count: int, settings: SamplingSettings, chunk_size: int | None = None
+    ) -> list[Sample]:
+        """`count` samples continuing `prefix`, in chunks of `chunk_size` rows (default: all).
+
+        Chunk k is seeded with `settings.seed + k`, so a text is reproduced from the seed, the
+        chunk size and its row. When the device runs out of memory the chunk size halves and the
+        batch starts again; `self.last_chunk_size` says what was used.
+        """
         if count < 1:
             raise ValueError("count must be at least 1")
+        chunk = min(count, chunk_size or count)
+        while True:
+            try:
+                samples = []
+                for index, start in enumerate(range(0, count, chunk)):
+                    rows = min(chunk, count - start)
+                    for sample in self._generate_chunk(prefix, rows, settings, index):
+                        samples.append(replace(sample, row=start + sample.row))
+                self.last_chunk_size = chunk
+                return samples
+            except torch.OutOfMemoryError:
+                if chunk == 1:
+                    raise
+                chunk = max(1, chunk // 2)
+                log.warning("out of memory: retrying in chunks of %s", chunk)
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+
+    @torch.inference_mode()
+    def _generate_chunk(
+        self, prefix: str, count: int, settings: SamplingSettings, chunk_index: int
+    ) -> list[Sample]:
+        if self.simulate_oom_above is not None and count > self.simulate_oom_above:
+            raise torch.OutOfMemoryError(f"simulated: {count} rows > {self.simulate_oom_above}")
         encoded = self.tokenizer(prefix, return_tensors="pt", add_special_tokens=False)
         input_ids = encoded["input_ids"].to(self.device).repeat(count, 1)
         attention_mask = torch.ones_like(input_ids)
-        generator_seed = settings.seed % (2**63)
+        generator_seed = (settings.seed + chunk_index) % (2**63)
         torch.manual_seed(generator_seed)
         if self.device.type == "cuda":
             torch.cuda.manual_seed_all(generator_seed)

@@ -88,3 +88,30 @@ def test_pools_above_their_low_water_mark_are_left_alone(active_run: Any) -> Non
 def test_it_does_nothing_without_an_active_run() -> None:
     assert top_up(batch_size=8) == []
     assert not GenerationBatch.objects.exists()
+
+
+def test_lost_batches_are_sent_again_once(active_run: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from generator.pools import requeue_stale_batches
+
+    long_ago = timezone.now() - timedelta(hours=1)
+    lost = GenerationBatch.objects.create(
+        model_run=active_run, requested=8, status=GenerationBatch.Status.RUNNING
+    )
+    GenerationBatch.objects.filter(pk=lost.pk).update(started_at=long_ago)
+    busy = GenerationBatch.objects.create(
+        model_run=active_run,
+        requested=8,
+        status=GenerationBatch.Status.RUNNING,
+        started_at=timezone.now(),
+    )
+
+    assert requeue_stale_batches() == [lost.pk]
+    assert requeue_stale_batches() == []
+    lost.refresh_from_db()
+    busy.refresh_from_db()
+    assert lost.status == GenerationBatch.Status.QUEUED
+    assert busy.status == GenerationBatch.Status.RUNNING

@@ -264,6 +264,8 @@ GENERATION_TOP_K = envint("GENERATION_TOP_K", 50)
 GENERATION_REPETITION_PENALTY = envfloat("GENERATION_REPETITION_PENALTY", 1.1)
 GENERATION_MAX_NEW_TOKENS = envint("GENERATION_MAX_NEW_TOKENS", 96)
 GENERATION_BATCH_SIZE = envint("GENERATION_BATCH_SIZE", 0)  # 0: picked for the device
+# Fault-injection hook for tests: chunks above this many rows raise out-of-memory (0: off).
+GENERATION_SIMULATE_OOM_ABOVE = envint("GENERATION_SIMULATE_OOM_ABOVE", 0) or None
 
 LOGGING = {
     "version": 1,
@@ -273,3 +275,20 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Visitor site (site/web): feedback limits, hiding reported texts, benchmark-only views.
+REPORT_HIDE_THRESHOLD = envint("REPORT_HIDE_THRESHOLD", 3)  # reports that send a text to review
+FEEDBACK_RATE_LIMIT = envint("FEEDBACK_RATE_LIMIT", 30)  # votes + reports per client per minute
+BENCHMARK_VIEWS = envbool("BENCHMARK_VIEWS", False)  # /bench/baseline/, for bench/serve.py only
+
+# Overfit checks (generator/overfit.py; README "Overfit checks"). Defaults match the module's.
+OVERFIT_THRESHOLD = envfloat("OVERFIT_THRESHOLD", 0.75)  # a score this high holds a text as a copy
+# Below the threshold but at least this: waits for a moderator even under auto-approve.
+OVERFIT_REVIEW_THRESHOLD = envfloat("OVERFIT_REVIEW_THRESHOLD", 0.6)
+OVERFIT_MIN_RUN_WORDS = envint("OVERFIT_MIN_RUN_WORDS", 4)  # shared runs shorter are stock phrases
+OVERFIT_LONG_RUN_WORDS = envint("OVERFIT_LONG_RUN_WORDS", 13)  # one verbatim run this long scores 1
+OVERFIT_CHECK_TITLES = envbool("OVERFIT_CHECK_TITLES", True)  # hold titles equal to a real one
+# "auto-approve": texts below the review threshold are served at once; "review": all wait for one.
+OVERFIT_POLICY = os.environ.get("OVERFIT_POLICY", "auto-approve")
+if OVERFIT_POLICY not in ("auto-approve", "review"):
+    raise ValueError(f"OVERFIT_POLICY={OVERFIT_POLICY!r} is not 'auto-approve' or 'review'")

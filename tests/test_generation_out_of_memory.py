@@ -1,0 +1,50 @@
+from typing import Any
+
+import pytest
+
+from generator.format import prompt_prefix
+from generator.models import GenerationBatch
+from generator.pipeline import run_batch
+from generator.sampling import Sampler, SamplingSettings
+from titles.models import Genre
+
+pytestmark = pytest.mark.django_db
+
+SAMPLING = {
+    "temperature": 1.0,
+    "top_p": 0.95,
+    "top_k": 50,
+    "repetition_penalty": 1.0,
+    "max_new_tokens": 40,
+    "seed": 99,
+}
+
+
+def test_out_of_memory_halves_the_batch_and_retries(active_run: Any, settings: Any) -> None:
+    for name in ("Dramas", "Comedies", "TV Horror", "Docuseries", "Thrillers", "TV Comedies"):
+        Genre.objects.create(name=name, slug=Genre.slug_for(name))
+    settings.GENERATION_SIMULATE_OOM_ABOVE = 4
+    batch = GenerationBatch.objects.create(model_run=active_run, requested=16, sampling=SAMPLING)
+
+    done = run_batch(batch.pk)
+
+    assert done.status == GenerationBatch.Status.DONE
+    assert done.sampling["chunk_size"] == 4
+    assert done.accepted + sum(done.rejections.values()) == 16
+
+
+def test_chunked_texts_are_reproduced_from_seed_chunk_size_and_row(trained_checkpoint: Any) -> None:
+    sampler = Sampler(trained_checkpoint, device="cpu")
+    settings = SamplingSettings(temperature=1.0, max_new_tokens=40, seed=5)
+    sampler.simulate_oom_above = 3
+
+    chunked = sampler.generate(prompt_prefix(), 8, settings)
+
+    assert sampler.last_chunk_size == 2
+    sampler.simulate_oom_above = None
+    # Row 5 sits in chunk 2 (rows 4-5) of size 2: seed + 2, row 1 of that chunk.
+    again = sampler.generate(
+        prompt_prefix(), 2, SamplingSettings(**{**settings.as_dict(), "seed": 7})
+    )
+    assert chunked[5].text == again[1].text
+    assert [sample.row for sample in chunked] == list(range(8))
