@@ -1,17 +1,58 @@
 """Fine-tuning runs, generation batches and the pool of generated descriptions."""
 
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Case, Count, F, FloatField, Q, Value, When
+from django.utils import timezone
 
 from generator.dataset import text_hash
 from titles.models import Genre, Kind
 
+# A running fine-tune writes a heartbeat at least every step; this much silence means it died.
+MODEL_RUN_STALE_AFTER = timedelta(minutes=15)
 
-class ModelRunQuerySet(models.QuerySet):
+
+class RunLifecycleQuerySet(models.QuerySet):
+    """Fine-tuning run lifecycle: the active run, claiming, re-queueing, stale-run detection."""
+
+    def active(self) -> "ModelRun | None":
+        """The run generation uses, or None. Its checkpoint_path loads with from_pretrained."""
+        return self.filter(is_active=True).first()
+
+    def claim(self, pk: int) -> bool:
+        """queued -> running for exactly one caller: two workers can never both run a run."""
+        now = timezone.now()
+        claimed = self.filter(pk=pk, status=ModelRun.Status.QUEUED).update(
+            status=ModelRun.Status.RUNNING, error="", heartbeat_at=now, finished_at=None
+        )
+        if claimed:
+            self.filter(pk=pk, started_at__isnull=True).update(started_at=now)
+        return bool(claimed)
+
+    def requeue(self, pk: int) -> bool:
+        """failed -> queued, so a failed or interrupted run can resume from its checkpoint."""
+        return bool(
+            self.filter(pk=pk, status=ModelRun.Status.FAILED).update(status=ModelRun.Status.QUEUED)
+        )
+
+    def fail_stale(self) -> int:
+        """Mark failed the running runs whose worker died without saying so (no heartbeat)."""
+        cutoff = timezone.now() - MODEL_RUN_STALE_AFTER
+        return self.filter(status=ModelRun.Status.RUNNING, heartbeat_at__lt=cutoff).update(
+            status=ModelRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error=(
+                f"No heartbeat for {int(MODEL_RUN_STALE_AFTER.total_seconds() // 60)} minutes: "
+                "the worker was lost. Resume it to continue from its last checkpoint."
+            ),
+        )
+
+
+class ModelRunQuerySet(RunLifecycleQuerySet):
     def with_copy_rate(self) -> "ModelRunQuerySet":
         """Annotate outputs_total, outputs_overfit and copy_share (None without outputs)."""
         held = Q(descriptions__status=GeneratedDescription.Status.OVERFIT)
@@ -53,6 +94,9 @@ class ModelRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    device = models.CharField(max_length=100, blank=True)
+    train_records = models.PositiveIntegerField(null=True, blank=True)
+    eval_records = models.PositiveIntegerField(null=True, blank=True)
 
     objects = ModelRunQuerySet.as_manager()
 
@@ -66,6 +110,30 @@ class ModelRun(models.Model):
 
     def __str__(self) -> str:
         return f"Run #{self.pk} ({self.base}, {self.get_status_display().lower()})"
+
+    @property
+    def last_train_loss(self) -> float | None:
+        return self.train_loss_curve[-1][1] if self.train_loss_curve else None
+
+    @property
+    def last_eval_loss(self) -> float | None:
+        return self.eval_loss_curve[-1][1] if self.eval_loss_curve else None
+
+    def activate(self) -> None:
+        """Make this the one run generation uses: deactivate the others, activate it, atomically."""
+        if self.status != ModelRun.Status.DONE or not self.checkpoint_path:
+            raise ValueError(
+                f"run #{self.pk} is {self.status}: only a finished run can be activated"
+            )
+        try:
+            with transaction.atomic():
+                ModelRun.objects.filter(is_active=True).exclude(pk=self.pk).update(is_active=False)
+                ModelRun.objects.filter(pk=self.pk).update(is_active=True)
+        except IntegrityError:
+            raise ValueError(
+                f"another run was activated at the same moment as run #{self.pk}; try again"
+            ) from None
+        self.is_active = True
 
     def copy_counts(self) -> tuple[int, int]:
         """(outputs held as overfit, all outputs), from with_copy_rate() when annotated."""
