@@ -1,1 +1,3 @@
 """Admin for the generator app: one module per area, each registering its own ModelAdmins."""
+
+from generator.admin import descriptions  # noqa: F401

@@ -1,0 +1,286 @@
+"""Benchmark the overfit detector: speed against the full training set, and precision/recall on
+planted copies versus held-back real descriptions.
+
+    .venv/bin/python bench/overfit.py [--csv PATH] [--seed 7] [--cli]
+
+Speed: the detector is built on every row of the CSV, then single checks are timed (checks/s,
+p50/p99 ms) next to a brute-force baseline that scores each text with rapidfuzz against every
+training description, measured in the same run.
+
+Quality: the detector is built on 90% of the rows. Negatives are the other 10%: real descriptions
+it has never seen (those whose normalised description or title also occurs in the indexed 90% are
+left out, being copies by definition). Positives are copies of indexed rows, one kind at a time:
+verbatim, case/punctuation/spacing changed, a few words swapped/dropped/inserted, a long
+truncated run, two halves of two descriptions spliced, and an original text under a real title.
+--cli runs the same held-out set through `python -m generator.overfit` with files under /tmp.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from generator.dataset import NETFLIX_COLUMNS, TitleRecord, read_titles  # noqa: E402
+from generator.overfit import Detector, Thresholds, normalise  # noqa: E402
+
+DEFAULT_CSV = ROOT.parent / "shared" / "data" / "netflix_titles.csv"
+KINDS = ("verbatim", "case-punctuation", "edited", "truncated", "spliced", "title")
+PER_KIND = 150
+NAMES = ("Mirela", "Tobias", "Okonkwo", "Sunniva", "Rafferty", "Ilse", "Dario", "Yusra", "Kenji")
+ADJECTIVES = ("reluctant", "grizzled", "charming", "stubborn", "mysterious", "troubled", "daring")
+FILLERS = ("suddenly", "secretly", "finally", "really", "quietly", "soon")
+
+
+@dataclass(frozen=True)
+class Case:
+    text: str
+    title: str
+    positive: bool
+    kind: str
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def _case_punctuation(text: str, rng: random.Random) -> str:
+    text = rng.choice((str.upper, str.lower, str.title))(text)
+    text = re.sub(r"[,.;:!?\"“”]", lambda m: rng.choice(("", " ", m.group(), " - ")), text)
+    return re.sub(r" ", lambda _m: rng.choice((" ", "  ", "\t", " \n ")), text)
+
+
+def _edited(text: str, rng: random.Random) -> str:
+    """Two to four edits: a name changed, a word dropped, an adjective or adverb inserted."""
+    words = _words(text)
+    for _ in range(rng.randint(2, 4)):
+        position = rng.randrange(1, len(words))
+        operation = rng.choice(("name", "drop", "insert", "swap"))
+        if operation == "name":
+            capitalised = [i for i, w in enumerate(words[1:], 1) if w[:1].isupper()]
+            words[rng.choice(capitalised) if capitalised else position] = rng.choice(NAMES)
+        elif operation == "drop" and len(words) > 8:
+            del words[position]
+        elif operation == "insert":
+            words.insert(position, rng.choice(ADJECTIVES + FILLERS))
+        else:
+            words[position - 1], words[position] = words[position], words[position - 1]
+    return " ".join(words)
+
+
+def _truncated(text: str, rng: random.Random) -> str:
+    words = _words(text)
+    length = max(10, round(len(words) * rng.uniform(0.55, 0.75)))
+    start = rng.choice((0, rng.randrange(0, max(1, len(words) - length + 1))))
+    return " ".join(words[start : start + length])
+
+
+def _spliced(first: str, second: str) -> str:
+    a, b = _words(first), _words(second)
+    return " ".join(a[: len(a) // 2] + b[len(b) // 2 :])
+
+
+def build_cases(indexed: list[TitleRecord], held_out: list[TitleRecord], seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    known_texts = {normalise(r.description) for r in indexed}
+    known_titles = {normalise(r.title) for r in indexed}
+    cases = [
+        Case(r.description, r.title, False, "negative")
+        for r in held_out
+        if normalise(r.description) not in known_texts and normalise(r.title) not in known_titles
+    ]
+    long_enough = [r for r in indexed if len(_words(r.description)) >= 14]
+    makers: dict[str, Callable[[], tuple[str, str]]] = {
+        "verbatim": lambda: (rng.choice(indexed).description, ""),
+        "case-punctuation": lambda: (_case_punctuation(rng.choice(indexed).description, rng), ""),
+        "edited": lambda: (_edited(rng.choice(long_enough).description, rng), ""),
+        "truncated": lambda: (_truncated(rng.choice(long_enough).description, rng), ""),
+        "spliced": lambda: (
+            _spliced(rng.choice(long_enough).description, rng.choice(long_enough).description),
+            "",
+        ),
+        # An original text (a held-back description) under a real, indexed title.
+        "title": lambda: (rng.choice(cases).text, rng.choice(indexed).title),
+    }
+    for kind in KINDS:
+        cases += [Case(*makers[kind](), True, kind) for _ in range(PER_KIND)]
+    return cases
+
+
+@dataclass(frozen=True)
+class Quality:
+    precision: float
+    recall: float
+    false_positives: int
+    negatives: int
+    recall_by_kind: dict[str, float]
+
+
+def quality(cases: list[Case], flagged: list[bool]) -> Quality:
+    tp = sum(c.positive and f for c, f in zip(cases, flagged, strict=True))
+    fp = sum(not c.positive and f for c, f in zip(cases, flagged, strict=True))
+    positives = sum(c.positive for c in cases)
+    by_kind = {
+        kind: statistics.mean(f for c, f in zip(cases, flagged, strict=True) if c.kind == kind)
+        for kind in KINDS
+    }
+    return Quality(
+        precision=tp / (tp + fp) if tp + fp else 1.0,
+        recall=tp / positives,
+        false_positives=fp,
+        negatives=len(cases) - positives,
+        recall_by_kind=by_kind,
+    )
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def _timed(check: Callable[[Case], object], cases: list[Case]) -> tuple[list[float], float]:
+    latencies = []
+    started = time.perf_counter()
+    for case in cases:
+        begin = time.perf_counter()
+        check(case)
+        latencies.append((time.perf_counter() - begin) * 1000)
+    return latencies, time.perf_counter() - started
+
+
+def speed(records: list[TitleRecord], cases: list[Case]) -> None:
+    started = time.perf_counter()
+    detector = Detector.from_records(records)
+    print(f"index: {len(detector)} titles built in {time.perf_counter() - started:.2f} s")
+    for case in cases[:50]:  # warm-up
+        detector.check(case.text, case.title)
+    latencies, elapsed = _timed(lambda c: detector.check(c.text, c.title), cases)
+    normals = [normalise(r.description) for r in records]
+    sample = cases[:: max(1, len(cases) // 300)]
+    base_latencies, base_elapsed = _timed(
+        lambda c: process.extractOne(normalise(c.text), normals, scorer=fuzz.ratio), sample
+    )
+    ours = len(cases) / elapsed
+    theirs = len(sample) / base_elapsed
+    print(
+        f"detector: {ours:,.0f} checks/s, p50 {_percentile(latencies, 0.5):.3f} ms, "
+        f"p99 {_percentile(latencies, 0.99):.3f} ms, max {max(latencies):.3f} ms "
+        f"({len(cases)} checks)"
+    )
+    print(
+        f"baseline (brute-force rapidfuzz ratio over {len(normals)} descriptions): "
+        f"{theirs:,.0f} checks/s, p50 {_percentile(base_latencies, 0.5):.3f} ms, "
+        f"p99 {_percentile(base_latencies, 0.99):.3f} ms ({len(sample)} checks)"
+    )
+    print(f"speed-up over the baseline: {ours / theirs:.1f}x")
+
+
+def _print_quality(label: str, result: Quality) -> None:
+    kinds = ", ".join(f"{kind} {share:.3f}" for kind, share in result.recall_by_kind.items())
+    print(
+        f"{label}: precision {result.precision:.4f}, recall {result.recall:.4f} "
+        f"({result.false_positives} false positives of {result.negatives} negatives)"
+    )
+    print(f"  recall by kind: {kinds}")
+
+
+def held_out_quality(records: list[TitleRecord], seed: int, cli: bool) -> list[Case]:
+    rng = random.Random(seed)
+    shuffled = records[:]
+    rng.shuffle(shuffled)
+    cut = round(len(shuffled) * 0.9)
+    indexed, held_out = shuffled[:cut], shuffled[cut:]
+    cases = build_cases(indexed, held_out, seed)
+    detector = Detector.from_records(indexed)
+    thresholds = Thresholds()
+    verdicts = [detector.check(c.text, c.title, thresholds) for c in cases]
+    _print_quality("detector (held-out)", quality(cases, [v.overfit for v in verdicts]))
+    normals = [normalise(r.description) for r in indexed]
+    base_scores = [
+        process.extractOne(normalise(c.text), normals, scorer=fuzz.ratio)[1] / 100 for c in cases
+    ]
+    _print_quality(
+        f"baseline (rapidfuzz ratio >= {thresholds.threshold})",
+        quality(cases, [s >= thresholds.threshold for s in base_scores]),
+    )
+    if cli:
+        _print_quality("CLI (held-out)", quality(cases, _cli_flags(indexed, cases)))
+    return cases
+
+
+def _cli_flags(indexed: list[TitleRecord], cases: list[Case]) -> list[bool]:
+    """Run the held-out set through the CLI; the files live in a /tmp folder, never the repo."""
+    with tempfile.TemporaryDirectory(prefix="overfit-bench-", dir="/tmp") as folder:
+        training = Path(folder) / "training.csv"
+        with training.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(NETFLIX_COLUMNS)
+            writer.writerows(_row(r) for r in indexed)
+        lines = [
+            f"<|film|>[Movie] [Dramas] Title: {c.title} | {c.text}<|/film|>"
+            if c.title
+            else " ".join(c.text.split())
+            for c in cases
+        ]
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "generator.overfit", "--training", str(training)],
+            input="\n".join(lines) + "\n",
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        )
+        elapsed = time.perf_counter() - started
+    verdicts = [json.loads(line) for line in result.stdout.splitlines()]
+    print(f"CLI: {len(verdicts)} verdicts in {elapsed:.1f} s (start-up and index build included)")
+    return [v["overfit"] for v in verdicts]
+
+
+def _row(record: TitleRecord) -> list[str]:
+    kind = "Movie" if record.kind == "movie" else "TV Show"
+    return [
+        record.show_id,
+        kind,
+        record.title,
+        record.director,
+        record.cast,
+        record.country,
+        record.date_added.isoformat() if record.date_added else "",
+        str(record.release_year or ""),
+        record.rating,
+        record.duration,
+        ", ".join(record.genres),
+        record.description,
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cli", action="store_true", help="also evaluate through the CLI")
+    args = parser.parse_args()
+    records = read_titles(args.csv)
+    print(f"{args.csv}: {len(records)} titles")
+    cases = held_out_quality(records, args.seed, args.cli)
+    speed(records, cases)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The pipeline's hook: apply_verdicts / stored_fields set status and evidence before storing."""
+
+from typing import Any
+
+import pytest
+
+from generator import overfit_check
+from generator.models import GeneratedDescription
+from tests.test_overfit_corpus import ORIGINALS, generated, load_training_titles, text_of
+from titles.models import TrainingTitle
+
+pytestmark = pytest.mark.django_db
+Status = GeneratedDescription.Status
+Reason = GeneratedDescription.OverfitReason
+
+# An original text that borrows one nine-word run: above the review line, below the threshold.
+BORDERLINE = (
+    "A reclusive violinist in Lisbon hears her late teacher on the radio every night, until "
+    "a radio host and a hacker race to find the source of the broadcast."
+)
+
+
+@pytest.fixture(autouse=True)
+def corpus() -> None:
+    load_training_titles()
+
+
+def _row(text: str, title: str = "An Original Title") -> GeneratedDescription:
+    # As the pipeline builds them: unsaved, approved until the check says otherwise.
+    return GeneratedDescription(title=title, kind="movie", text=text, status=Status.APPROVED)
+
+
+def test_copies_are_held_with_their_evidence() -> None:
+    rows = [_row(text_of("f12")), _row(ORIGINALS[0])]
+
+    overfit_check.apply_verdicts(rows)
+
+    held, original = rows
+    assert held.status == Status.OVERFIT
+    assert held.overfit_score == 1.0
+    assert held.overfit_reason == Reason.EXACT
+    assert held.nearest_show_id == "f12"
+    assert held.copied_span == text_of("f12")
+    assert held.checked_at is not None
+    assert original.status == Status.APPROVED
+    assert original.overfit_score is not None and original.overfit_score < 0.6
+    assert original.overfit_reason == ""
+    assert original.checked_at is not None
+
+
+def test_a_real_title_is_held() -> None:
+    rows = [_row(ORIGINALS[2], title="Signal Lost")]
+
+    overfit_check.apply_verdicts(rows)
+
+    assert rows[0].status == Status.OVERFIT
+    assert rows[0].overfit_reason == Reason.TITLE
+    assert rows[0].nearest_show_id == "f21"
+
+
+def test_auto_approve_sends_borderline_texts_to_review(settings: Any) -> None:
+    settings.OVERFIT_POLICY = "auto-approve"
+    rows = [_row(BORDERLINE), _row(ORIGINALS[4])]
+
+    overfit_check.apply_verdicts(rows)
+
+    assert settings.OVERFIT_REVIEW_THRESHOLD <= rows[0].overfit_score < settings.OVERFIT_THRESHOLD
+    assert rows[0].status == Status.PENDING
+    assert rows[1].status == Status.APPROVED
+
+
+def test_review_policy_makes_every_original_text_pending(settings: Any) -> None:
+    settings.OVERFIT_POLICY = "review"
+    rows = [_row(ORIGINALS[4]), _row(text_of("f4"))]
+
+    overfit_check.apply_verdicts(rows)
+
+    assert [row.status for row in rows] == [Status.PENDING, Status.OVERFIT]
+
+
+def test_thresholds_come_from_settings(settings: Any) -> None:
+    edited = text_of("f8").replace("Ottilie Brandt", "Margit Svensson")
+    assert overfit_check.stored_fields(edited)["status"] == Status.OVERFIT
+
+    settings.OVERFIT_THRESHOLD = 1.0
+    settings.OVERFIT_LONG_RUN_WORDS = 40
+
+    assert overfit_check.stored_fields(edited)["status"] != Status.OVERFIT
+
+
+def test_a_near_duplicate_of_a_stored_text_is_held() -> None:
+    first = generated(ORIGINALS[7])
+    rows = [_row(ORIGINALS[7].replace("retired judge", "retired sheriff"))]
+
+    overfit_check.apply_verdicts(rows)
+
+    assert rows[0].status == Status.OVERFIT
+    assert rows[0].overfit_reason == Reason.DUPLICATE
+    assert rows[0].nearest_generated_id == first.pk
+    assert rows[0].nearest_show_id == ""
+
+
+def test_texts_stored_between_calls_join_the_pool() -> None:
+    overfit_check.apply_verdicts([_row(ORIGINALS[9])])  # the pool index is now built
+    later = generated(ORIGINALS[10])
+
+    fields = overfit_check.stored_fields(ORIGINALS[10].replace("rural", "remote"))
+
+    assert fields["status"] == Status.OVERFIT
+    assert fields["nearest_generated_id"] == later.pk
+
+
+def test_near_duplicates_within_one_batch_are_held() -> None:
+    rows = [_row(ORIGINALS[8]), _row(ORIGINALS[8].replace("vintage", "battered"))]
+
+    overfit_check.apply_verdicts(rows)
+
+    assert rows[0].status == Status.APPROVED
+    assert rows[1].status == Status.OVERFIT
+    assert rows[1].overfit_reason == Reason.DUPLICATE
+    assert rows[1].nearest_generated_id is None
+
+
+def test_generated_texts_may_share_a_title() -> None:
+    generated(ORIGINALS[5], title="The Projectionist")
+
+    fields = overfit_check.stored_fields(ORIGINALS[6], title="The Projectionist")
+
+    assert fields["status"] == Status.APPROVED
+
+
+def test_the_detector_is_cached_and_rebuilt_when_the_training_set_changes() -> None:
+    new_text = ORIGINALS[11]
+    detector = overfit_check.get_detector()
+    assert overfit_check.get_detector() is detector
+    assert not detector.check(new_text).overfit
+
+    TrainingTitle.objects.create(
+        show_id="f99", kind="movie", title="Robot Finals", description=new_text, source="text"
+    )
+
+    rebuilt = overfit_check.get_detector()
+    assert rebuilt is not detector
+    assert rebuilt.check(new_text).overfit
+    assert overfit_check.stored_fields(new_text)["nearest_show_id"] == "f99"
+
+
+def test_stored_fields_fit_the_model() -> None:
+    fields = overfit_check.stored_fields(text_of("f30"), "Frontier Radio")
+
+    description = GeneratedDescription.objects.create(title="T", kind="movie", text="x", **fields)
+
+    description.refresh_from_db()
+    assert description.status == Status.OVERFIT
+    assert description.nearest_show_id == "f30"
