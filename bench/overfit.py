@@ -99,7 +99,7 @@ def build_cases(indexed: list[TitleRecord], held_out: list[TitleRecord], seed: i
     rng = random.Random(seed)
     known_texts = {normalise(r.description) for r in indexed}
     known_titles = {normalise(r.title) for r in indexed}
-    cases = [
+    negatives = [
         Case(r.description, r.title, False, "negative")
         for r in held_out
         if normalise(r.description) not in known_texts and normalise(r.title) not in known_titles
@@ -115,8 +115,9 @@ def build_cases(indexed: list[TitleRecord], held_out: list[TitleRecord], seed: i
             "",
         ),
         # An original text (a held-back description) under a real, indexed title.
-        "title": lambda: (rng.choice(cases).text, rng.choice(indexed).title),
+        "title": lambda: (rng.choice(negatives).text, rng.choice(indexed).title),
     }
+    cases = list(negatives)
     for kind in KINDS:
         cases += [Case(*makers[kind](), True, kind) for _ in range(PER_KIND)]
     return cases
@@ -163,6 +164,10 @@ def _timed(check: Callable[[Case], object], cases: list[Case]) -> tuple[list[flo
     return latencies, time.perf_counter() - started
 
 
+def _third_replaced(text: str, rng: random.Random) -> str:
+    return " ".join(rng.choice(NAMES) if i % 3 == 1 else w for i, w in enumerate(text.split()))
+
+
 def speed(records: list[TitleRecord], cases: list[Case]) -> None:
     started = time.perf_counter()
     detector = Detector.from_records(records)
@@ -170,17 +175,25 @@ def speed(records: list[TitleRecord], cases: list[Case]) -> None:
     for case in cases[:50]:  # warm-up
         detector.check(case.text, case.title)
     latencies, elapsed = _timed(lambda c: detector.check(c.text, c.title), cases)
+    # Every row is indexed here, so held-back texts hit the exact hash: also time texts with a
+    # third of their words replaced, which take the slow path (every candidate scored).
+    rng = random.Random(3)
+    edited = [Case(_third_replaced(c.text, rng), "", False, "slow") for c in cases]
+    slow, _ = _timed(lambda c: detector.check(c.text), edited)
     normals = [normalise(r.description) for r in records]
     sample = cases[:: max(1, len(cases) // 300)]
     base_latencies, base_elapsed = _timed(
         lambda c: process.extractOne(normalise(c.text), normals, scorer=fuzz.ratio), sample
     )
-    ours = len(cases) / elapsed
-    theirs = len(sample) / base_elapsed
+    ours, theirs = len(cases) / elapsed, len(sample) / base_elapsed
     print(
         f"detector: {ours:,.0f} checks/s, p50 {_percentile(latencies, 0.5):.3f} ms, "
         f"p99 {_percentile(latencies, 0.99):.3f} ms, max {max(latencies):.3f} ms "
         f"({len(cases)} checks)"
+    )
+    print(
+        f"  slow path (a third of the words replaced): p50 {_percentile(slow, 0.5):.3f} ms, "
+        f"p99 {_percentile(slow, 0.99):.3f} ms ({len(slow)} checks)"
     )
     print(
         f"baseline (brute-force rapidfuzz ratio over {len(normals)} descriptions): "
@@ -231,8 +244,9 @@ def _cli_flags(indexed: list[TitleRecord], cases: list[Case]) -> list[bool]:
             writer = csv.writer(handle)
             writer.writerow(NETFLIX_COLUMNS)
             writer.writerows(_row(r) for r in indexed)
+        # One text per line: the CLI's input format (line breaks inside a text become spaces).
         lines = [
-            f"<|film|>[Movie] [Dramas] Title: {c.title} | {c.text}<|/film|>"
+            f"<|film|>[Movie] [Dramas] Title: {c.title} | {' '.join(c.text.split())}<|/film|>"
             if c.title
             else " ".join(c.text.split())
             for c in cases
