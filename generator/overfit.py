@@ -262,7 +262,10 @@ class Detector:
         if exact is not None and (allow is None or allow(self._documents[exact])):
             document = self._documents[exact]
             return Verdict(True, 1.0, EXACT, document, found.text.strip(), (document.key,))
-        matches = [self._match(found, doc, thresholds) for doc in self._candidates(found, allow)]
+        # Words the index has never seen get -1: they match nothing, not even each other.
+        ids = [self._vocabulary.get(word, -1) for word in found.words]
+        candidates = self._candidates(ids, allow)
+        matches = [self._match(ids, doc, thresholds) for doc in candidates]
         if not matches:
             return Verdict(False, 0.0, "", None, "")
         count = len(found.words)
@@ -283,10 +286,9 @@ class Detector:
         keys = (document.key,) if best.runs else ()
         return Verdict(overfit, score, reason, document, _span(found, best.runs), keys)
 
-    def _candidates(self, found: _Tokens, allow: Callable[[Document], bool] | None) -> list[int]:
-        ids = [
-            self._vocabulary.get(word, -1 - position) for position, word in enumerate(found.words)
-        ]
+    def _candidates(
+        self, ids: Sequence[int], allow: Callable[[Document], bool] | None
+    ) -> list[int]:
         counts: dict[int, int] = {}
         for shingle in set(_shingles(ids)):
             posting = self._postings.get(shingle)
@@ -298,8 +300,7 @@ class Detector:
             counts = {doc: n for doc, n in counts.items() if allow(self._documents[doc])}
         return [doc for doc, _n in heapq.nlargest(CANDIDATES, counts.items(), key=_second)]
 
-    def _match(self, found: _Tokens, doc: int, thresholds: Thresholds) -> _Match:
-        ids = [self._vocabulary.get(word, -1) for word in found.words]
+    def _match(self, ids: Sequence[int], doc: int, thresholds: Thresholds) -> _Match:
         words = self._words[doc]
         aligned = _aligned_runs(ids, words, thresholds.min_run_words)
         runs = tuple(_merged((start, end) for start, end, _, _ in aligned))

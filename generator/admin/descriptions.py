@@ -152,7 +152,7 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
         "score",
         "status",
         "run",
-        "report_count",
+        "reports",
         "decide",
     ]
     list_display_links = ["title"]
@@ -282,6 +282,10 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
     @admin.display(description="run", ordering="model_run")
     def run(self, obj: GeneratedDescription) -> str:
         return f"#{obj.model_run_id}" if obj.model_run_id else "–"
+
+    @admin.display(description="reports", ordering="report_count")
+    def reports(self, obj: GeneratedDescription) -> int:
+        return obj.report_count
 
     @admin.display(description="decide")
     def decide(self, obj: GeneratedDescription) -> str:
