@@ -171,6 +171,8 @@ class Pool(models.Model):
     high_water = models.PositiveIntegerField()
     # Claimed with a conditional UPDATE so two top-ups never queue for the same shortfall.
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Set when the pool drops below its low-water mark, cleared once it is back over the high one.
+    refilling = models.BooleanField(default=False)
     last_topped_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

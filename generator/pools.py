@@ -116,7 +116,7 @@ class TopUp:
 
 
 def top_up(batch_size: int | None = None) -> list[TopUp]:
-    """Queue generation batches for every pool below its low-water mark."""
+    """Queue batches for every pool that fell below its low-water mark and is not yet refilled."""
     run = ModelRun.objects.filter(is_active=True).first()
     if run is None or not run.checkpoint_path:
         log.info("top-up skipped: no active model run")
@@ -126,7 +126,7 @@ def top_up(batch_size: int | None = None) -> list[TopUp]:
     results = []
     for pool in sync_pools():
         fresh = fresh_count(pool)
-        if fresh >= pool.low_water or not _claim(pool):
+        if not _needs_refill(pool, fresh) or not _claim(pool):
             continue
         try:
             batches = _queue_for_shortfall(run, pool, fresh, size)
@@ -136,6 +136,14 @@ def top_up(batch_size: int | None = None) -> list[TopUp]:
             )
         results.append(TopUp(pool.key, fresh, batches))
     return results
+
+
+def _needs_refill(pool: Pool, fresh: int) -> bool:
+    """Hysteresis: start below the low-water mark, keep going until over the high-water mark."""
+    refilling = fresh < pool.low_water or (pool.refilling and fresh < pool.high_water)
+    if refilling != pool.refilling:
+        Pool.objects.filter(pk=pool.pk).update(refilling=refilling)
+    return refilling
 
 
 def _queue_for_shortfall(run: ModelRun, pool: Pool, fresh: int, size: int) -> int:

@@ -115,3 +115,31 @@ def test_lost_batches_are_sent_again_once(active_run: Any) -> None:
     busy.refresh_from_db()
     assert lost.status == GenerationBatch.Status.QUEUED
     assert busy.status == GenerationBatch.Status.RUNNING
+
+
+def test_a_refill_continues_until_the_high_water_mark(active_run: Any) -> None:
+    def add_fresh(count: int, start: int) -> None:
+        GeneratedDescription.objects.bulk_create(
+            [
+                GeneratedDescription(
+                    title=f"T{i}",
+                    kind="tv",
+                    text=f"text {i}",
+                    text_hash=f"h{i}",
+                    status=GeneratedDescription.Status.APPROVED,
+                )
+                for i in range(start, start + count)
+            ]
+        )
+
+    add_fresh(5, 0)  # below the low-water mark of 10: a refill starts
+    assert "all" in {result.pool for result in top_up(batch_size=8)}
+    GenerationBatch.objects.update(status=GenerationBatch.Status.DONE, accepted=8)
+    add_fresh(10, 5)  # 15: above low water, short of the high-water mark of 40
+
+    assert "all" in {result.pool for result in top_up(batch_size=8)}
+    assert Pool.objects.get(key="all").refilling is True
+
+    add_fresh(30, 15)  # 45: refilled
+    assert "all" not in {result.pool for result in top_up(batch_size=8)}
+    assert Pool.objects.get(key="all").refilling is False

@@ -49,7 +49,9 @@ def test_a_worker_fills_every_pool_to_its_high_water_mark(
     small_pools: None, active_run: Any
 ) -> None:
     app.control.purge()
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=["default", "gpu"]
+    ):
         for _round in range(6):
             top_up_pools.delay()
             time.sleep(1)
