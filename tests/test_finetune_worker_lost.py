@@ -1,0 +1,73 @@
+"""A run is claimed by one worker only, and a run whose worker died is marked failed."""
+
+from datetime import timedelta
+
+import pytest
+from billiard.exceptions import WorkerLostError
+from celery.signals import task_failure
+from django.utils import timezone
+
+from generator.models import MODEL_RUN_STALE_AFTER, ModelRun
+from generator.training_tasks import TRAIN_QUEUE, finetune
+
+pytestmark = pytest.mark.django_db
+
+
+def test_only_one_claim_of_a_queued_run_succeeds() -> None:
+    run = ModelRun.objects.create(base="tiny")
+
+    assert ModelRun.objects.claim(run.pk) is True
+    assert ModelRun.objects.claim(run.pk) is False
+    run.refresh_from_db()
+    assert run.status == ModelRun.Status.RUNNING and run.started_at and run.heartbeat_at
+
+
+def test_the_task_skips_a_run_another_worker_is_running() -> None:
+    run = ModelRun.objects.create(base="tiny", status=ModelRun.Status.RUNNING)
+
+    assert finetune(run.pk) == "skipped"
+    run.refresh_from_db()
+    assert run.status == ModelRun.Status.RUNNING
+
+
+def test_the_task_goes_to_the_train_queue_and_is_acked_on_receipt() -> None:
+    assert finetune.queue == TRAIN_QUEUE == "train"
+    assert finetune.acks_late is False
+    assert finetune.soft_time_limit < finetune.time_limit
+
+
+def test_a_lost_worker_marks_its_run_failed() -> None:
+    run = ModelRun.objects.create(base="tiny", status=ModelRun.Status.RUNNING)
+
+    task_failure.send(
+        sender=finetune,
+        task_id="t1",
+        exception=WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL)."),
+        args=(run.pk,),
+        kwargs={},
+        traceback=None,
+        einfo=None,
+    )
+
+    run.refresh_from_db()
+    assert run.status == ModelRun.Status.FAILED
+    assert "WorkerLostError" in run.error and f"--resume {run.pk}" in run.error
+
+
+def test_a_stale_heartbeat_marks_the_run_failed() -> None:
+    now = timezone.now()
+    stale = ModelRun.objects.create(
+        base="tiny",
+        status=ModelRun.Status.RUNNING,
+        heartbeat_at=now - MODEL_RUN_STALE_AFTER - timedelta(minutes=1),
+    )
+    alive = ModelRun.objects.create(
+        base="tiny", status=ModelRun.Status.RUNNING, heartbeat_at=now - timedelta(minutes=1)
+    )
+
+    assert ModelRun.objects.fail_stale() == 1
+
+    stale.refresh_from_db()
+    alive.refresh_from_db()
+    assert stale.status == ModelRun.Status.FAILED and "worker was lost" in stale.error
+    assert alive.status == ModelRun.Status.RUNNING
