@@ -274,115 +274,195 @@ def train(
 ) -> TrainingResult:
     """Fine-tune `model_source` (a resolved base) on `records`; checkpoints go to `output_dir`.
 
-    `device` ("cpu", "cuda", "cuda:1") defaults to CUDA when available, else the CPU.
+    With `resume_from` (a checkpoint holding training_state.pt) the model, optimizer, scheduler
+    and RNG continue from that step. `device` ("cpu", "cuda", "cuda:1") defaults to CUDA when
+    available, else the CPU. Raises TrainingInterrupted once `stop` is requested.
     """
     import torch
 
-    from generator.bases import load_pretrained
-
     config.validate()
     report = _AllHooks(hooks)
-    stop = stop or StopSignal()
     torch.manual_seed(config.seed)
-    device, autocast_dtype = pick_device(device)
-
-    model, tokenizer = load_pretrained(str(resume_from or model_source))
-    prepare_tokenizer_and_model(tokenizer, model)
-    model.to(device)
-
-    train_texts, eval_texts = split_records(
-        records, config.eval_fraction, config.seed, config.max_eval_records
-    )
-    train_ids, truncated = encode_records(tokenizer, train_texts, config.max_length)
-    eval_ids, _ = encode_records(tokenizer, eval_texts, config.max_length)
-    total_steps = config.total_steps(len(train_ids))
-
-    optimizer = _optimizer(model, config)
-    scheduler = _scheduler(optimizer, config.warmup, total_steps)
-    start_step = 0
-    if resume_from is not None and (resume_from / TRAINING_STATE).is_file():
-        start_step = _load_training_state(resume_from / TRAINING_STATE, optimizer, scheduler)
-
-    autocast = _autocast_factory(device, autocast_dtype)
-    pad_id = tokenizer.pad_token_id
-    report.on_start(
-        TrainingStart(
-            total_steps=total_steps,
-            start_step=start_step,
-            train_records=len(train_ids),
-            eval_records=len(eval_ids),
-            truncated_records=truncated,
-            parameters=sum(p.numel() for p in model.parameters()),
-            device=device_name(device),
-        )
-    )
+    session = _Session(resume_from or model_source, config, output_dir, device)
+    data = _EncodedData(session.tokenizer, records, config)
+    total_steps = config.total_steps(len(data.train_ids))
+    session.build_optimizer(total_steps)
+    start_step = session.restore(resume_from) if resume_from else 0
+    report.on_start(session.describe(data, total_steps, start_step))
     base_eval_loss = None
     if start_step == 0:
-        base_eval_loss = evaluate(model, eval_ids, pad_id, config.batch_size, device, autocast)
+        base_eval_loss = session.evaluate(data.eval_ids)
         report.on_base_eval(base_eval_loss)
-
-    batches = _BatchOrder(len(train_ids), config.batch_size, config.seed)
-    eval_loss: float | None = None
-    checkpoint: Path | None = resume_from if start_step else None
-    saved_step = start_step
-    train_tokens, train_seconds = 0, 0.0
-    progress = _progress_bar(total_steps, start_step, show_progress)
-    try:
-        for step in range(start_step + 1, total_steps + 1):
-            if stop.is_set():
-                if saved_step < step - 1:
-                    checkpoint = _save(model, tokenizer, optimizer, scheduler, step - 1, output_dir)
-                    report.on_checkpoint(step - 1, checkpoint)
-                raise TrainingInterrupted(step - 1, checkpoint, stop.reason or "stop requested")
-            began = time.perf_counter()
-            loss, tokens = _optimizer_step(
-                model,
-                optimizer,
-                scheduler,
-                batches,
-                train_ids,
-                step,
-                pad_id,
-                device,
-                autocast,
-                config,
-            )
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            train_seconds += time.perf_counter() - began
-            train_tokens += tokens
-            tokens_per_second = train_tokens / max(train_seconds, 1e-9)
-            report.on_step(step, loss, tokens_per_second, scheduler.get_last_lr()[0])
-            progress.update(1)
-            progress.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_per_second:.0f}")
-
-            last = step == total_steps
-            if _due(step, config.eval_every, last):
-                eval_loss = evaluate(model, eval_ids, pad_id, config.batch_size, device, autocast)
-                report.on_eval(step, eval_loss)
-            if _due(step, config.sample_every, last):
-                texts = generate_samples(
-                    model, tokenizer, config.num_samples, config.max_length, config.seed + step
-                )
-                report.on_samples(step, texts)
-            if _due(step, config.save_every, last):
-                checkpoint = _save(
-                    model, tokenizer, optimizer, scheduler, step, output_dir, keep_state=not last
-                )
-                saved_step = step
-                report.on_checkpoint(step, checkpoint)
-    finally:
-        progress.close()
-    if checkpoint is None:  # a resumed run that had nothing left to do
-        checkpoint = _save(model, tokenizer, optimizer, scheduler, total_steps, output_dir, False)
-        report.on_checkpoint(total_steps, checkpoint)
+    loop = _Loop(session, data, report, stop or StopSignal(), total_steps)
+    loop.run(start_step, resume_from if start_step else None, show_progress)
+    assert loop.checkpoint is not None  # the last step always saves
     return TrainingResult(
         step=total_steps,
-        checkpoint=checkpoint,
-        eval_loss=eval_loss,
+        checkpoint=loop.checkpoint,
+        eval_loss=loop.eval_loss,
         base_eval_loss=base_eval_loss,
-        tokens_per_second=train_tokens / train_seconds if train_seconds else 0.0,
+        tokens_per_second=loop.tokens_per_second,
     )
+
+
+class _EncodedData:
+    """The held-out split of the records, tokenised and cut to max_length."""
+
+    def __init__(
+        self, tokenizer: PreTrainedTokenizerBase, records: Sequence[str], config: TrainingConfig
+    ) -> None:
+        train_texts, eval_texts = split_records(
+            records, config.eval_fraction, config.seed, config.max_eval_records
+        )
+        self.train_ids, self.truncated = encode_records(tokenizer, train_texts, config.max_length)
+        self.eval_ids, _ = encode_records(tokenizer, eval_texts, config.max_length)
+        self.batches = _BatchOrder(len(self.train_ids), config.batch_size, config.seed)
+
+
+class _Session:
+    """The model, tokenizer, optimizer and scheduler of one training process, on one device."""
+
+    def __init__(
+        self, source: str | Path, config: TrainingConfig, output_dir: Path, device: str | None
+    ) -> None:
+        from generator.bases import load_pretrained
+
+        self.config = config
+        self.output_dir = output_dir
+        self.device, autocast_dtype = pick_device(device)
+        self.autocast = _autocast_factory(self.device, autocast_dtype)
+        self.model, self.tokenizer = load_pretrained(str(source))
+        prepare_tokenizer_and_model(self.tokenizer, self.model)
+        self.model.to(self.device)
+        self.pad_id: int = self.tokenizer.pad_token_id
+
+    def build_optimizer(self, total_steps: int) -> None:
+        self.optimizer = _optimizer(self.model, self.config)
+        self.scheduler = _scheduler(self.optimizer, self.config.warmup, total_steps)
+
+    def restore(self, checkpoint: Path) -> int:
+        """Optimizer, scheduler and RNG state saved with `checkpoint`; its step (0 without)."""
+        import torch
+
+        if not (checkpoint / TRAINING_STATE).is_file():
+            return 0
+        state = torch.load(checkpoint / TRAINING_STATE, map_location="cpu", weights_only=True)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        return int(state["step"])
+
+    def describe(self, data: _EncodedData, total_steps: int, start_step: int) -> TrainingStart:
+        return TrainingStart(
+            total_steps=total_steps,
+            start_step=start_step,
+            train_records=len(data.train_ids),
+            eval_records=len(data.eval_ids),
+            truncated_records=data.truncated,
+            parameters=sum(p.numel() for p in self.model.parameters()),
+            device=device_name(self.device),
+        )
+
+    def optimizer_step(self, data: _EncodedData, step: int) -> tuple[float, int]:
+        """One optimizer step over grad_accum micro-batches: (mean loss, real tokens seen)."""
+        import torch
+
+        accumulate = self.config.grad_accum
+        self.model.train()
+        total_loss, tokens = 0.0, 0
+        for index in range(accumulate):
+            rows = data.batches.indices((step - 1) * accumulate + index)
+            batch = _collate([data.train_ids[row] for row in rows], self.pad_id, self.device)
+            with self.autocast():
+                loss = self.model(**batch, use_cache=False).loss / accumulate
+            loss.backward()
+            total_loss += loss.item()
+            tokens += int(batch["attention_mask"].sum())
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return total_loss, tokens
+
+    def evaluate(self, eval_ids: Sequence[Sequence[int]]) -> float:
+        batch_size = self.config.batch_size
+        return evaluate(self.model, eval_ids, self.pad_id, batch_size, self.device, self.autocast)
+
+    def samples(self, step: int) -> list[str]:
+        count, length, seed = self.config.num_samples, self.config.max_length, self.config.seed
+        return generate_samples(self.model, self.tokenizer, count, length, seed + step)
+
+    def save(self, step: int, keep_state: bool) -> Path:
+        state = (self.optimizer, self.scheduler) if keep_state else None
+        return _save(self.model, self.tokenizer, state, step, self.output_dir)
+
+
+class _Loop:
+    """Steps from the start step to total_steps, with eval, samples and checkpoints when due."""
+
+    def __init__(
+        self,
+        session: _Session,
+        data: _EncodedData,
+        report: TrainingHooks,
+        stop: StopSignal,
+        total_steps: int,
+    ) -> None:
+        self.session, self.data, self.report, self.stop = session, data, report, stop
+        self.total_steps = total_steps
+        self.checkpoint: Path | None = None
+        self.saved_step = 0
+        self.eval_loss: float | None = None
+        self.tokens, self.seconds = 0, 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+    def run(self, start_step: int, resumed_from: Path | None, show_progress: bool) -> None:
+        self.checkpoint, self.saved_step = resumed_from, start_step
+        with _progress_bar(self.total_steps, start_step, show_progress) as progress:
+            for step in range(start_step + 1, self.total_steps + 1):
+                if self.stop.is_set():
+                    self._stop_after(step - 1)
+                loss = self._step(step)
+                progress.update(1)
+                progress.set_postfix(loss=f"{loss:.3f}", tok_s=f"{self.tokens_per_second:.0f}")
+                self._after_step(step)
+        if self.checkpoint is None:  # resumed with nothing left to do
+            self._save(self.total_steps, keep_state=False)
+
+    def _step(self, step: int) -> float:
+        began = time.perf_counter()
+        loss, tokens = self.session.optimizer_step(self.data, step)
+        self.seconds += time.perf_counter() - began
+        self.tokens += tokens
+        lr = self.session.scheduler.get_last_lr()[0]
+        self.report.on_step(step, loss, self.tokens_per_second, lr)
+        return loss
+
+    def _after_step(self, step: int) -> None:
+        config, last = self.session.config, step == self.total_steps
+        if _due(step, config.eval_every, last):
+            self.eval_loss = self.session.evaluate(self.data.eval_ids)
+            self.report.on_eval(step, self.eval_loss)
+        if _due(step, config.sample_every, last):
+            self.report.on_samples(step, self.session.samples(step))
+        if _due(step, config.save_every, last):
+            # A finished run has nothing to resume: its last checkpoint skips the optimizer state.
+            self._save(step, keep_state=not last)
+
+    def _save(self, step: int, keep_state: bool) -> None:
+        self.checkpoint = self.session.save(step, keep_state)
+        self.saved_step = step
+        self.report.on_checkpoint(step, self.checkpoint)
+
+    def _stop_after(self, step: int) -> None:
+        if self.saved_step < step:
+            self._save(step, keep_state=True)
+        raise TrainingInterrupted(step, self.checkpoint, self.stop.reason or "stop requested")
 
 
 def _due(step: int, every: int, last: bool) -> bool:
@@ -479,38 +559,6 @@ def _collate(
     }
 
 
-def _optimizer_step(
-    model: PreTrainedModel,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LambdaLR,
-    batches: _BatchOrder,
-    train_ids: list[list[int]],
-    step: int,
-    pad_id: int,
-    device: torch.device,
-    autocast: Any,
-    config: TrainingConfig,
-) -> tuple[float, int]:
-    """One optimizer step over grad_accum micro-batches: (mean loss, real tokens seen)."""
-    import torch
-
-    model.train()
-    total_loss, tokens = 0.0, 0
-    for accumulation in range(config.grad_accum):
-        micro_batch = (step - 1) * config.grad_accum + accumulation
-        batch = _collate([train_ids[i] for i in batches.indices(micro_batch)], pad_id, device)
-        with autocast():
-            loss = model(**batch, use_cache=False).loss / config.grad_accum
-        loss.backward()
-        total_loss += loss.item()
-        tokens += int(batch["attention_mask"].sum())
-    torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
-    return total_loss, tokens
-
-
 def evaluate(
     model: PreTrainedModel,
     eval_ids: Sequence[Sequence[int]],
@@ -601,13 +649,14 @@ def checkpoints(output_dir: Path) -> list[Path]:
 def _save(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LambdaLR,
+    state: tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR] | None,
     step: int,
     output_dir: Path,
-    keep_state: bool = True,
 ) -> Path:
-    """Write `step-NNNNNN/` atomically, then delete the older checkpoints it supersedes."""
+    """Write `step-NNNNNN/` atomically, then delete the older checkpoints it supersedes.
+
+    `state` (optimizer, scheduler) is saved with the RNG for a resume; None for a final one.
+    """
     import torch
 
     target = output_dir / f"{CHECKPOINT_PREFIX}{step:06d}"
@@ -617,15 +666,15 @@ def _save(
     staging.mkdir(parents=True)
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
-    if keep_state:
-        # The optimizer state doubles the size; only an unfinished run needs it to resume.
-        state = {
+    if state is not None:
+        optimizer, scheduler = state
+        training_state = {
             "step": step,
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "torch_rng": torch.get_rng_state(),
         }
-        torch.save(state, staging / TRAINING_STATE)
+        torch.save(training_state, staging / TRAINING_STATE)
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)
@@ -633,15 +682,3 @@ def _save(
         if older != target:
             shutil.rmtree(older, ignore_errors=True)
     return target
-
-
-def _load_training_state(
-    path: Path, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR
-) -> int:
-    import torch
-
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-    return int(state["step"])
