@@ -165,6 +165,7 @@ def command_run(args: argparse.Namespace) -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.setdefault("SITE_HTTPS", "0")
     manage("migrate", "--no-input", "-v", "0", env=env)
+    manage("setup_moderators", "-v", "0", env=env)
     manage("collectstatic", "--no-input", "-v", "0", env=env)
     celery = [str(BIN / "celery"), "-A", "celery_app"]
     processes = {
