@@ -309,9 +309,17 @@ class GeneratedDescription(models.Model):
             # The serving walk: "next key after the cursor" and "a least-served one" are seeks.
             models.Index(fields=["status", "serve_key"], name="gd_walk"),
             models.Index(fields=["status", "kind", "serve_key"], name="gd_walk_kind"),
-            models.Index(fields=["status", "times_served", "serve_key"], name="gd_least"),
+            # Never-served texts only: an entry leaves once, at the first serve, so counting
+            # serves writes no index (SQLite serialises writers; every serve is a write).
             models.Index(
-                fields=["status", "kind", "times_served", "serve_key"], name="gd_least_kind"
+                fields=["status", "serve_key"],
+                condition=Q(first_served_at__isnull=True),
+                name="gd_unserved",
+            ),
+            models.Index(
+                fields=["status", "kind", "serve_key"],
+                condition=Q(first_served_at__isnull=True),
+                name="gd_unserved_kind",
             ),
             models.Index(fields=["status", "overfit_score"], name="gd_review"),
         ]

@@ -1,13 +1,399 @@
-from django.http import HttpRequest, HttpResponse
+"""Visitor pages: a random unseen description per load, permalinks, feedback, the about page."""
+
+from __future__ import annotations
+
+import random
+import re
+import secrets
+import time
+import zlib
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.db.models import Exists, F, Max, Min, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import push_url
 
-from generator.models import GeneratedDescription
+from generator import pools
+from generator.models import GeneratedDescription, ModelRun
+from titles.models import Genre, Kind
+from web.models import Report, Vote
+from web.walk import GenreChoice, PoolFilter, Walk, next_in_filter
+
+POSTER_COLOURS = 12
+EMPTY_POLL_ID = "pool-empty"
+_WALK_COOKIE = "tmdne_walk"
+_VISITOR_COOKIE = "tmdne_visitor"
+_COOKIE_MAX_AGE = 365 * 24 * 3600
+_VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+_GENRES_CACHE_KEY = "web:servable-genres"
+_GENRES_CACHE_SECONDS = 60
+_KIND_CHIPS = (("", "All"), (Kind.MOVIE, "Movies"), (Kind.TV_SHOW, "TV Shows"))
 
 
+class _BadFilter(ValueError):
+    """A kind or genre in the query string that does not exist; the message says which."""
+
+
+@never_cache
+@vary_on_headers("HX-Request")
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    description = (
-        GeneratedDescription.objects.filter(status=GeneratedDescription.Status.APPROVED)
-        .order_by("times_served", "id")
-        .first()
+    try:
+        pool_filter = _pool_filter(request)
+    except _BadFilter as error:
+        return _message(request, "No such filter", str(error), status=400)
+    walk = Walk.decode(request.get_signed_cookie(_WALK_COOKIE, default=None, salt=_WALK_COOKIE))
+    step = next_in_filter(pool_filter, walk.get(pool_filter.key))
+    partial = _wants_partial(request)
+    if step.description is None and partial and request.htmx.trigger == EMPTY_POLL_ID:
+        return HttpResponse(status=204)  # still empty: the poller keeps its place, nothing re-read
+    if step.description is not None:
+        _after_serving(step.description)
+    context = _page_context(request, step.description, pool_filter, lap_complete=step.lap_complete)
+    response = render(request, "home.html#card" if partial else "home.html", context)
+    if partial and step.description is not None:
+        push_url(response, context["permalink"])
+    _set_cookie(response, _WALK_COOKIE, walk.with_cursor(pool_filter.key, step.cursor).encode())
+    return response
+
+
+@never_cache
+@vary_on_headers("HX-Request")
+@require_GET
+def permalink(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        pool_filter = _pool_filter(request)
+    except _BadFilter as error:
+        return _message(request, "No such filter", str(error), status=400)
+    servable = _with_card_relations(GeneratedDescription.objects.servable())
+    description = servable.filter(pk=pk).first()
+    if description is None:
+        return _withdrawn(request, pk)
+    visitor = _known_visitor(request)
+    context = _page_context(
+        request,
+        description,
+        pool_filter,
+        vote=_vote_of(visitor, description),
+        reported=_has_reported(visitor, description),
+        feedback_message=" ".join(str(message) for message in messages.get_messages(request)),
     )
-    return render(request, "home.html", {"description": description})
+    return render(request, "permalink.html", context)
+
+
+@require_POST
+def vote(request: HttpRequest, pk: int) -> HttpResponse:
+    description = GeneratedDescription.objects.servable().filter(pk=pk).first()
+    if description is None:
+        return _withdrawn(request, pk)
+    if _over_rate_limit(request):
+        return _feedback_response(
+            request, description, _known_visitor(request), "Too many clicks: wait a minute.", 429
+        )
+    value = request.POST.get("value", "")
+    if value not in Vote.Value.values:
+        return _message(request, "Unknown vote", "Vote with thumbs up or thumbs down.", 400)
+    visitor = _visitor(request)
+    Vote.objects.cast(description, visitor, value)
+    note = "Glad you'd watch it." if value == Vote.Value.UP else "Noted: not for you."
+    return _feedback_response(request, description, visitor, note)
+
+
+@require_POST
+def report(request: HttpRequest, pk: int) -> HttpResponse:
+    description = GeneratedDescription.objects.servable().filter(pk=pk).first()
+    if description is None:
+        return _withdrawn(request, pk)
+    if _over_rate_limit(request):
+        return _feedback_response(
+            request, description, _known_visitor(request), "Too many clicks: wait a minute.", 429
+        )
+    reason = request.POST.get("reason", "")
+    if reason not in Report.Reason.values:
+        reasons = ", ".join(Report.Reason.values)
+        return _message(request, "Unknown reason", f"Report with one of: {reasons}.", 400)
+    visitor = _visitor(request)
+    filed = Report.objects.file(description, visitor, reason)
+    note = "Thanks: a moderator will look at it." if filed else "You have reported this already."
+    return _feedback_response(request, description, visitor, note)
+
+
+@require_GET
+def about(request: HttpRequest) -> HttpResponse:
+    return render(request, "about.html")
+
+
+@never_cache
+@require_GET
+def baseline(request: HttpRequest) -> HttpResponse:
+    """bench/serve.py's reference: the same page for get(pk=random id), no walk, no write."""
+    bounds = cache.get_or_set(
+        "web:bench-id-range",
+        lambda: GeneratedDescription.objects.servable().aggregate(low=Min("pk"), high=Max("pk")),
+        60,
+    )
+    if bounds["low"] is None:
+        raise Http404("The pool is empty.")
+    pk = random.randint(bounds["low"], bounds["high"])
+    try:
+        description = _with_card_relations(GeneratedDescription.objects.servable()).get(pk=pk)
+    except GeneratedDescription.DoesNotExist:
+        raise Http404("No description with that id.") from None
+    return render(request, "home.html", _page_context(request, description, PoolFilter()))
+
+
+def _after_serving(description: GeneratedDescription) -> None:
+    """Count the view; the pools module decides whether a pool fell below its low-water mark."""
+    GeneratedDescription.objects.filter(pk=description.pk).update(
+        times_served=F("times_served") + 1,
+        first_served_at=Coalesce(F("first_served_at"), Value(timezone.now())),
+    )
+    pools.note_served()
+
+
+def _pool_filter(request: HttpRequest) -> PoolFilter:
+    kind = request.GET.get("kind", "")
+    if kind and kind not in Kind.values:
+        raise _BadFilter(f'There is no kind "{kind[:40]}": use "movie" or "tv".')
+    slug = request.GET.get("genre", "")
+    genre = _genre_by_slug(slug) if slug else None
+    if slug and genre is None:
+        raise _BadFilter(f'There is no genre "{slug[:40]}". Pick one from the list.')
+    return PoolFilter(kind=kind, genre=genre)
+
+
+def _genre_by_slug(slug: str) -> GenreChoice | None:
+    for genre, _kinds in _servable_genres():
+        if genre.slug == slug:
+            return genre
+    # A genre with nothing servable yet is still a valid filter: it shows the empty state.
+    row = Genre.objects.filter(slug=slug[:100]).values_list("pk", "slug", "name").first()
+    return GenreChoice(*row) if row else None
+
+
+def _servable_genres() -> list[tuple[GenreChoice, frozenset[str]]]:
+    """Genres with at least one servable description, and the kinds they have; cached a minute."""
+    genres = cache.get(_GENRES_CACHE_KEY)
+    if genres is None:
+        servable = GeneratedDescription.objects.servable()
+        rows = (
+            Genre.objects.annotate(
+                movie=Exists(servable.filter(kind=Kind.MOVIE, genres=OuterRef("pk"))),
+                tv=Exists(servable.filter(kind=Kind.TV_SHOW, genres=OuterRef("pk"))),
+            )
+            .filter(Q(movie=True) | Q(tv=True))
+            .order_by("name")
+            .values_list("pk", "slug", "name", "movie", "tv")
+        )
+        genres = [
+            (
+                GenreChoice(pk, slug, name),
+                frozenset(k for k, has in ((Kind.MOVIE, movie), (Kind.TV_SHOW, tv)) if has),
+            )
+            for pk, slug, name, movie, tv in rows
+        ]
+        cache.set(_GENRES_CACHE_KEY, genres, _GENRES_CACHE_SECONDS)
+    return genres
+
+
+def _filter_chips(pool_filter: PoolFilter) -> dict[str, Any]:
+    # Links are built here, not with {% url %} per chip: reversing dominated the render time.
+    home = reverse("home")
+    genres = _servable_genres()
+    kinds_of = {genre.slug: kinds for genre, kinds in genres}
+    kind_chips = []
+    for kind, label in _KIND_CHIPS:
+        # Keep the genre when it has texts of that kind; "TV Horror" under Movies would be empty.
+        genre = pool_filter.genre
+        keep = genre is not None and (not kind or kind in kinds_of.get(genre.slug, ()))
+        target = PoolFilter(kind=kind, genre=genre if keep else None)
+        kind_chips.append(
+            {"label": label, "href": home + target.query, "on": pool_filter.kind == kind}
+        )
+    genre_chips = [
+        {
+            "label": genre.name,
+            "href": home + PoolFilter(kind=pool_filter.kind, genre=genre).query,
+            "on": pool_filter.genre == genre,
+        }
+        for genre, kinds in genres
+        if not pool_filter.kind or pool_filter.kind in kinds
+    ]
+    return {
+        "kind_chips": kind_chips,
+        "genre_chips": genre_chips,
+        "any_genre_href": home + PoolFilter(kind=pool_filter.kind).query,
+        "next_href": home + pool_filter.query,
+    }
+
+
+def _page_context(
+    request: HttpRequest,
+    description: GeneratedDescription | None,
+    pool_filter: PoolFilter,
+    *,
+    lap_complete: bool = False,
+    vote: str | None = None,
+    reported: bool = False,
+    feedback_message: str = "",
+) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "description": description,
+        "filter": pool_filter,
+        "lap_complete": lap_complete,
+        "empty_poll_id": EMPTY_POLL_ID,
+        **_filter_chips(pool_filter),
+    }
+    if description is not None:
+        context.update(_card_context(request, description, pool_filter))
+        context.update(vote=vote, reported=reported, feedback_message=feedback_message)
+    return context
+
+
+def _card_context(
+    request: HttpRequest, description: GeneratedDescription, pool_filter: PoolFilter
+) -> dict[str, Any]:
+    genres = list(description.genres.all())
+    path = reverse("permalink", args=[description.pk])
+    return {
+        **_feedback_urls(path),
+        "genres": genres,
+        "poster": _poster_colour(genres[0].slug if genres else description.kind),
+        "made_by": _made_by(description.model_run),
+        "permalink": path + pool_filter.query,
+        "share_url": request.build_absolute_uri(path),
+        "report_reasons": Report.Reason.choices,
+    }
+
+
+def _feedback_urls(permalink: str) -> dict[str, str]:
+    return {"vote_url": f"{permalink}vote/", "report_url": f"{permalink}report/"}
+
+
+def _poster_colour(seed: str) -> int:
+    # crc32, not hash(): the same genre gets the same colour in every process and every release.
+    return zlib.crc32(seed.encode()) % POSTER_COLOURS
+
+
+def _made_by(run: ModelRun | None) -> str:
+    if run is None:
+        return "the model"
+    base = run.base.rstrip("/").rsplit("/", 1)[-1]
+    return f"model run #{run.pk} ({base})" if base else f"model run #{run.pk}"
+
+
+def _with_card_relations(
+    descriptions: QuerySet[GeneratedDescription],
+) -> QuerySet[GeneratedDescription]:
+    return descriptions.select_related("model_run").prefetch_related("genres")
+
+
+def _withdrawn(request: HttpRequest, pk: int) -> HttpResponse:
+    """410 for a text that was once public and has been taken down; 404 for one never shown."""
+    once_public = GeneratedDescription.objects.filter(pk=pk, first_served_at__isnull=False)
+    if once_public.exists():
+        detail = "A moderator took this description down. There are plenty more."
+        return _message(request, "This one was withdrawn", detail, status=410)
+    raise Http404("No such description.")
+
+
+def _feedback_response(
+    request: HttpRequest,
+    description: GeneratedDescription,
+    visitor: str | None,
+    note: str,
+    status: int = 200,
+) -> HttpResponse:
+    if _wants_partial(request):
+        context = {
+            **_feedback_urls(reverse("permalink", args=[description.pk])),
+            "description": description,
+            "vote": _vote_of(visitor, description),
+            "reported": _has_reported(visitor, description),
+            "feedback_message": note,
+            "report_reasons": Report.Reason.choices,
+        }
+        response = render(request, "home.html#feedback", context, status=status)
+    elif status != 200:
+        response = _message(request, "Slow down", note, status=status)
+    else:
+        messages.info(request, note)
+        response = HttpResponseRedirect(reverse("permalink", args=[description.pk]), status=303)
+    if visitor is not None and visitor != _known_visitor(request):
+        _set_cookie(response, _VISITOR_COOKIE, visitor)
+    return response
+
+
+def _vote_of(visitor: str | None, description: GeneratedDescription) -> str | None:
+    if visitor is None:
+        return None
+    votes = Vote.objects.filter(description=description, visitor=visitor)
+    return votes.values_list("value", flat=True).first()
+
+
+def _has_reported(visitor: str | None, description: GeneratedDescription) -> bool:
+    return visitor is not None and (
+        Report.objects.filter(description=description, visitor=visitor).exists()
+    )
+
+
+def _message(request: HttpRequest, heading: str, detail: str, status: int) -> HttpResponse:
+    template = "message.html#message" if _wants_partial(request) else "message.html"
+    return render(request, template, {"heading": heading, "detail": detail}, status=status)
+
+
+def _over_rate_limit(request: HttpRequest) -> bool:
+    """Fixed one-minute window per client address, counted in the shared cache."""
+    key = f"web:feedback:{_client_address(request)}:{int(time.time() // 60)}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=120)
+        count = 1
+    return count > settings.FEEDBACK_RATE_LIMIT
+
+
+def _client_address(request: HttpRequest) -> str:
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if settings.SECURE_PROXY_SSL_HEADER and forwarded:
+        # Behind the trusted TLS proxy, the last hop it appended is the real client.
+        return forwarded.rsplit(",", 1)[-1].strip()[:64]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _wants_partial(request: HttpRequest) -> bool:
+    # A history restore after a cache miss needs the whole page, even though it comes from htmx.
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _known_visitor(request: HttpRequest) -> str | None:
+    value = request.get_signed_cookie(_VISITOR_COOKIE, default=None, salt=_VISITOR_COOKIE)
+    return value if value and _VISITOR_ID.match(value) else None
+
+
+def _visitor(request: HttpRequest) -> str:
+    """The visitor's anonymous id; a new one for a first vote or report, set by the response."""
+    return _known_visitor(request) or secrets.token_urlsafe(16)
+
+
+def _set_cookie(response: HttpResponse, name: str, value: str) -> None:
+    response.set_signed_cookie(
+        name,
+        value,
+        salt=name,
+        max_age=_COOKIE_MAX_AGE,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )

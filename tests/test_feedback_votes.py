@@ -1,0 +1,118 @@
+"""Thumbs up / down: one vote per visitor and description, counted on the description with F()."""
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+
+from generator.models import GeneratedDescription
+from tests.serving_helpers import make_description
+from web.models import Vote
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache.clear()
+    monkeypatch.setattr("generator.pools.note_served", lambda: None)
+
+
+def counts(description: GeneratedDescription) -> tuple[int, int]:
+    description.refresh_from_db()
+    return description.up_votes, description.down_votes
+
+
+def test_a_visitor_votes_once_per_description() -> None:
+    description = make_description()
+    visitor = Client()
+
+    for _ in range(3):
+        visitor.post(f"/d/{description.pk}/vote/", {"value": "up"}, **HTMX)
+
+    assert counts(description) == (1, 0)
+    assert Vote.objects.count() == 1
+
+
+def test_changing_a_vote_moves_it_between_the_counts() -> None:
+    description = make_description()
+    visitor = Client()
+
+    visitor.post(f"/d/{description.pk}/vote/", {"value": "up"}, **HTMX)
+    visitor.post(f"/d/{description.pk}/vote/", {"value": "down"}, **HTMX)
+
+    assert counts(description) == (0, 1)
+    assert Vote.objects.get().value == "down"
+
+
+def test_each_visitor_counts() -> None:
+    description = make_description()
+
+    for value in ("up", "up", "down"):
+        Client().post(f"/d/{description.pk}/vote/", {"value": value}, **HTMX)
+
+    assert counts(description) == (2, 1)
+
+
+def test_an_htmx_vote_answers_with_the_feedback_block_pressed() -> None:
+    description = make_description()
+
+    answer = Client().post(f"/d/{description.pk}/vote/", {"value": "up"}, **HTMX)
+
+    html = answer.content.decode()
+    assert answer.status_code == 200
+    assert html.lstrip().startswith('<div class="feedback">')
+    assert 'value="up" aria-pressed="true"' in html
+    assert 'value="down" aria-pressed="false"' in html
+    assert "Glad you&#x27;d watch it." in html
+
+
+def test_without_javascript_a_vote_redirects_back_to_the_permalink() -> None:
+    description = make_description()
+    visitor = Client()
+
+    answer = visitor.post(f"/d/{description.pk}/vote/", {"value": "down"})
+    page = visitor.get(answer.headers["Location"]).content.decode()
+
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == f"/d/{description.pk}/"
+    assert 'value="down" aria-pressed="true"' in page
+    assert "Noted: not for you." in page
+
+
+def test_votes_need_the_csrf_token() -> None:
+    description = make_description()
+    visitor = Client(enforce_csrf_checks=True)
+    visitor.get(f"/d/{description.pk}/")
+    token = visitor.cookies["csrftoken"].value
+
+    refused = visitor.post(f"/d/{description.pk}/vote/", {"value": "up"}, **HTMX)
+    accepted = visitor.post(
+        f"/d/{description.pk}/vote/", {"value": "up"}, **HTMX, HTTP_X_CSRFTOKEN=token
+    )
+
+    assert refused.status_code == 403
+    assert accepted.status_code == 200
+    assert counts(description) == (1, 0)
+
+
+def test_a_vote_needs_a_known_value() -> None:
+    description = make_description()
+
+    answer = Client().post(f"/d/{description.pk}/vote/", {"value": "sideways"})
+
+    assert answer.status_code == 400
+    assert counts(description) == (0, 0)
+
+
+def test_hidden_texts_take_no_votes() -> None:
+    held = make_description(status=GeneratedDescription.Status.PENDING)
+    withdrawn = make_description(
+        status=GeneratedDescription.Status.REJECTED, first_served_at=timezone.now()
+    )
+
+    assert Client().post(f"/d/{held.pk}/vote/", {"value": "up"}).status_code == 404
+    assert Client().post(f"/d/{withdrawn.pk}/vote/", {"value": "up"}).status_code == 410
+    assert Client().get(f"/d/{held.pk}/vote/").status_code == 405
+    assert Vote.objects.count() == 0
