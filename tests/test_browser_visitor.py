@@ -1,4 +1,7 @@
-"""A real Chromium: load /, click "Another one", go Back, vote; saves docs/screenshot.png."""
+"""A real Chromium: load /, click "Another one", go Back, vote, and take a screenshot.
+
+The screenshot goes to test-artifacts/; TMDNE_UPDATE_SCREENSHOT=1 writes the README's one instead.
+"""
 
 import os
 import re
@@ -16,7 +19,12 @@ from titles.models import Kind
 from web.models import Vote
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOT = (
+    ROOT / "docs" / "screenshot.png"
+    if os.environ.get("TMDNE_UPDATE_SCREENSHOT") == "1"
+    else ROOT / "test-artifacts" / "screenshot.png"
+)
 CARD = "[data-description-id]"
 
 pytestmark = [
