@@ -1,0 +1,73 @@
+"""Property-based: no URL parameter, id or form value makes the site answer 500."""
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.serving_helpers import genre, make_description
+
+pytestmark = pytest.mark.django_db
+
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+values = st.one_of(
+    st.text(max_size=60),
+    st.sampled_from(["movie", "tv", "dramas", "", "0", "-1", "%00", "../", "<script>"]),
+)
+ids = st.one_of(
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.text(alphabet="0123456789abc%-", min_size=1, max_size=40),
+)
+
+
+@pytest.fixture
+def seeded(client: Client) -> Any:
+    dramas = genre("Dramas")
+    return make_description(genres=[dramas])
+
+
+@FUZZ
+@given(kind=values, genre_slug=values, extra=values)
+def test_home_filters_answer_a_page_or_a_clear_4xx(
+    client: Client, seeded: Any, kind: str, genre_slug: str, extra: str
+) -> None:
+    response = client.get("/", {"kind": kind, "genre": genre_slug, "x": extra})
+
+    assert response.status_code in (200, 204, 400), response.status_code
+    if response.status_code == 400:
+        assert b"No such filter" in response.content
+
+
+@FUZZ
+@given(description_id=ids, kind=values)
+def test_permalinks_answer_a_page_or_a_clear_4xx(
+    client: Client, seeded: Any, description_id: str, kind: str
+) -> None:
+    response = client.get(f"/d/{description_id}/", {"kind": kind})
+
+    assert response.status_code in (200, 400, 404, 410), response.status_code
+
+
+@FUZZ
+@given(value=values, reason=values)
+def test_feedback_values_answer_a_clear_4xx_or_are_taken(
+    client: Client, seeded: Any, value: str, reason: str
+) -> None:
+    vote = client.post(f"/d/{seeded.pk}/vote/", {"value": value})
+    report = client.post(f"/d/{seeded.pk}/report/", {"reason": reason})
+
+    assert vote.status_code in (200, 400, 429), vote.status_code
+    assert report.status_code in (200, 400, 429), report.status_code
+
+
+def test_an_oversized_query_string_is_a_414(client: Client) -> None:
+    response = client.get("/", {"genre": "x" * 5000})
+
+    assert response.status_code == 414
+    assert b"longer than 2048 bytes" in response.content
