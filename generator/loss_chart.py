@@ -10,8 +10,9 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-WIDTH, HEIGHT = 640, 260
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 52, 16, 16, 44
+WIDTH, HEIGHT = 640, 280
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 52, 16, 30, 44
+LEGEND_Y = 12  # above the plot area, so no curve runs under it
 TRAIN_COLOUR, EVAL_COLOUR, BASE_COLOUR = "#79aec8", "#c0392b", "#888888"
 Y_TICKS = 5
 
@@ -128,7 +129,7 @@ def _legend(with_base: bool) -> list[str]:
     parts = []
     x = MARGIN_LEFT + 10
     for label, colour, dash in entries:
-        y = MARGIN_TOP + 10
+        y = LEGEND_Y
         parts.append(
             f'<line x1="{x}" y1="{y}" x2="{x + 18}" y2="{y}" stroke="{colour}" '
             f'stroke-width="2.5"{dash}/>'
