@@ -78,6 +78,18 @@ def _server_env(workdir: Path, database: Path) -> dict[str, str]:
     }
 
 
+def prepare_workdir(workdir: Path) -> None:
+    """Broker folders and collected static files, as a deployment has them."""
+    for folder in ("broker/queue", "broker/processed", "static"):
+        (workdir / folder).mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [PYTHON, str(ROOT / "manage.py"), "collectstatic", "--no-input", "-v", "0"],
+        check=True,
+        env=_server_env(workdir, workdir / "unused.sqlite3"),
+        cwd=ROOT,
+    )
+
+
 def build_database(workdir: Path, database: Path, count: int) -> None:
     env = _server_env(workdir, database)
     manage = [PYTHON, str(ROOT / "manage.py")]
@@ -410,15 +422,8 @@ def main() -> int:
         return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="tmdne-bench-serve-", dir="/tmp"))
-    for folder in ("broker/queue", "broker/processed", "static"):
-        (workdir / folder).mkdir(parents=True, exist_ok=True)
     try:
-        subprocess.run(
-            [PYTHON, str(ROOT / "manage.py"), "collectstatic", "--no-input", "-v", "0"],
-            check=True,
-            env=_server_env(workdir, workdir / "unused.sqlite3"),
-            cwd=ROOT,
-        )
+        prepare_workdir(workdir)
         results = measure(args, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
