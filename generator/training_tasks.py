@@ -69,3 +69,14 @@ def _mark_run_failed(
             f"Resume with `manage.py finetune --resume {run_id}` or the admin's resume action."
         ),
     )
+
+
+@shared_task(
+    name="generator.fail_stale_runs", soft_time_limit=50, time_limit=60, ignore_result=True
+)
+def fail_stale_runs() -> int:
+    """Beat's sweep: a fine-tune whose process was killed outright is marked failed, resumable."""
+    failed = ModelRun.objects.fail_stale()
+    if failed:
+        logger.warning("marked %s silent fine-tune run(s) failed", failed)
+    return failed

@@ -1,6 +1,7 @@
 """A run is claimed by one worker only, and a run whose worker died is marked failed."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from billiard.exceptions import WorkerLostError
@@ -71,3 +72,20 @@ def test_a_stale_heartbeat_marks_the_run_failed() -> None:
     alive.refresh_from_db()
     assert stale.status == ModelRun.Status.FAILED and "worker was lost" in stale.error
     assert alive.status == ModelRun.Status.RUNNING
+
+
+def test_beat_sweeps_for_silent_runs_every_five_minutes(settings: Any) -> None:
+    from generator.training_tasks import fail_stale_runs
+
+    silent = ModelRun.objects.create(
+        base="tiny",
+        status=ModelRun.Status.RUNNING,
+        heartbeat_at=timezone.now() - MODEL_RUN_STALE_AFTER - timedelta(minutes=1),
+    )
+
+    assert fail_stale_runs.apply().get() == 1
+
+    silent.refresh_from_db()
+    assert silent.status == ModelRun.Status.FAILED
+    sweep = settings.CELERY_BEAT_SCHEDULE["fail-stale-runs"]
+    assert (sweep["task"], sweep["schedule"]) == ("generator.fail_stale_runs", 300.0)

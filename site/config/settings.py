@@ -229,11 +229,13 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TASK_ROUTES = {
     "generator.generate_batch": {"queue": "gpu"},
-    "generator.train_model_run": {"queue": "train"},
+    "generator.finetune": {"queue": "train"},
     "generator.top_up_pools": {"queue": "default"},
+    "generator.fail_stale_runs": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE = {
     "top-up-pools": {"task": "generator.top_up_pools", "schedule": 60.0},
+    "fail-stale-runs": {"task": "generator.fail_stale_runs", "schedule": 300.0},
 }
 
 # Shared cache (rate limits, the top-up nudge): Redis in production, per-process memory embedded.
