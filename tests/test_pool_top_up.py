@@ -35,8 +35,8 @@ def test_it_makes_an_all_pool_and_one_per_kind_and_top_genre() -> None:
 def test_it_queues_just_enough_batches_for_the_shortfall(active_run: Any) -> None:
     results = {result.pool: result for result in top_up(batch_size=8)}
 
-    # Empty pools: 40 wanted at the default 50% yield is 80 texts, 10 batches of 8.
-    assert results["all"].queued_batches == 10
+    # Empty pools: 40 wanted at the default 80% yield is 50 texts, 7 batches of 8.
+    assert results["all"].queued_batches == 7
     assert results["movie:dramas"].queued_batches == 2
     batch = GenerationBatch.objects.filter(pool__key="movie:dramas").first()
     assert (batch.kind, batch.genre.slug, batch.requested) == ("movie", "dramas", 8)
