@@ -23,3 +23,10 @@ def test_the_admin_keeps_scripts_same_origin(client: Client) -> None:
     policy = response["Content-Security-Policy"]
     assert "script-src 'self';" in policy
     assert "style-src 'self' 'unsafe-inline';" in policy
+
+
+def test_the_favicon_is_found_from_the_admin_too(client: Client) -> None:
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/static/img/favicon.svg"
