@@ -54,12 +54,7 @@ def _baseline(sampler: Sampler, prefix: str, settings: SamplingSettings, count: 
         torch.manual_seed(settings.seed + index)
         output = generate(
             prefix,
-            do_sample=True,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            top_k=settings.top_k,
-            repetition_penalty=settings.repetition_penalty,
-            max_new_tokens=settings.max_new_tokens,
+            **settings.generate_kwargs(),
             eos_token_id=sampler.end_id,
             pad_token_id=sampler.pad_id,
             return_full_text=False,

@@ -43,6 +43,17 @@ class SamplingSettings:
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
 
+    def generate_kwargs(self) -> dict[str, float | int | bool]:
+        """The settings as `model.generate` takes them (the seed is set on torch instead)."""
+        return {
+            "do_sample": True,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "repetition_penalty": self.repetition_penalty,
+            "max_new_tokens": self.max_new_tokens,
+        }
+
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
     if not low <= value <= high:
@@ -144,12 +155,7 @@ class Sampler:
         output = self.model.generate(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            do_sample=True,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            top_k=settings.top_k,
-            repetition_penalty=settings.repetition_penalty,
-            max_new_tokens=settings.max_new_tokens,
+            **settings.generate_kwargs(),
             eos_token_id=self.end_id,
             pad_token_id=self.pad_id,
         )

@@ -93,13 +93,9 @@ def permalink(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def vote(request: HttpRequest, pk: int) -> HttpResponse:
-    description = GeneratedDescription.objects.servable().filter(pk=pk).first()
-    if description is None:
-        return _withdrawn(request, pk)
-    if _over_rate_limit(request):
-        return _feedback_response(
-            request, description, _known_visitor(request), "Too many clicks: wait a minute.", 429
-        )
+    description, refusal = _feedback_target(request, pk)
+    if refusal is not None:
+        return refusal
     value = request.POST.get("value", "")
     if value not in Vote.Value.values:
         return _message(request, "Unknown vote", "Vote with thumbs up or thumbs down.", 400)
@@ -111,13 +107,9 @@ def vote(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def report(request: HttpRequest, pk: int) -> HttpResponse:
-    description = GeneratedDescription.objects.servable().filter(pk=pk).first()
-    if description is None:
-        return _withdrawn(request, pk)
-    if _over_rate_limit(request):
-        return _feedback_response(
-            request, description, _known_visitor(request), "Too many clicks: wait a minute.", 429
-        )
+    description, refusal = _feedback_target(request, pk)
+    if refusal is not None:
+        return refusal
     reason = request.POST.get("reason", "")
     if reason not in Report.Reason.values:
         reasons = ", ".join(Report.Reason.values)
@@ -150,6 +142,19 @@ def baseline(request: HttpRequest) -> HttpResponse:
     except GeneratedDescription.DoesNotExist:
         raise Http404("No description with that id.") from None
     return render(request, "home.html", _page_context(request, description, PoolFilter()))
+
+
+def _feedback_target(
+    request: HttpRequest, pk: int
+) -> tuple[GeneratedDescription | None, HttpResponse | None]:
+    """The servable description feedback is for, or the answer refusing it (gone, too fast)."""
+    description = GeneratedDescription.objects.servable().filter(pk=pk).first()
+    if description is None:
+        return None, _withdrawn(request, pk)
+    if _over_rate_limit(request):
+        note = "Too many clicks: wait a minute."
+        return None, _feedback_response(request, description, _known_visitor(request), note, 429)
+    return description, None
 
 
 def _after_serving(description: GeneratedDescription) -> None:
