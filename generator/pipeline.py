@@ -19,6 +19,7 @@ from generator.dataset import text_hash
 from generator.filters import DUPLICATE, Accepted, screen
 from generator.format import prompt_prefix
 from generator.models import GeneratedDescription, GenerationBatch
+from generator.overfit_check import apply_verdicts
 from generator.pools import real_titles
 from generator.sampling import SamplingSettings, get_sampler
 from titles.models import Genre
@@ -78,7 +79,7 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
     if duplicates:
         rejections[DUPLICATE] += duplicates
     rows = [_description(batch, item) for item in accepted]
-    _apply_overfit_verdicts(rows)
+    apply_verdicts(rows)  # overfit check against the training data and the pool: sets status
     rejections[OVERFIT] += sum(row.status == GeneratedDescription.Status.OVERFIT for row in rows)
     with transaction.atomic():
         _store(batch, rows, accepted, genre_ids)
@@ -123,13 +124,6 @@ def _description(batch: GenerationBatch, item: Accepted) -> GeneratedDescription
         repetition_penalty=sampling["repetition_penalty"],
         seed=sampling["seed"],
     )
-
-
-def _apply_overfit_verdicts(rows: list[GeneratedDescription]) -> None:
-    """Overfit check against the training data and the pool; sets status and evidence."""
-    from generator.overfit_check import apply_verdicts
-
-    apply_verdicts(rows)
 
 
 def _store(

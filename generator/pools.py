@@ -21,6 +21,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from generator.models import GeneratedDescription, GenerationBatch, ModelRun, Pool
+from generator.pool_tasks import generate_batch, top_up_pools
 from titles.models import Genre, Kind, TrainingTitle
 
 log = logging.getLogger(__name__)
@@ -158,8 +159,6 @@ def _queue_for_shortfall(run: ModelRun, pool: Pool, fresh: int, size: int) -> in
 
 def requeue_stale_batches() -> list[int]:
     """Send lost batches again; running them twice is safe, so nothing is lost or duplicated."""
-    from generator.pool_tasks import generate_batch
-
     cutoff = timezone.now() - STALE_BATCH_AGE
     stale = Q(status=GenerationBatch.Status.RUNNING, started_at__lt=cutoff) | Q(
         status=GenerationBatch.Status.QUEUED, started_at__isnull=True, created_at__lt=cutoff
@@ -189,7 +188,7 @@ def _claim(pool: Pool) -> bool:
 def default_batch_size() -> int:
     if settings.GENERATION_BATCH_SIZE:
         return settings.GENERATION_BATCH_SIZE
-    import torch
+    import torch  # imported here: the web process imports this module and never needs torch
 
     from generator.sampling import CPU_BATCH_SIZE, GPU_MAX_BATCH_SIZE
 
@@ -214,8 +213,6 @@ def new_sampling(temperature: float | None = None, seed: int | None = None) -> d
 
 def queue_batches(run: ModelRun, pool: Pool | None, count: int, size: int) -> list[int]:
     """Create `count` batches and queue each one for a GPU worker once the rows are committed."""
-    from generator.pool_tasks import generate_batch
-
     with transaction.atomic():
         batches = GenerationBatch.objects.bulk_create(
             [
@@ -237,8 +234,6 @@ def queue_batches(run: ModelRun, pool: Pool | None, count: int, size: int) -> li
 
 def note_served() -> None:
     """Called by the site after serving: nudge a top-up, at most once per interval."""
-    from generator.pool_tasks import top_up_pools
-
     try:
         if not cache.add(NUDGE_CACHE_KEY, 1, timeout=settings.POOL_NUDGE_INTERVAL):
             return
@@ -252,6 +247,6 @@ def note_served() -> None:
 
 
 def real_titles() -> set[str]:
-    from generator.filters import normalise_title
+    from generator.filters import normalise_title  # filters pull in torch through sampling
 
     return {normalise_title(t) for t in TrainingTitle.objects.values_list("title", flat=True) if t}
