@@ -1,0 +1,72 @@
+"""The README's run command: gunicorn, two Celery workers and beat come up and stop together."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_dev_py_run_serves_the_site_with_workers_and_beat(tmp_path: Path) -> None:
+    port = _free_port()
+    log = tmp_path / "run.log"
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+        "DATA_DIR": str(tmp_path / "data"),
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "VENV_DIR": sys.prefix,
+    }
+    with log.open("w") as output:
+        run = subprocess.Popen(
+            [sys.executable, "dev.py", "run", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            text = log.read_text()
+            if text.count(" ready.") >= 2 and "beat: Starting" in text and "Listening at" in text:
+                break
+            assert run.poll() is None, text[-3000:]
+            time.sleep(0.5)
+        else:
+            raise AssertionError("workers and beat did not start:\n" + log.read_text()[-3000:])
+        health, body = _get(f"http://127.0.0.1:{port}/healthz/")
+        home, page = _get(f"http://127.0.0.1:{port}/")
+    finally:
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=60)
+
+    assert health == 200, body
+    assert b'"transport": "filesystem"' in body
+    assert home == 200
+    assert b"This Movie Does Not Exist" in page
+    text = log.read_text()
+    assert "worker@" in text and "train@" in text
+    assert (tmp_path / "data" / "db.sqlite3").exists()
