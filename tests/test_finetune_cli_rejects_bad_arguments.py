@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,24 @@ def test_an_uncached_hub_base_is_a_clear_error_offline(
 
     with pytest.raises(CommandError, match="not in the local Hugging Face cache"):
         call_command("finetune", "--base", "nobody/not-a-cached-model", verbosity=0)
+
+
+def test_an_uncached_hub_base_is_a_clear_error_at_once_when_the_hub_is_unreachable(
+    titles: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    # Port 1 on loopback: nothing listens, the connection is refused at once.
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:1")
+    started = time.monotonic()
+
+    with pytest.raises(CommandError, match="the hub cannot be reached"):
+        call_command("finetune", "--base", "nobody/not-a-cached-model", verbosity=0)
+
+    assert time.monotonic() - started < 10
+    assert not ModelRun.objects.exists()
 
 
 def test_resuming_a_finished_run_is_refused(titles: None) -> None:
