@@ -27,7 +27,7 @@ class Command(BaseCommand):
         count, run = options["count"], _model_run(options["run"])
         if not 1 <= count <= MAX_COUNT:
             raise CommandError(f"--count must be between 1 and {MAX_COUNT}")
-        size = options["batch_size"] or default_batch_size()
+        size = options["batch_size"] if options["batch_size"] is not None else default_batch_size()
         if not 1 <= size <= 1024:
             raise CommandError("--batch-size must be between 1 and 1024")
         temperature = options["temperature"]
