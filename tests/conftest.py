@@ -27,6 +27,14 @@ def _plain_http(settings: Any) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Rate-limit counters and the nudge flag live in the cache (Redis in the services run)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def netflix_csv(tmp_path: Path) -> Callable[..., Path]:
     """Write a Netflix-format CSV of invented rows (plus any given) and return its path."""
