@@ -18,7 +18,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,6 +77,14 @@ class TrainingConfig:
     num_samples: int = 3
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
+
+    @classmethod
+    def from_given(cls, values: Mapping[str, Any]) -> TrainingConfig:
+        """A validated config from the values given; a missing or None value keeps its default."""
+        given = {f.name: values[f.name] for f in fields(cls) if values.get(f.name) is not None}
+        config = cls(**given)
+        config.validate()
+        return config
 
     def validate(self) -> None:
         if self.steps is not None and self.epochs is not None:

@@ -72,26 +72,8 @@ class StartFineTuneForm(forms.Form):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        settings = {
-            name: cleaned[name]
-            for name in (
-                "steps",
-                "epochs",
-                "batch_size",
-                "grad_accum",
-                "lr",
-                "warmup",
-                "max_length",
-                "seed",
-                "eval_every",
-                "sample_every",
-                "save_every",
-            )
-            if cleaned.get(name) is not None
-        }
         try:
-            self.config = TrainingConfig(**settings)
-            self.config.validate()
+            self.config = TrainingConfig.from_given(cleaned)
         except ConfigError as exc:
             field = exc.field if exc.field in self.fields else None
             self.add_error(field, exc.message)

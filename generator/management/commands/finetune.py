@@ -194,13 +194,10 @@ class Command(BaseCommand):
 
 
 def _config_from_options(options: dict[str, Any]) -> TrainingConfig:
-    given = {name: options[name] for name in CONFIG_OPTIONS if options[name] is not None}
     try:
-        config = TrainingConfig(**given)
-        config.validate()
+        return TrainingConfig.from_given({name: options[name] for name in CONFIG_OPTIONS})
     except ConfigError as exc:
         raise CommandError(f"{_flag(exc.field)}: {exc.message}") from None
-    return config
 
 
 def _flag(name: str) -> str:
