@@ -14,18 +14,23 @@ zero repeats, p99 under --p99-ms), then holds that rate for --seconds and report
 from __future__ import annotations
 
 import argparse
-import http.client
 import re
 import sys
 import tempfile
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve import Server, Visitor, build_database, prepare_workdir  # noqa: E402
+from serve import (  # noqa: E402
+    Result,
+    Server,
+    Visitor,
+    build_database,
+    prepare_workdir,
+    run_load,
+)
 
 CARD_ID = re.compile(rb'data-description-id="(\d+)"')
 
@@ -33,73 +38,43 @@ CARD_ID = re.compile(rb'data-description-id="(\d+)"')
 @dataclass
 class Run:
     rate: float
-    seconds: float
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    repeats: int = 0
+    result: Result
+    repeats: int
 
-    def p(self, share: float) -> float:
-        ordered = sorted(self.latencies) or [0.0]
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+    def p99(self) -> float:
+        return self.result.percentile(0.99) if self.result.latencies else 0.0
 
     def held(self, p99_ms: float) -> bool:
-        return self.errors == 0 and self.repeats == 0 and self.p(0.99) < p99_ms
+        return self.result.errors == 0 and self.repeats == 0 and self.p99() < p99_ms
 
     def line(self) -> str:
-        achieved = len(self.latencies) / self.seconds
+        result = self.result
+        p50 = result.percentile(0.50) if result.latencies else 0.0
         return (
-            f"  {self.rate:6.0f} req/s offered, {achieved:6.1f} served: p50 {self.p(0.5):6.1f} ms"
-            f"  p99 {self.p(0.99):6.1f} ms  errors {self.errors}  repeats {self.repeats}"
+            f"  {self.rate:6.0f} req/s offered, {result.rps:6.1f} served: p50 {p50:6.1f} ms"
+            f"  p99 {self.p99():6.1f} ms  errors {result.errors}  repeats {self.repeats}"
         )
 
 
 def drive(port: int, visitors: int, rate: float, seconds: float, threads: int) -> Run:
-    """Open loop: `rate` requests/s in all on a fixed schedule, round-robin over the visitors."""
-    run = Run(rate, seconds)
-    lock = threading.Lock()
+    """Open loop at `rate` requests/s over the visitors, counting cards a visitor saw before."""
     people = [Visitor(port) for _ in range(visitors)]
-    seen: list[set[bytes]] = [set() for _ in people]
-    start = time.perf_counter() + 0.05
-    interval = threads / rate
+    seen: dict[int, set[bytes]] = {id(person): set() for person in people}
+    repeats = [0]
+    lock = threading.Lock()
 
-    def worker(index: int) -> None:
-        latencies, errors, repeats, sent = [], 0, 0, 0
-        mine = list(range(index, visitors, threads))
-        while True:
-            scheduled = start + (index / threads + sent) * interval
-            if scheduled >= start + seconds:
-                break
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            who = mine[sent % len(mine)]
-            sent += 1
-            try:
-                status, body = people[who].get("/")
-            except (OSError, http.client.HTTPException):
-                errors += 1
-                continue
-            match = CARD_ID.search(body)
-            if status != 200 or match is None:
-                errors += 1
-                continue
-            latencies.append(time.perf_counter() - scheduled)
-            if match.group(1) in seen[who]:
-                repeats += 1
-            seen[who].add(match.group(1))
-        with lock:
-            run.latencies.extend(latencies)
-            run.errors += errors
-            run.repeats += repeats
+    def on_card(visitor: Visitor, body: bytes) -> None:
+        match = CARD_ID.search(body)
+        card = match.group(1) if match else b""
+        if card in seen[id(visitor)]:
+            with lock:
+                repeats[0] += 1
+        seen[id(visitor)].add(card)
 
-    workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join()
+    result = run_load(f"{rate:.0f} req/s", people, "/", threads, seconds, rate, on_card)
     for person in people:
         person.close()
-    return run
+    return Run(rate, result, repeats[0])
 
 
 def main() -> int:
@@ -142,8 +117,8 @@ def main() -> int:
     verdict = "held" if final.held(args.p99_ms) else "NOT held"
     print(
         f"highest rate {verdict}: {best:.0f} req/s for {args.seconds:.0f} s with "
-        f"{args.visitors} visitors; {final.errors} errors, {final.repeats} repeats, "
-        f"p99 {final.p(0.99):.1f} ms (limit {args.p99_ms:.0f} ms)"
+        f"{args.visitors} visitors; {final.result.errors} errors, {final.repeats} repeats, "
+        f"p99 {final.p99():.1f} ms (limit {args.p99_ms:.0f} ms)"
     )
     return 0 if final.held(args.p99_ms) else 1
 

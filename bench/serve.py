@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -273,9 +274,11 @@ def run_load(
     concurrency: int,
     seconds: float,
     rate: float | None = None,
+    on_card: Callable[[Visitor, bytes], None] | None = None,
 ) -> Result:
     """Closed loop (rate None): each thread sends as fast as answers come. Open loop: `rate`
-    requests/s in all, on a fixed schedule, latency counted from each scheduled send."""
+    requests/s in all, on a fixed schedule, latency counted from each scheduled send.
+    `on_card` sees every good answer (a visitor belongs to one thread)."""
     result = Result(label, seconds)
     lock = threading.Lock()
     start = time.perf_counter() + 0.05
@@ -305,6 +308,8 @@ def run_load(
                 ok = False
             if ok:
                 latencies.append(time.perf_counter() - scheduled)
+                if on_card is not None:
+                    on_card(visitor, body)
             else:
                 errors += 1
         with lock:
