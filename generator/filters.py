@@ -26,7 +26,6 @@ TOO_LONG = "too_long"
 REPETITIVE = "repetitive"
 REAL_TITLE = "real_title"
 DUPLICATE = "duplicate"
-REASONS = (NO_END, MALFORMED, TOO_SHORT, TOO_LONG, REPETITIVE, REAL_TITLE, DUPLICATE)
 
 _WORD = re.compile(r"[\w']+")
 
