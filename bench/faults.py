@@ -292,11 +292,14 @@ GeneratedDescription.objects.bulk_create([
 
 QUEUE_BATCHES = """
 from generator.models import ModelRun
-from generator.pools import queue_batches
-run = ModelRun.objects.get(is_active=True)
+from generator.pools import create_batches
+from generator.tasks import generate_batch
+run = ModelRun.objects.active()
 ids = []
 for _ in range({count}):
-    ids += queue_batches(run, None, 1, {size})
+    ids += create_batches(run, None, 1, {size})
+for batch_id in ids:
+    generate_batch.delay(batch_id)
 print(",".join(map(str, ids)))
 """
 

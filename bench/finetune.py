@@ -3,7 +3,7 @@
     .venv/bin/python bench/finetune.py [--base smollm2-135m-instruct] [--steps 6] [--batch-size 8]
                                        [--max-length 96] [--device cpu|cuda|all]
 
-Runs generator.training.train for a few optimizer steps on records cut to exactly --max-length
+Runs generator.ml.training.train for a few optimizer steps on records cut to exactly --max-length
 tokens (so tokens per step are known), times the steps after the first, and reports
 tokens/s and MFU = 6 x parameters x tokens/s / peak FLOP/s. The peak is measured in the same run
 with a large matmul (fp32 on CPU, bf16 on CUDA), so the MFU is the share of what this device
@@ -25,9 +25,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "site")]
 
 import torch  # noqa: E402
 
-from generator.bases import DEFAULT_BASE, resolve_base  # noqa: E402
-from generator.format import format_record  # noqa: E402
-from generator.training import TrainingConfig, TrainingHooks, TrainingStart, train  # noqa: E402
+from generator.ml.bases import DEFAULT_BASE, resolve_base  # noqa: E402
+from generator.ml.config import TrainingConfig  # noqa: E402
+from generator.ml.format import format_record  # noqa: E402
+from generator.ml.training import TrainingHooks, TrainingStart, train  # noqa: E402
 
 # Dense bf16 tensor-core peaks (no sparsity), FLOP/s.
 DATASHEET_BF16_PEAK = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12}

@@ -4,7 +4,7 @@
 
 Both sides use the same model, prompt and sampling settings on the same device. The baseline is
 transformers' pipeline("text-generation") producing one sample per call; ours is
-generator.sampling.Sampler with the batch size picked for the device. Without --checkpoint the
+generator.ml.sampling.Sampler with the batch size picked for the device. Without --checkpoint the
 default base (SmolLM2-135M-Instruct, converted from its GGUF once) gets the record markers
 added, so it runs the real code path; only a fine-tuned checkpoint writes records that pass
 the filters.
@@ -24,14 +24,15 @@ sys.path[:0] = [str(ROOT), str(ROOT / "site")]
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline  # noqa: E402
 
-from generator.filters import screen  # noqa: E402
-from generator.format import SPECIAL_TOKENS, prompt_prefix  # noqa: E402
-from generator.sampling import Sampler, SamplingSettings  # noqa: E402
+from generator.ml.config import SamplingSettings  # noqa: E402
+from generator.ml.filters import screen  # noqa: E402
+from generator.ml.format import SPECIAL_TOKENS, prompt_prefix  # noqa: E402
+from generator.ml.sampling import Sampler  # noqa: E402
 
 
 def _default_checkpoint(workdir: Path) -> Path:
     """The default base with the record markers registered, saved like a fine-tuned checkpoint."""
-    from generator.bases import DEFAULT_BASE, resolve_base
+    from generator.ml.bases import DEFAULT_BASE, resolve_base
 
     base = resolve_base(DEFAULT_BASE, ROOT / "data" / "models" / "bases")
     tokenizer = AutoTokenizer.from_pretrained(base)

@@ -12,7 +12,7 @@ it has never seen (those whose normalised description or title also occurs in th
 left out, being copies by definition). Positives are copies of indexed rows, one kind at a time:
 verbatim, case/punctuation/spacing changed, a few words swapped/dropped/inserted, a long
 truncated run, two halves of two descriptions spliced, and an original text under a real title.
---cli runs the same held-out set through `python -m generator.overfit` with files under /tmp.
+--cli runs the same held-out set through `python -m generator.ml.overfit` with files under /tmp.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ from rapidfuzz import fuzz, process
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.dataset import NETFLIX_COLUMNS, TitleRecord, read_titles  # noqa: E402
-from generator.overfit import Detector, Thresholds, normalise  # noqa: E402
+from generator.ml.dataset import NETFLIX_COLUMNS, TitleRecord, read_titles  # noqa: E402
+from generator.ml.overfit import Detector, Thresholds  # noqa: E402
+from generator.ml.text import normalise  # noqa: E402
 
 DEFAULT_CSV = ROOT.parent / "shared" / "data" / "netflix_titles.csv"
 KINDS = ("verbatim", "case-punctuation", "edited", "truncated", "spliced", "title")
@@ -253,7 +254,7 @@ def _cli_flags(indexed: list[TitleRecord], cases: list[Case]) -> list[bool]:
         ]
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "generator.overfit", "--training", str(training)],
+            [sys.executable, "-m", "generator.ml.overfit", "--training", str(training)],
             input="\n".join(lines) + "\n",
             capture_output=True,
             text=True,

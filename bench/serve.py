@@ -111,7 +111,7 @@ def fill(count: int) -> None:
     django.setup()
     from django.db import transaction
 
-    from generator.dataset import text_hash
+    from generator.ml.text import text_hash
     from generator.models import GeneratedDescription, ModelRun, new_serve_key
     from titles.models import Genre, Kind
 

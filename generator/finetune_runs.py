@@ -21,19 +21,19 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from generator.bases import DEFAULT_BASE, resolve_base
-from generator.dataset import TitleRecord, read_titles
-from generator.format import format_title_record
-from generator.models import ModelRun
-from generator.training import (
+from generator.ml.bases import DEFAULT_BASE, resolve_base
+from generator.ml.config import TrainingConfig
+from generator.ml.dataset import TitleRecord, read_titles
+from generator.ml.format import format_title_record
+from generator.ml.training import (
     TRAINING_STATE,
     StopSignal,
-    TrainingConfig,
     TrainingHooks,
     TrainingInterrupted,
     TrainingStart,
     train,
 )
+from generator.models import ModelRun
 from titles.models import TrainingTitle
 
 DATABASE_SOURCE = "database"

@@ -9,7 +9,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Case, Count, F, FloatField, Q, Value, When
 from django.utils import timezone
 
-from generator.dataset import text_hash
+from generator.ml.text import text_hash
 from titles.models import Genre, Kind
 
 # A running fine-tune writes a heartbeat at least every step; this much silence means it died.
@@ -239,7 +239,7 @@ class GeneratedDescription(models.Model):
         OVERFIT = "overfit", "Held: overfit"
 
     class OverfitReason(models.TextChoices):
-        # The kinds of copy generator/overfit.py tells apart, plus a near-duplicate of the pool.
+        # The kinds of copy generator/ml/overfit.py tells apart, plus a near-duplicate of the pool.
         EXACT = "exact", "Exact copy"
         EDITED = "edited", "Edited copy"
         PARTIAL = "partial", "Copied passage"

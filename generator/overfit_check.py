@@ -39,8 +39,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from generator.ml.overfit import Detector, Document, Thresholds, Verdict
 from generator.models import GeneratedDescription
-from generator.overfit import Detector, Document, Thresholds, Verdict
 from titles.models import TrainingTitle
 
 AUTO_APPROVE = "auto-approve"

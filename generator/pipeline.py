@@ -15,18 +15,23 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from generator.dataset import text_hash
-from generator.filters import DUPLICATE, Accepted, screen
-from generator.format import prompt_prefix
+from generator.ml.config import SamplingSettings
+from generator.ml.filters import DUPLICATE, Accepted, screen
+from generator.ml.format import prompt_prefix
+from generator.ml.sampling import default_batch_size, get_sampler
+from generator.ml.text import text_hash
 from generator.models import GeneratedDescription, GenerationBatch
 from generator.overfit_check import apply_verdicts
-from generator.pools import real_titles
-from generator.sampling import SamplingSettings, get_sampler
 from titles.models import Genre
 
 log = logging.getLogger(__name__)
 
 OVERFIT = "overfit"
+
+
+def batch_size() -> int:
+    """Texts per batch: GENERATION_BATCH_SIZE, else what this process's device handles."""
+    return settings.GENERATION_BATCH_SIZE or default_batch_size()
 
 
 def claim_batch(batch_id: int) -> GenerationBatch | None:
@@ -72,7 +77,6 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
         kind=batch.kind or None,
         genres=genres,
         known_genres=set(genre_ids),
-        real_titles=real_titles(),
     )
     accepted, duplicates = _drop_stored(screening.accepted)
     rejections = Counter(screening.rejections)

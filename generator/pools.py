@@ -15,14 +15,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from generator.models import GeneratedDescription, GenerationBatch, ModelRun, Pool
-from generator.pool_tasks import generate_batch, top_up_pools
-from titles.models import Genre, Kind, TrainingTitle
+from titles.models import Genre, Kind
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +31,6 @@ STALE_BATCH_AGE = timedelta(minutes=20)
 FRESH_STATUSES = (GeneratedDescription.Status.APPROVED, GeneratedDescription.Status.PENDING)
 DEFAULT_YIELD = 0.8  # a fine-tuned run keeps ~85% of its samples; a refill corrects the rest
 MIN_YIELD = 0.1
-NUDGE_CACHE_KEY = "pools:nudged"
 
 
 def pool_key(kind: str = "", genre_slug: str = "") -> str:
@@ -113,29 +109,27 @@ def expected_yield(pool: Pool) -> float:
 class TopUp:
     pool: str
     fresh: int
-    queued_batches: int
+    batch_ids: list[int]  # new batches, for the caller to queue
 
 
-def top_up(batch_size: int | None = None) -> list[TopUp]:
-    """Queue batches for every pool that fell below its low-water mark and is not yet refilled."""
-    run = ModelRun.objects.filter(is_active=True).first()
+def top_up(batch_size: int) -> list[TopUp]:
+    """Create batches for every pool below its low-water mark and not yet refilled."""
+    run = ModelRun.objects.active()
     if run is None or not run.checkpoint_path:
         log.info("top-up skipped: no active model run")
         return []
-    size = batch_size or default_batch_size()
-    requeue_stale_batches()
     results = []
     for pool in sync_pools():
         fresh = fresh_count(pool)
         if not _needs_refill(pool, fresh) or not _claim(pool):
             continue
         try:
-            batches = _queue_for_shortfall(run, pool, fresh, size)
+            batch_ids = _batches_for_shortfall(run, pool, fresh, batch_size)
         finally:
             Pool.objects.filter(pk=pool.pk).update(
                 claimed_until=None, last_topped_up_at=timezone.now()
             )
-        results.append(TopUp(pool.key, fresh, batches))
+        results.append(TopUp(pool.key, fresh, batch_ids))
     return results
 
 
@@ -147,18 +141,17 @@ def _needs_refill(pool: Pool, fresh: int) -> bool:
     return refilling
 
 
-def _queue_for_shortfall(run: ModelRun, pool: Pool, fresh: int, size: int) -> int:
+def _batches_for_shortfall(run: ModelRun, pool: Pool, fresh: int, size: int) -> list[int]:
     shortfall = pool.high_water - fresh - in_flight(pool)
     if shortfall <= 0:
-        return 0
+        return []
     texts = math.ceil(shortfall / expected_yield(pool))
     batches = min(math.ceil(texts / size), settings.POOL_MAX_BATCHES_PER_TOP_UP)
-    queue_batches(run, pool, batches, size)
-    return batches
+    return create_batches(run, pool, batches, size)
 
 
 def requeue_stale_batches() -> list[int]:
-    """Send lost batches again; running them twice is safe, so nothing is lost or duplicated."""
+    """Claim lost batches for sending again; running one twice loses and duplicates nothing."""
     cutoff = timezone.now() - STALE_BATCH_AGE
     stale = Q(status=GenerationBatch.Status.RUNNING, started_at__lt=cutoff) | Q(
         status=GenerationBatch.Status.QUEUED, started_at__isnull=True, created_at__lt=cutoff
@@ -170,7 +163,6 @@ def requeue_stale_batches() -> list[int]:
             status=GenerationBatch.Status.QUEUED, created_at=timezone.now(), started_at=None
         )
         if claimed:
-            generate_batch.delay_on_commit(batch_id)
             requeued.append(batch_id)
     if requeued:
         log.warning("re-queued %s lost generation batches", len(requeued))
@@ -183,16 +175,6 @@ def _claim(pool: Pool) -> bool:
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk=pool.pk
     ).update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
     return claimed == 1
-
-
-def default_batch_size() -> int:
-    if settings.GENERATION_BATCH_SIZE:
-        return settings.GENERATION_BATCH_SIZE
-    import torch  # imported here: the web process imports this module and never needs torch
-
-    from generator.sampling import CPU_BATCH_SIZE, GPU_MAX_BATCH_SIZE
-
-    return GPU_MAX_BATCH_SIZE // 2 if torch.cuda.is_available() else CPU_BATCH_SIZE
 
 
 def new_sampling(temperature: float | None = None, seed: int | None = None) -> dict:
@@ -211,42 +193,19 @@ def new_sampling(temperature: float | None = None, seed: int | None = None) -> d
     }
 
 
-def queue_batches(run: ModelRun, pool: Pool | None, count: int, size: int) -> list[int]:
-    """Create `count` batches and queue each one for a GPU worker once the rows are committed."""
-    with transaction.atomic():
-        batches = GenerationBatch.objects.bulk_create(
-            [
-                GenerationBatch(
-                    model_run=run,
-                    pool=pool,
-                    kind=pool.kind if pool else "",
-                    genre=pool.genre if pool else None,
-                    requested=size,
-                    sampling=new_sampling(),
-                )
-                for _ in range(count)
-            ]
-        )
-        for batch in batches:
-            generate_batch.delay_on_commit(batch.pk)
+def create_batches(run: ModelRun, pool: Pool | None, count: int, size: int) -> list[int]:
+    """Create `count` queued batches of `size` texts and return their ids."""
+    batches = GenerationBatch.objects.bulk_create(
+        [
+            GenerationBatch(
+                model_run=run,
+                pool=pool,
+                kind=pool.kind if pool else "",
+                genre=pool.genre if pool else None,
+                requested=size,
+                sampling=new_sampling(),
+            )
+            for _ in range(count)
+        ]
+    )
     return [batch.pk for batch in batches]
-
-
-def note_served() -> None:
-    """Called by the site after serving: nudge a top-up, at most once per interval."""
-    try:
-        if not cache.add(NUDGE_CACHE_KEY, 1, timeout=settings.POOL_NUDGE_INTERVAL):
-            return
-        top_up_pools.apply_async(retry=False)
-    except Exception:  # noqa: BLE001 - a cache or broker outage must never break a page view
-        log.warning("top-up nudge failed; the next page view retries", exc_info=True)
-        try:
-            cache.delete(NUDGE_CACHE_KEY)
-        except Exception:  # noqa: BLE001
-            log.debug("cache unreachable too")
-
-
-def real_titles() -> set[str]:
-    from generator.filters import normalise_title  # filters pull in torch through sampling
-
-    return {normalise_title(t) for t in TrainingTitle.objects.values_list("title", flat=True) if t}

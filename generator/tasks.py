@@ -1,6 +1,107 @@
-"""Celery tasks of the generator app (autodiscovered); each area keeps its own module."""
+"""Every Celery task of the generator app. Tasks take ids, re-read state and are safe to repeat.
 
-from generator.pool_tasks import generate_batch, top_up_pools
-from generator.training_tasks import fail_stale_runs, finetune
+The web process never imports this module (it would load torch): it queues by task name through
+generator.queueing, and Celery routes by name (settings.CELERY_TASK_ROUTES).
+"""
 
-__all__ = ["fail_stale_runs", "finetune", "generate_batch", "top_up_pools"]
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from celery.signals import task_failure
+from django.conf import settings
+from django.utils import timezone
+
+from generator import pools, queueing
+from generator.finetune_runs import RunNotClaimable, execute_run
+from generator.models import ModelRun
+from generator.pipeline import batch_size, run_batch
+
+log = logging.getLogger(__name__)
+
+FINETUNE_SOFT_TIME_LIMIT = getattr(settings, "FINETUNE_SOFT_TIME_LIMIT", 12 * 3600)
+# Past the soft limit the run records its failure; the hard limit only catches a stuck process.
+FINETUNE_HARD_TIME_LIMIT = FINETUNE_SOFT_TIME_LIMIT + 15 * 60
+
+
+@shared_task(
+    name=queueing.GENERATE_BATCH,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=900,
+    time_limit=960,
+    ignore_result=True,
+)
+def generate_batch(batch_id: int) -> None:
+    """Sample, filter and store one batch; safe to run again for the same id."""
+    run_batch(batch_id)
+
+
+@shared_task(name=queueing.TOP_UP_POOLS, soft_time_limit=50, time_limit=60, ignore_result=True)
+def top_up_pools() -> None:
+    """Send lost batches again, then queue batches for every pool below its low-water mark."""
+    for batch_id in pools.requeue_stale_batches():
+        generate_batch.delay_on_commit(batch_id)
+    for result in pools.top_up(batch_size()):
+        for batch_id in result.batch_ids:
+            generate_batch.delay_on_commit(batch_id)
+        log.info(
+            "pool %s: %s fresh, queued %s batches", result.pool, result.fresh, len(result.batch_ids)
+        )
+
+
+@shared_task(
+    name=queueing.FINETUNE,
+    queue=queueing.TRAIN_QUEUE,
+    # Acknowledged on receipt: a fine-tune outlives any visibility timeout, and a redelivered
+    # message would start the same run twice. The conditional claim in execute_run is the
+    # second guard.
+    acks_late=False,
+    reject_on_worker_lost=False,
+    soft_time_limit=FINETUNE_SOFT_TIME_LIMIT,
+    time_limit=FINETUNE_HARD_TIME_LIMIT,
+    ignore_result=True,
+)
+def finetune(run_id: int) -> str:
+    """Train queued run `run_id` to the end; returns its final status."""
+    ModelRun.objects.fail_stale()
+    try:
+        run = execute_run(run_id, show_progress=False)
+    except RunNotClaimable:
+        log.warning("fine-tune run #%s is not queued; skipping", run_id)
+        return "skipped"
+    log.info("fine-tune run #%s finished: %s", run.pk, run.status)
+    return run.status
+
+
+@task_failure.connect(sender=finetune)
+def _mark_run_failed(
+    sender: Any = None,
+    exception: BaseException | None = None,
+    args: tuple[Any, ...] = (),
+    kwargs: dict[str, Any] | None = None,
+    **extra: Any,
+) -> None:
+    """The worker process died (or the hard time limit killed it): record it on the run."""
+    run_id = args[0] if args else (kwargs or {}).get("run_id")
+    if run_id is None:
+        return
+    ModelRun.objects.filter(pk=run_id, status=ModelRun.Status.RUNNING).update(
+        status=ModelRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error=(
+            f"The training worker stopped: {type(exception).__name__}: {exception}. "
+            f"Resume with `manage.py finetune --resume {run_id}` or the admin's resume action."
+        ),
+    )
+
+
+@shared_task(name=queueing.FAIL_STALE_RUNS, soft_time_limit=50, time_limit=60, ignore_result=True)
+def fail_stale_runs() -> int:
+    """Beat's sweep: a fine-tune whose process was killed outright is marked failed, resumable."""
+    failed = ModelRun.objects.fail_stale()
+    if failed:
+        log.warning("marked %s silent fine-tune run(s) failed", failed)
+    return failed

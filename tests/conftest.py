@@ -43,6 +43,12 @@ def _empty_cache() -> None:
 
 
 @pytest.fixture
+def no_top_up_nudge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serving tests leave the broker alone: page views do not ask for a top-up."""
+    monkeypatch.setattr("generator.queueing.nudge_top_up", lambda: None)
+
+
+@pytest.fixture
 def netflix_csv(tmp_path: Path) -> Callable[..., Path]:
     """Write a Netflix-format CSV of invented rows (plus any given) and return its path."""
 

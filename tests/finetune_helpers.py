@@ -6,8 +6,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from generator.format import parse_record
-from generator.training import TrainingConfig, TrainingHooks
+from generator.ml.config import TrainingConfig
+from generator.ml.format import parse_record
+from generator.ml.training import TrainingHooks
 from tests.tiny_model import TINY_RECORDS
 
 TINY_CONFIG = TrainingConfig(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
-from generator.dataset import text_hash
+from generator.ml.text import text_hash
 from generator.models import GeneratedDescription, ModelRun, new_serve_key
 from titles.models import Genre, Kind
 

@@ -77,7 +77,7 @@ def site(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     switch and redirect every request to HTTPS.
     """
     cache.clear()
-    monkeypatch.setattr("generator.pools.note_served", lambda: None)
+    monkeypatch.setattr("generator.queueing.nudge_top_up", lambda: None)
     run = model_run()
     for title, kind, genres, text in SAMPLES:
         make_description(

@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import caches
 from django.test import Client
 
-from generator.pools import note_served
+from generator.queueing import nudge_top_up
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def test_the_cache_degrades_to_misses(redis_down: None) -> None:
 
 
 def test_pages_and_the_nudge_survive_a_redis_outage(redis_down: None, client: Client) -> None:
-    note_served()  # must not raise
+    nudge_top_up()  # must not raise
 
     assert client.get("/").status_code == 200
     assert client.get("/about/").status_code == 200

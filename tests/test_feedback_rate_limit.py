@@ -13,7 +13,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch: pytest.MonkeyPatch, settings) -> None:
     cache.clear()
-    monkeypatch.setattr("generator.pools.note_served", lambda: None)
+    monkeypatch.setattr("generator.queueing.nudge_top_up", lambda: None)
     settings.FEEDBACK_RATE_LIMIT = 3
 
 

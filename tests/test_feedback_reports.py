@@ -3,21 +3,14 @@
 import re
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from generator.models import GeneratedDescription
 from tests.serving_helpers import make_description
 from web.models import Report
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
-    cache.clear()
-    monkeypatch.setattr("generator.pools.note_served", lambda: None)
 
 
 def report(client: Client, description: GeneratedDescription, reason: str = "offensive") -> str:

@@ -1,7 +1,6 @@
 """Thumbs up / down: one vote per visitor and description, counted on the description with F()."""
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -9,14 +8,8 @@ from generator.models import GeneratedDescription
 from tests.serving_helpers import make_description
 from web.models import Vote
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
-    cache.clear()
-    monkeypatch.setattr("generator.pools.note_served", lambda: None)
 
 
 def counts(description: GeneratedDescription) -> tuple[int, int]:

@@ -6,8 +6,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from generator.format import SPECIAL_TOKENS
-from generator.training import (
+from generator.ml.format import SPECIAL_TOKENS
+from generator.ml.training import (
     TRAINING_STATE,
     StopSignal,
     TrainingHooks,

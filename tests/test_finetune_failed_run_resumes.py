@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 
 from generator.finetune_runs import create_run, execute_run
+from generator.ml.training import TRAINING_STATE, TrainingHooks
 from generator.models import ModelRun
-from generator.training import TRAINING_STATE, TrainingHooks
 from tests.finetune_helpers import FailAtStep, add_tiny_titles, tiny_config
 from tests.tiny_model import build_tiny_checkpoint
 

@@ -2,7 +2,7 @@
 
 import xml.etree.ElementTree as ElementTree
 
-from generator.loss_chart import loss_chart_svg
+from generator.admin.loss_chart import loss_chart_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from generator.training import train
+from generator.ml.training import train
 from tests.finetune_helpers import StepLog, tiny_config
 from tests.tiny_model import TINY_RECORDS, build_tiny_checkpoint
 

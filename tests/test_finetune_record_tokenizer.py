@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from generator.format import END_TOKEN, START_TOKEN, format_record, parse_record
-from generator.training import encode_records, prepare_tokenizer_and_model
+from generator.ml.format import END_TOKEN, START_TOKEN, format_record, parse_record
+from generator.ml.training import encode_records, prepare_tokenizer_and_model
 from tests.tiny_model import build_tiny_checkpoint
 
 

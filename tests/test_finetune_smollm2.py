@@ -9,8 +9,8 @@ import torch
 from django.core.management import call_command
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from generator.bases import DEFAULT_BASE, SMOLLM2_GGUF, smollm2_gguf_path
-from generator.format import END_TOKEN, SPECIAL_TOKENS, START_TOKEN, prompt_prefix
+from generator.ml.bases import DEFAULT_BASE, SMOLLM2_GGUF, smollm2_gguf_path
+from generator.ml.format import END_TOKEN, SPECIAL_TOKENS, START_TOKEN, prompt_prefix
 from generator.models import ModelRun
 from tests.finetune_helpers import add_tiny_titles
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from generator.format import END_TOKEN, SPECIAL_TOKENS, START_TOKEN, format_record
-from generator.training import PAD_TOKEN, prepare_tokenizer_and_model
+from generator.ml.format import END_TOKEN, SPECIAL_TOKENS, START_TOKEN, format_record
+from generator.ml.training import PAD_TOKEN, prepare_tokenizer_and_model
 from tests.tiny_model import build_tiny_checkpoint
 
 

@@ -9,7 +9,8 @@ from celery.signals import task_failure
 from django.utils import timezone
 
 from generator.models import MODEL_RUN_STALE_AFTER, ModelRun
-from generator.training_tasks import TRAIN_QUEUE, finetune
+from generator.queueing import TRAIN_QUEUE
+from generator.tasks import finetune
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +76,7 @@ def test_a_stale_heartbeat_marks_the_run_failed() -> None:
 
 
 def test_beat_sweeps_for_silent_runs_every_five_minutes(settings: Any) -> None:
-    from generator.training_tasks import fail_stale_runs
+    from generator.tasks import fail_stale_runs
 
     silent = ModelRun.objects.create(
         base="tiny",

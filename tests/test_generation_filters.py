@@ -1,18 +1,16 @@
 import pytest
 
-from generator.filters import (
+from generator.ml.filters import (
     DUPLICATE,
     MALFORMED,
     NO_END,
-    REAL_TITLE,
     REPETITIVE,
     TOO_LONG,
     TOO_SHORT,
     is_repetitive,
-    normalise_title,
     screen,
 )
-from generator.sampling import Sample
+from generator.ml.format import Sample
 
 GOOD = "[Movie] [Dramas] Title: Paper Moons | A retired astronaut teaches a village to build kites."
 
@@ -58,7 +56,6 @@ def test_it_accepts_a_well_formed_record() -> None:
             {},
             REPETITIVE,
         ),
-        (GOOD, True, {"real_titles": {normalise_title("PAPER MOONS!")}}, REAL_TITLE),
     ],
 )
 def test_it_rejects_with_a_reason(text: str, reached_end: bool, options: dict, reason: str) -> None:
@@ -66,7 +63,7 @@ def test_it_rejects_with_a_reason(text: str, reached_end: bool, options: dict, r
 
 
 def test_it_rejects_duplicates_within_the_batch_and_the_pool() -> None:
-    from generator.dataset import text_hash
+    from generator.ml.text import text_hash
 
     other = GOOD.replace("Paper Moons", "Other Moons").replace("kites", "boats")
     existing = {text_hash("A retired astronaut teaches a village to build boats.")}

@@ -2,10 +2,11 @@ from typing import Any
 
 import pytest
 
-from generator.format import prompt_prefix
+from generator.ml.config import SamplingSettings
+from generator.ml.format import prompt_prefix
+from generator.ml.sampling import Sampler
 from generator.models import GenerationBatch
 from generator.pipeline import run_batch
-from generator.sampling import Sampler, SamplingSettings
 from titles.models import Genre
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator.dataset import NETFLIX_COLUMNS, DatasetError, read_titles
+from generator.ml.dataset import NETFLIX_COLUMNS, DatasetError, read_titles
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 cells = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=40)

@@ -10,7 +10,8 @@ from django.test import Client
 from django.utils import timezone
 
 from generator.models import GeneratedDescription
-from tests.test_overfit_corpus import ORIGINALS, generated, load_training_titles, text_of
+from tests.corpus import ORIGINALS, load_training_titles, text_of
+from tests.factories import GeneratedDescriptionFactory
 from titles.models import TrainingTitle
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +57,9 @@ def _reload(*descriptions: GeneratedDescription) -> list[GeneratedDescription]:
 def test_bulk_actions_change_status_and_log_each_text(
     client: Client, moderator: User, action: str, status: str, featured: bool
 ) -> None:
-    texts = [generated(ORIGINALS[n], status=Status.PENDING) for n in range(3)]
+    texts = [
+        GeneratedDescriptionFactory(text=ORIGINALS[n], status=Status.PENDING) for n in range(3)
+    ]
     before = timezone.now()
 
     _act(client, action, *texts)
@@ -74,8 +77,8 @@ def test_bulk_actions_change_status_and_log_each_text(
 
 
 def test_rejecting_or_holding_stops_featuring(client: Client) -> None:
-    featured = generated(ORIGINALS[0], featured=True)
-    also_featured = generated(ORIGINALS[1], featured=True)
+    featured = GeneratedDescriptionFactory(text=ORIGINALS[0], featured=True)
+    also_featured = GeneratedDescriptionFactory(text=ORIGINALS[1], featured=True)
 
     _act(client, "reject_selected", featured)
     _act(client, "hold_selected", also_featured)
@@ -84,7 +87,7 @@ def test_rejecting_or_holding_stops_featuring(client: Client) -> None:
 
 
 def test_unfeature_keeps_the_status(client: Client) -> None:
-    text = generated(ORIGINALS[0], featured=True)
+    text = GeneratedDescriptionFactory(text=ORIGINALS[0], featured=True)
 
     _act(client, "unfeature_selected", text)
 
@@ -94,8 +97,8 @@ def test_unfeature_keeps_the_status(client: Client) -> None:
 
 
 def test_texts_already_in_that_state_are_not_logged_again(client: Client) -> None:
-    approved = generated(ORIGINALS[0], status=Status.APPROVED)
-    pending = generated(ORIGINALS[1], status=Status.PENDING)
+    approved = GeneratedDescriptionFactory(text=ORIGINALS[0], status=Status.APPROVED)
+    pending = GeneratedDescriptionFactory(text=ORIGINALS[1], status=Status.PENDING)
 
     _act(client, "approve_selected", approved, pending)
 
@@ -106,8 +109,10 @@ def test_texts_already_in_that_state_are_not_logged_again(client: Client) -> Non
 
 def test_recheck_holds_new_copies_and_releases_old_holds(client: Client, moderator: User) -> None:
     load_training_titles()
-    copy = generated(text_of("f13"), status=Status.APPROVED)
-    wrongly_held = generated(ORIGINALS[4], status=Status.OVERFIT, moderated_by=moderator)
+    copy = GeneratedDescriptionFactory(text=text_of("f13"), status=Status.APPROVED)
+    wrongly_held = GeneratedDescriptionFactory(
+        text=ORIGINALS[4], status=Status.OVERFIT, moderated_by=moderator
+    )
 
     _act(client, "recheck_selected", copy, wrongly_held)
 
@@ -123,7 +128,9 @@ def test_recheck_holds_new_copies_and_releases_old_holds(client: Client, moderat
 
 def test_recheck_uses_the_current_training_set(client: Client) -> None:
     load_training_titles()
-    text = generated(text_of("f20"), status=Status.OVERFIT, nearest_show_id="f20")
+    text = GeneratedDescriptionFactory(
+        text=text_of("f20"), status=Status.OVERFIT, nearest_show_id="f20"
+    )
     TrainingTitle.objects.filter(show_id="f20").delete()
 
     _act(client, "recheck_selected", text)
@@ -134,8 +141,8 @@ def test_recheck_uses_the_current_training_set(client: Client) -> None:
 
 
 def test_the_row_buttons_decide_one_text_and_keep_the_filters(client: Client) -> None:
-    text = generated(ORIGINALS[0], status=Status.PENDING)
-    other = generated(ORIGINALS[1], status=Status.PENDING)
+    text = GeneratedDescriptionFactory(text=ORIGINALS[0], status=Status.PENDING)
+    other = GeneratedDescriptionFactory(text=ORIGINALS[1], status=Status.PENDING)
 
     response = client.post(
         f"{LIST}?queue=review&kind__exact=movie", {"decide": f"reject:{text.pk}"}
@@ -151,9 +158,9 @@ def test_the_row_buttons_decide_one_text_and_keep_the_filters(client: Client) ->
 
 
 def test_a_decision_on_a_text_page_moves_on_to_the_next_in_the_queue(client: Client) -> None:
-    older = generated(ORIGINALS[0], status=Status.PENDING)
-    newer = generated(ORIGINALS[1], status=Status.OVERFIT)
-    generated(ORIGINALS[2], status=Status.APPROVED)
+    older = GeneratedDescriptionFactory(text=ORIGINALS[0], status=Status.PENDING)
+    newer = GeneratedDescriptionFactory(text=ORIGINALS[1], status=Status.OVERFIT)
+    GeneratedDescriptionFactory(text=ORIGINALS[2], status=Status.APPROVED)
 
     first = client.post(f"{LIST}{newer.pk}/moderate/", {"decision": "approve"})
     second = client.post(f"{LIST}{older.pk}/moderate/", {"decision": "hold"})
@@ -167,7 +174,7 @@ def test_a_decision_on_a_text_page_moves_on_to_the_next_in_the_queue(client: Cli
 
 def test_a_text_page_can_recheck_and_feature(client: Client) -> None:
     load_training_titles()
-    text = generated(ORIGINALS[3], status=Status.PENDING)
+    text = GeneratedDescriptionFactory(text=ORIGINALS[3], status=Status.PENDING)
 
     recheck = client.post(f"{LIST}{text.pk}/moderate/", {"decision": "recheck"})
     feature = client.post(f"{LIST}{text.pk}/moderate/", {"decision": "feature"})
@@ -182,7 +189,7 @@ def test_a_text_page_can_recheck_and_feature(client: Client) -> None:
 
 
 def test_the_moderation_url_only_takes_posts(client: Client) -> None:
-    text = generated(ORIGINALS[0], status=Status.PENDING)
+    text = GeneratedDescriptionFactory(text=ORIGINALS[0], status=Status.PENDING)
 
     assert client.get(f"{LIST}{text.pk}/moderate/").status_code == 405
     assert client.post(f"{LIST}999999/moderate/", {"decision": "approve"}).status_code == 404

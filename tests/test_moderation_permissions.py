@@ -10,7 +10,8 @@ from django.test import Client
 
 from generator.management.commands.setup_moderators import GROUP, PERMISSIONS
 from generator.models import GeneratedDescription
-from tests.test_overfit_corpus import ORIGINALS, generated
+from tests.corpus import ORIGINALS
+from tests.factories import GeneratedDescriptionFactory
 
 pytestmark = pytest.mark.django_db
 Status = GeneratedDescription.Status
@@ -39,7 +40,7 @@ def staff() -> User:
 
 @pytest.fixture
 def pending() -> GeneratedDescription:
-    return generated(ORIGINALS[0], status=Status.PENDING)
+    return GeneratedDescriptionFactory(text=ORIGINALS[0], status=Status.PENDING)
 
 
 def _approve(client: Client, description: GeneratedDescription) -> int:

@@ -7,7 +7,8 @@ from django.test import Client
 
 from generator import overfit_check
 from generator.models import GeneratedDescription, ModelRun
-from tests.test_overfit_corpus import ORIGINALS, generated, load_training_titles, text_of
+from tests.corpus import ORIGINALS, load_training_titles, text_of
+from tests.factories import GeneratedDescriptionFactory
 from titles.models import Genre, TrainingTitle
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +18,8 @@ LIST = "/admin/generator/generateddescription/"
 
 def _checked(text: str, title: str = "An Original Title", **fields: Any) -> GeneratedDescription:
     """A text stored with the status and evidence the pipeline hook gives it."""
-    return generated(text, title, **{**overfit_check.stored_fields(text, title), **fields})
+    fields = {**overfit_check.stored_fields(text, title), **fields}
+    return GeneratedDescriptionFactory(text=text, title=title, **fields)
 
 
 def _shown(client: Client, **params: Any) -> set[int]:
@@ -27,10 +29,10 @@ def _shown(client: Client, **params: Any) -> set[int]:
 
 
 def test_the_list_opens_on_the_review_queue(admin_client: Client) -> None:
-    pending = generated(ORIGINALS[0], status=Status.PENDING)
-    held = generated(ORIGINALS[1], status=Status.OVERFIT)
-    approved = generated(ORIGINALS[2], status=Status.APPROVED)
-    rejected = generated(ORIGINALS[3], status=Status.REJECTED)
+    pending = GeneratedDescriptionFactory(text=ORIGINALS[0], status=Status.PENDING)
+    held = GeneratedDescriptionFactory(text=ORIGINALS[1], status=Status.OVERFIT)
+    approved = GeneratedDescriptionFactory(text=ORIGINALS[2], status=Status.APPROVED)
+    rejected = GeneratedDescriptionFactory(text=ORIGINALS[3], status=Status.REJECTED)
 
     landing = admin_client.get(LIST)
 
@@ -132,7 +134,7 @@ def test_filters_by_score_run_kind_genre_reports_and_reason(
         "A reclusive violinist in Lisbon hears her late teacher on the radio every night, until "
         "a radio host and a hacker race to find the source of the broadcast."
     )
-    unchecked = generated(ORIGINALS[1])
+    unchecked = GeneratedDescriptionFactory(text=ORIGINALS[1])
 
     assert _shown(admin_client, queue="all", score="overfit") == {exact.pk}
     assert _shown(admin_client, queue="all", score="borderline") == {borderline.pk}
@@ -164,7 +166,10 @@ def test_search_finds_titles_texts_and_show_ids(admin_client: Client) -> None:
 def test_fifty_texts_fit_one_page_and_one_action_clears_them(
     admin_client: Client, django_assert_max_num_queries: Any
 ) -> None:
-    texts = [generated(f"{ORIGINALS[n % 14]} Part {n}.", status=Status.PENDING) for n in range(50)]
+    texts = [
+        GeneratedDescriptionFactory(text=f"{ORIGINALS[n % 14]} Part {n}.", status=Status.PENDING)
+        for n in range(50)
+    ]
 
     with django_assert_max_num_queries(20):
         page = admin_client.get(LIST, {"queue": "review"})

@@ -2,8 +2,8 @@
 
 import pytest
 
-from generator.overfit import EDITED, PARTIAL
-from tests.test_overfit_corpus import build_detector, text_of
+from generator.ml.overfit import EDITED, PARTIAL
+from tests.corpus import build_detector, text_of
 
 DETECTOR = build_detector()
 

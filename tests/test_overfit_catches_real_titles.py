@@ -1,7 +1,7 @@
 """A generated title equal to a real one is caught, even under an original description."""
 
-from generator.overfit import TITLE, Thresholds
-from tests.test_overfit_corpus import ORIGINALS, build_detector
+from generator.ml.overfit import TITLE, Thresholds
+from tests.corpus import ORIGINALS, build_detector
 
 DETECTOR = build_detector()
 

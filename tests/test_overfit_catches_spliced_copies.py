@@ -1,7 +1,7 @@
 """Two halves of two different descriptions spliced together are caught as one copy."""
 
-from generator.overfit import SPLICED
-from tests.test_overfit_corpus import build_detector
+from generator.ml.overfit import SPLICED
+from tests.corpus import build_detector
 
 DETECTOR = build_detector()
 

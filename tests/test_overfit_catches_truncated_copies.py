@@ -1,7 +1,7 @@
 """A long verbatim run from one description is a copy: truncated, or inside a new text."""
 
-from generator.overfit import PARTIAL
-from tests.test_overfit_corpus import build_detector
+from generator.ml.overfit import PARTIAL
+from tests.corpus import build_detector
 
 DETECTOR = build_detector()
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.overfit import EXACT, THRESHOLD
-from tests.test_overfit_corpus import TRAINING, build_detector, text_of
+from generator.ml.overfit import EXACT, THRESHOLD
+from tests.corpus import TRAINING, build_detector, text_of
 
 DETECTOR = build_detector()
 

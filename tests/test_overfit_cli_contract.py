@@ -1,4 +1,4 @@
-"""`python -m generator.overfit`: one JSON verdict per input line; clear errors, no tracebacks.
+"""`python -m generator.ml.overfit`: one JSON verdict per input line; clear errors, no tracebacks.
 
 Run as a real subprocess with no Django settings in the environment: the CLI is plain Python.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.corpus import ORIGINALS, TRAINING, text_of
 from tests.samples import NETFLIX_HEADER
-from tests.test_overfit_corpus import ORIGINALS, TRAINING, text_of
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = {"overfit", "score", "nearest_show_id", "nearest", "span"}
@@ -37,7 +37,7 @@ def run_cli(*args: str, stdin: bytes | str = b"") -> subprocess.CompletedProcess
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
     return subprocess.run(
-        [sys.executable, "-m", "generator.overfit", *args],
+        [sys.executable, "-m", "generator.ml.overfit", *args],
         input=data,
         capture_output=True,
         cwd=ROOT,

@@ -6,7 +6,8 @@ import pytest
 from django.test import Client
 
 from generator.models import GeneratedDescription, ModelRun
-from tests.test_overfit_corpus import ORIGINALS, generated
+from tests.corpus import ORIGINALS
+from tests.factories import GeneratedDescriptionFactory
 
 pytestmark = pytest.mark.django_db
 Status = GeneratedDescription.Status
@@ -19,8 +20,8 @@ def runs() -> tuple[ModelRun, ModelRun, ModelRun]:
     idle = ModelRun.objects.create(base="tiny")
     statuses = [Status.OVERFIT, Status.APPROVED, Status.PENDING, Status.REJECTED]
     for n, status in enumerate(statuses):
-        generated(ORIGINALS[n], status=status, model_run=copying)
-    generated(ORIGINALS[5], model_run=clean)
+        GeneratedDescriptionFactory(text=ORIGINALS[n], status=status, model_run=copying)
+    GeneratedDescriptionFactory(text=ORIGINALS[5], model_run=clean)
     return copying, clean, idle
 
 

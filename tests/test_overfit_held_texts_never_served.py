@@ -6,9 +6,10 @@ import pytest
 from django.core.management import call_command
 
 from generator import overfit_check
-from generator.dataset import text_hash
+from generator.ml.text import text_hash
 from generator.models import GeneratedDescription
-from tests.test_overfit_corpus import ORIGINALS, TRAINING, generated, load_training_titles
+from tests.corpus import ORIGINALS, TRAINING, load_training_titles
+from tests.factories import GeneratedDescriptionFactory
 
 pytestmark = pytest.mark.django_db
 Status = GeneratedDescription.Status
@@ -41,8 +42,10 @@ def test_checked_copies_are_stored_but_not_servable() -> None:
 
 
 def test_texts_held_by_a_rescan_leave_the_serving_query() -> None:
-    approved = generated(TRAINING[3].text)  # stored before its source was a training title
-    original = generated(ORIGINALS[3])
+    approved = GeneratedDescriptionFactory(
+        text=TRAINING[3].text
+    )  # stored before its source was a training title
+    original = GeneratedDescriptionFactory(text=ORIGINALS[3])
     assert approved.text in _servable_texts()
 
     load_training_titles()
@@ -55,7 +58,7 @@ def test_texts_held_by_a_rescan_leave_the_serving_query() -> None:
 
 def test_servable_is_exactly_the_approved_texts() -> None:
     for status in Status:
-        generated(f"{ORIGINALS[6]} ({status.label})", status=status)
+        GeneratedDescriptionFactory(text=f"{ORIGINALS[6]} ({status.label})", status=status)
 
     assert list(GeneratedDescription.objects.servable().values_list("status", flat=True)) == [
         Status.APPROVED

@@ -2,8 +2,8 @@
 
 import pytest
 
-from generator.overfit import Detector, Document
-from tests.test_overfit_corpus import ORIGINALS, TRAINING, build_detector
+from generator.ml.overfit import Detector, Document
+from tests.corpus import ORIGINALS, TRAINING, build_detector
 
 DETECTOR = build_detector()
 

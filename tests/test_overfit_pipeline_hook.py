@@ -6,7 +6,8 @@ import pytest
 
 from generator import overfit_check
 from generator.models import GeneratedDescription
-from tests.test_overfit_corpus import ORIGINALS, generated, load_training_titles, text_of
+from tests.corpus import ORIGINALS, load_training_titles, text_of
+from tests.factories import GeneratedDescriptionFactory
 from titles.models import TrainingTitle
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +90,7 @@ def test_thresholds_come_from_settings(settings: Any) -> None:
 
 
 def test_a_near_duplicate_of_a_stored_text_is_held() -> None:
-    first = generated(ORIGINALS[7])
+    first = GeneratedDescriptionFactory(text=ORIGINALS[7])
     rows = [_row(ORIGINALS[7].replace("retired judge", "retired sheriff"))]
 
     overfit_check.apply_verdicts(rows)
@@ -102,7 +103,7 @@ def test_a_near_duplicate_of_a_stored_text_is_held() -> None:
 
 def test_texts_stored_between_calls_join_the_pool() -> None:
     overfit_check.apply_verdicts([_row(ORIGINALS[9])])  # the pool index is now built
-    later = generated(ORIGINALS[10])
+    later = GeneratedDescriptionFactory(text=ORIGINALS[10])
 
     fields = overfit_check.stored_fields(ORIGINALS[10].replace("rural", "remote"))
 
@@ -122,7 +123,7 @@ def test_near_duplicates_within_one_batch_are_held() -> None:
 
 
 def test_generated_texts_may_share_a_title() -> None:
-    generated(ORIGINALS[5], title="The Projectionist")
+    GeneratedDescriptionFactory(text=ORIGINALS[5], title="The Projectionist")
 
     fields = overfit_check.stored_fields(ORIGINALS[6], title="The Projectionist")
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.dataset import read_titles
-from generator.overfit import Detector, normalise
+from generator.ml.dataset import read_titles
+from generator.ml.overfit import Detector
+from generator.ml.text import normalise
 
 pytestmark = pytest.mark.slow
 

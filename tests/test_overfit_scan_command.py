@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from generator.models import GeneratedDescription
-from tests.test_overfit_corpus import ORIGINALS, TRAINING, generated, load_training_titles, text_of
+from tests.corpus import ORIGINALS, TRAINING, load_training_titles, text_of
+from tests.factories import GeneratedDescriptionFactory
 from titles.models import TrainingTitle
 
 pytestmark = pytest.mark.django_db
@@ -28,8 +29,8 @@ def _status(description: GeneratedDescription) -> str:
 
 
 def test_new_training_data_holds_texts_that_now_copy_it(capsys: Any) -> None:
-    copy = generated(text_of("f6"))
-    original = generated(ORIGINALS[0])
+    copy = GeneratedDescriptionFactory(text=text_of("f6"))
+    original = GeneratedDescriptionFactory(text=ORIGINALS[0])
     load_training_titles()
 
     output = _scan()
@@ -45,7 +46,7 @@ def test_new_training_data_holds_texts_that_now_copy_it(capsys: Any) -> None:
 
 def test_texts_released_when_their_source_leaves_the_training_set(settings: Any) -> None:
     load_training_titles()
-    held = generated(text_of("f2"), status=Status.OVERFIT)
+    held = GeneratedDescriptionFactory(text=text_of("f2"), status=Status.OVERFIT)
     settings.OVERFIT_POLICY = "auto-approve"
 
     TrainingTitle.objects.filter(show_id="f2").delete()
@@ -56,7 +57,7 @@ def test_texts_released_when_their_source_leaves_the_training_set(settings: Any)
 
 
 def test_released_texts_wait_for_review_under_the_review_policy(settings: Any) -> None:
-    held = generated(text_of("f2"), status=Status.OVERFIT)
+    held = GeneratedDescriptionFactory(text=text_of("f2"), status=Status.OVERFIT)
     settings.OVERFIT_POLICY = "review"
 
     _scan()
@@ -66,7 +67,9 @@ def test_released_texts_wait_for_review_under_the_review_policy(settings: Any) -
 
 def test_raised_thresholds_release_and_lowered_ones_hold(settings: Any) -> None:
     load_training_titles()
-    edited = generated(text_of("f8").replace("Ottilie Brandt", "Margit Svensson"))
+    edited = GeneratedDescriptionFactory(
+        text=text_of("f8").replace("Ottilie Brandt", "Margit Svensson")
+    )
     _scan()
     assert _status(edited) == Status.OVERFIT
 
@@ -80,9 +83,12 @@ def test_raised_thresholds_release_and_lowered_ones_hold(settings: Any) -> None:
 
 def test_rejections_and_moderator_decisions_stand() -> None:
     moderator = User.objects.create_user("mod", is_staff=True)
-    rejected = generated(text_of("f9"), status=Status.REJECTED)
-    overridden = generated(
-        text_of("f10"), status=Status.APPROVED, moderated_by=moderator, moderated_at=timezone.now()
+    rejected = GeneratedDescriptionFactory(text=text_of("f9"), status=Status.REJECTED)
+    overridden = GeneratedDescriptionFactory(
+        text=text_of("f10"),
+        status=Status.APPROVED,
+        moderated_by=moderator,
+        moderated_at=timezone.now(),
     )
     load_training_titles()
 
@@ -96,9 +102,11 @@ def test_rejections_and_moderator_decisions_stand() -> None:
 
 
 def test_the_later_of_two_near_duplicates_is_held() -> None:
-    first = generated(ORIGINALS[1])
-    second = generated(ORIGINALS[1].replace("fishing village", "mining town"))
-    unrelated = generated(ORIGINALS[2])
+    first = GeneratedDescriptionFactory(text=ORIGINALS[1])
+    second = GeneratedDescriptionFactory(
+        text=ORIGINALS[1].replace("fishing village", "mining town")
+    )
+    unrelated = GeneratedDescriptionFactory(text=ORIGINALS[2])
 
     _scan()
 
@@ -111,7 +119,7 @@ def test_the_later_of_two_near_duplicates_is_held() -> None:
 
 
 def test_dry_run_changes_nothing() -> None:
-    copy = generated(TRAINING[0].text)
+    copy = GeneratedDescriptionFactory(text=TRAINING[0].text)
     load_training_titles()
 
     output = _scan("--dry-run")
@@ -130,7 +138,7 @@ def test_it_scans_more_than_one_batch(monkeypatch: Any) -> None:
     from generator.management.commands import scan_overfit
 
     monkeypatch.setattr(scan_overfit, "BATCH_SIZE", 3)
-    texts = [generated(f"{ORIGINALS[n]}") for n in range(7)]
+    texts = [GeneratedDescriptionFactory(text=f"{ORIGINALS[n]}") for n in range(7)]
     load_training_titles()
 
     output = _scan()

@@ -10,7 +10,8 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from generator import overfit, overfit_check
+from generator import overfit_check
+from generator.ml import overfit
 
 ROOT = Path(__file__).resolve().parent.parent
 

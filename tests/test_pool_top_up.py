@@ -36,8 +36,8 @@ def test_it_queues_just_enough_batches_for_the_shortfall(active_run: Any) -> Non
     results = {result.pool: result for result in top_up(batch_size=8)}
 
     # Empty pools: 40 wanted at the default 80% yield is 50 texts, 7 batches of 8.
-    assert results["all"].queued_batches == 7
-    assert results["movie:dramas"].queued_batches == 2
+    assert len(results["all"].batch_ids) == 7
+    assert len(results["movie:dramas"].batch_ids) == 2
     batch = GenerationBatch.objects.filter(pool__key="movie:dramas").first()
     assert (batch.kind, batch.genre.slug, batch.requested) == ("movie", "dramas", 8)
     assert 0.7 <= batch.sampling["temperature"] <= 1.2
@@ -50,7 +50,7 @@ def test_it_never_queues_twice_for_the_same_shortfall(active_run: Any) -> None:
     again = top_up(batch_size=8)
 
     assert GenerationBatch.objects.count() == queued
-    assert all(result.queued_batches == 0 for result in again)
+    assert all(result.batch_ids == [] for result in again)
 
 
 def test_a_claimed_pool_is_left_to_the_other_top_up(active_run: Any) -> None:

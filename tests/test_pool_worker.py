@@ -8,8 +8,8 @@ from celery.contrib.testing.worker import start_worker
 
 from config.celery import app
 from generator.models import GeneratedDescription, GenerationBatch, Pool
-from generator.pool_tasks import top_up_pools
 from generator.pools import fresh_count
+from generator.tasks import top_up_pools
 from titles.models import Genre, TrainingTitle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

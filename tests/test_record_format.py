@@ -1,7 +1,7 @@
 import pytest
 
-from generator.dataset import TitleRecord
-from generator.format import (
+from generator.ml.dataset import TitleRecord
+from generator.ml.format import (
     END_TOKEN,
     START_TOKEN,
     FormatError,

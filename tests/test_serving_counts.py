@@ -16,7 +16,7 @@ def _fresh_cache() -> None:
 
 
 def test_each_serve_counts_and_the_first_is_stamped_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("generator.pools.note_served", lambda: None)
+    monkeypatch.setattr("generator.queueing.nudge_top_up", lambda: None)
     description = make_description()
 
     Client().get("/")
@@ -32,7 +32,7 @@ def test_each_serve_counts_and_the_first_is_stamped_once(monkeypatch: pytest.Mon
 
 def test_serving_nudges_the_pools(monkeypatch: pytest.MonkeyPatch) -> None:
     nudges: list[None] = []
-    monkeypatch.setattr("generator.pools.note_served", lambda: nudges.append(None))
+    monkeypatch.setattr("generator.queueing.nudge_top_up", lambda: nudges.append(None))
     make_description()
 
     Client().get("/")
@@ -43,7 +43,7 @@ def test_serving_nudges_the_pools(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_an_empty_pool_serves_nothing_and_counts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     nudges: list[None] = []
-    monkeypatch.setattr("generator.pools.note_served", lambda: nudges.append(None))
+    monkeypatch.setattr("generator.queueing.nudge_top_up", lambda: nudges.append(None))
     make_description(status=GeneratedDescription.Status.PENDING)
 
     page = Client().get("/")

@@ -1,21 +1,14 @@
 """Generated text is untrusted: HTML in a title or description is shown as text, never run."""
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from tests.serving_helpers import make_description
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
 
 TITLE = "<script>alert('title')</script> & Friends"
 TEXT = 'A sitcom whose <img src=x onerror="alert(1)"> markup <script>alert(2)</script> escapes.'
-
-
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
-    cache.clear()
-    monkeypatch.setattr("generator.pools.note_served", lambda: None)
 
 
 @pytest.mark.parametrize("how", ["page", "htmx", "permalink"])

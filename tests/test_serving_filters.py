@@ -3,22 +3,15 @@
 import re
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from tests.serving_helpers import genre, make_pool
 from titles.models import Kind
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
 
 CARD_ID = re.compile(r'data-description-id="(\d+)"')
 LAP_NOTICE = "You have seen every one of our"
-
-
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
-    cache.clear()
-    monkeypatch.setattr("generator.pools.note_served", lambda: None)
 
 
 def card_ids(client: Client, url: str, views: int) -> list[int]:

@@ -3,21 +3,14 @@
 import re
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from tests.serving_helpers import make_pool
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
 
 CARD_ID = re.compile(r'data-description-id="(\d+)"')
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
-    cache.clear()
-    monkeypatch.setattr("generator.pools.note_served", lambda: None)
 
 
 def test_an_htmx_request_gets_only_the_card_and_pushes_its_permalink() -> None:

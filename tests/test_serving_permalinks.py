@@ -1,7 +1,6 @@
 """Permalinks: stable, shareable, with Open Graph tags; hidden texts are 404, withdrawn ones 410."""
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -9,14 +8,8 @@ from generator.models import GeneratedDescription
 from tests.serving_helpers import genre, make_description, model_run
 from titles.models import Kind
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
 Status = GeneratedDescription.Status
-
-
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
-    cache.clear()
-    monkeypatch.setattr("generator.pools.note_served", lambda: None)
 
 
 def test_a_permalink_shows_the_card_with_open_graph_and_twitter_tags() -> None:

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -13,16 +12,10 @@ from generator.models import GeneratedDescription
 from tests.serving_helpers import genre, make_pool
 from web.walk import GenreChoice, PoolFilter, _first
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
 
 CARD_ID = re.compile(r'data-description-id="(\d+)"')
 LAP_NOTICE = "You have seen every one of our"
-
-
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
-    cache.clear()
-    monkeypatch.setattr("generator.pools.note_served", lambda: None)
 
 
 def shown(client: Client, url: str = "/") -> tuple[int, bool]:

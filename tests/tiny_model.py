@@ -9,7 +9,7 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from generator.format import SPECIAL_TOKENS, format_record
+from generator.ml.format import SPECIAL_TOKENS, format_record
 
 TINY_RECORDS = [
     format_record(

@@ -29,8 +29,8 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from generator import overfit_check
+from generator.ml.overfit import copied_runs
 from generator.models import GeneratedDescription, ModelRun
-from generator.overfit import copied_runs
 from titles.models import TrainingTitle
 
 Status = GeneratedDescription.Status

@@ -21,12 +21,13 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from generator.bases import DEFAULT_BASE, BaseModelError, check_base
+from generator import queueing
+from generator.admin.loss_chart import loss_chart_svg
 from generator.finetune_runs import DATABASE_SOURCE, create_run
-from generator.loss_chart import loss_chart_svg
+from generator.ml.bases import DEFAULT_BASE, BaseModelError, check_base
+from generator.ml.config import ConfigError, TrainingConfig
+from generator.ml.training import perplexity
 from generator.models import ModelRun
-from generator.training import ConfigError, TrainingConfig, perplexity
-from generator.training_tasks import finetune
 from titles.models import TrainingTitle
 
 START_TEMPLATE = "admin/generator/modelrun/start_finetune.html"
@@ -182,7 +183,7 @@ class ModelRunAdmin(admin.ModelAdmin):
                     data=DATABASE_SOURCE,
                     limit=form.cleaned_data["limit"],
                 )
-                finetune.delay_on_commit(run.pk)
+                queueing.finetune_on_commit(run.pk)
             self.log_addition(request, run, [{"added": {}}])
             self.message_user(
                 request,
@@ -219,7 +220,7 @@ class ModelRunAdmin(admin.ModelAdmin):
         with transaction.atomic():
             for run in queryset.filter(status=ModelRun.Status.FAILED):
                 if ModelRun.objects.requeue(run.pk):
-                    finetune.delay_on_commit(run.pk)
+                    queueing.finetune_on_commit(run.pk)
                     resumed.append(run)
         for run in resumed:
             self.log_change(request, run, "Resumed")
@@ -284,7 +285,7 @@ class ModelRunAdmin(admin.ModelAdmin):
     @admin.display(description="loss curve")
     def loss_chart(self, run: ModelRun) -> SafeString | str:
         svg = loss_chart_svg(run.train_loss_curve, run.eval_loss_curve, run.base_eval_loss)
-        # Built from formatted numbers and html.escape()d labels only (generator.loss_chart).
+        # Built from formatted numbers and html.escape()d labels only (generator.admin.loss_chart).
         return mark_safe(svg) if svg else "No steps yet."
 
     @admin.display(description="samples")

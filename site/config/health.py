@@ -51,7 +51,7 @@ def _model_and_pools() -> tuple[dict | None, list[dict]]:
     from generator.models import ModelRun, Pool
     from generator.pools import fresh_count
 
-    run = ModelRun.objects.filter(is_active=True).first()
+    run = ModelRun.objects.active()
     active = {"id": run.pk, "base": run.base, "step": run.step} if run else None
     pools = [
         {

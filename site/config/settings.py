@@ -285,7 +285,7 @@ REPORT_HIDE_THRESHOLD = envint("REPORT_HIDE_THRESHOLD", 3)  # reports that send 
 FEEDBACK_RATE_LIMIT = envint("FEEDBACK_RATE_LIMIT", 30)  # votes + reports per client per minute
 BENCHMARK_VIEWS = envbool("BENCHMARK_VIEWS", False)  # /bench/baseline/, for bench/serve.py only
 
-# Overfit checks (generator/overfit.py; README "Overfit checks"). Defaults match the module's.
+# Overfit checks (generator/ml/overfit.py; README "Overfit checks"). Defaults match the module's.
 OVERFIT_THRESHOLD = envfloat("OVERFIT_THRESHOLD", 0.75)  # a score this high holds a text as a copy
 # Below the threshold but at least this: waits for a moderator even under auto-approve.
 OVERFIT_REVIEW_THRESHOLD = envfloat("OVERFIT_REVIEW_THRESHOLD", 0.6)

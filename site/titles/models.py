@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils.text import slugify
 
-from generator.dataset import KIND_LABELS, MOVIE, TV_SHOW
+from generator.ml.dataset import KIND_LABELS, MOVIE, TV_SHOW
 
 
 class Kind(models.TextChoices):

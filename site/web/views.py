@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
 
-from generator import pools
+from generator import queueing
 from generator.models import GeneratedDescription, ModelRun
 from titles.models import Genre, Kind
 from web.models import Report, Vote
@@ -163,7 +163,7 @@ def _after_serving(description: GeneratedDescription) -> None:
         times_served=F("times_served") + 1,
         first_served_at=Coalesce(F("first_served_at"), Value(timezone.now())),
     )
-    pools.note_served()
+    queueing.nudge_top_up()
 
 
 def _pool_filter(request: HttpRequest) -> PoolFilter:

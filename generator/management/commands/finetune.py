@@ -5,8 +5,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generator.bases import DEFAULT_BASE, BaseModelError, resolve_base
-from generator.dataset import DatasetError
 from generator.finetune_runs import (
     DATABASE_SOURCE,
     bases_dir,
@@ -16,8 +14,11 @@ from generator.finetune_runs import (
     resumable_checkpoint,
     training_records,
 )
+from generator.ml.bases import DEFAULT_BASE, BaseModelError, resolve_base
+from generator.ml.config import ConfigError, TrainingConfig
+from generator.ml.dataset import DatasetError
+from generator.ml.training import perplexity
 from generator.models import ModelRun
-from generator.training import ConfigError, TrainingConfig, perplexity
 
 # Options that set a TrainingConfig field of the same name (dashes for underscores).
 CONFIG_OPTIONS = (

@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from generator.models import GenerationBatch, ModelRun
-from generator.pipeline import run_batch
-from generator.pools import default_batch_size, new_sampling, pool_key
+from generator.pipeline import batch_size, run_batch
+from generator.pools import new_sampling, pool_key
 from titles.models import Genre, Kind
 
 MAX_COUNT = 100_000
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         count, run = options["count"], _model_run(options["run"])
         if not 1 <= count <= MAX_COUNT:
             raise CommandError(f"--count must be between 1 and {MAX_COUNT}")
-        size = options["batch_size"] if options["batch_size"] is not None else default_batch_size()
+        size = options["batch_size"] if options["batch_size"] is not None else batch_size()
         if not 1 <= size <= 1024:
             raise CommandError("--batch-size must be between 1 and 1024")
         temperature = options["temperature"]
@@ -72,7 +72,7 @@ def _model_run(run_id: int | None) -> ModelRun:
         if run is None:
             raise CommandError(f"no model run #{run_id}")
     else:
-        run = ModelRun.objects.filter(is_active=True).first()
+        run = ModelRun.objects.active()
         if run is None:
             raise CommandError(
                 "no active model run: fine-tune one (manage.py finetune --activate) or pass --run"

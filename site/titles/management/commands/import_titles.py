@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from tqdm import tqdm
 
-from generator.dataset import DatasetError, TitleRecord, read_titles
+from generator.ml.dataset import DatasetError, TitleRecord, read_titles
 from titles.models import Genre, TrainingTitle
 
 BATCH_SIZE = 1000

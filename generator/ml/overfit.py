@@ -17,7 +17,7 @@ A `Detector` is built once from the training titles and descriptions, then `chec
 A text is overfit when its score reaches `threshold`. Thresholds are plain values here; the Django
 side reads them from settings (OVERFIT_*), and the CLI takes --threshold:
 
-    python -m generator.overfit --training netflix_titles.csv < texts.txt > verdicts.jsonl
+    python -m generator.ml.overfit --training netflix_titles.csv < texts.txt > verdicts.jsonl
 
 reads one text per line (a plain description, or a formatted record whose title is checked too)
 and writes one JSON object per line: {"overfit", "score", "nearest_show_id", "nearest", "span"}.
@@ -28,17 +28,16 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
-import re
 import sys
-import unicodedata
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rapidfuzz.distance import Indel, LCSseq
 
-from generator.dataset import DatasetError, TitleRecord, read_titles
-from generator.format import START_TOKEN, FormatError, parse_record
+from generator.ml.dataset import DatasetError, TitleRecord, read_titles
+from generator.ml.format import START_TOKEN, FormatError, parse_record
+from generator.ml.text import Tokens, normalise, tokens
 
 THRESHOLD = 0.75
 MIN_RUN_WORDS = 4
@@ -58,9 +57,6 @@ PARTIAL = "partial"
 SPLICED = "spliced"
 TITLE = "title"
 REASONS = (EXACT, EDITED, PARTIAL, SPLICED, TITLE)
-
-_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_APOSTROPHES = str.maketrans("", "", "'’")
 
 
 @dataclass(frozen=True)
@@ -112,21 +108,6 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class _Tokens:
-    words: tuple[str, ...]
-    offsets: tuple[tuple[int, int], ...]  # (start, end) of each word in the NFC text
-    text: str  # the NFC text the offsets point into
-
-    @property
-    def normal(self) -> str:
-        return " ".join(self.words)
-
-    def slice(self, start: int, end: int) -> str:
-        """The original text of words start..end (end exclusive)."""
-        return self.text[self.offsets[start][0] : self.offsets[end - 1][1]]
-
-
-@dataclass(frozen=True)
 class _Match:
     doc: int
     similarity: float
@@ -141,29 +122,6 @@ class _Match:
     def score(self, words: int, thresholds: Thresholds) -> float:
         run = self.longest() / thresholds.long_run_words
         return min(1.0, max(self.similarity, self.coverage(words), run))
-
-
-def tokens(text: str) -> _Tokens:
-    """Words folded for comparison (case, accents, apostrophes), with their original offsets."""
-    text = unicodedata.normalize("NFC", text)
-    words: list[str] = []
-    offsets: list[tuple[int, int]] = []
-    for match in _TOKEN.finditer(text):
-        word = _fold(match.group())
-        if word:
-            words.append(word)
-            offsets.append(match.span())
-    return _Tokens(tuple(words), tuple(offsets), text)
-
-
-def normalise(text: str) -> str:
-    """The comparison form of a text: folded words joined by single spaces."""
-    return tokens(text).normal
-
-
-def _fold(word: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", word.casefold().translate(_APOSTROPHES))
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def copied_runs(
@@ -256,7 +214,7 @@ class Detector:
         return Verdict(True, 1.0, TITLE, document, title.strip(), (document.key,))
 
     def _check_text(
-        self, found: _Tokens, thresholds: Thresholds, allow: Callable[[Document], bool] | None
+        self, found: Tokens, thresholds: Thresholds, allow: Callable[[Document], bool] | None
     ) -> Verdict:
         exact = self._exact.get(found.normal) if found.words else None
         if exact is not None and (allow is None or allow(self._documents[exact])):
@@ -349,7 +307,7 @@ def _ranges(words: Sequence[int]) -> list[tuple[int, int]]:
     return ranges
 
 
-def _span(found: _Tokens, runs: Sequence[tuple[int, int]]) -> str:
+def _span(found: Tokens, runs: Sequence[tuple[int, int]]) -> str:
     """From the first copied word to the last: the edited region of the text."""
     if not runs:
         return ""
@@ -393,7 +351,7 @@ def _text_and_title(line: str) -> tuple[str, str]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m generator.overfit",
+        prog="python -m generator.ml.overfit",
         description=(
             "Check texts from standard input (one per line: a description, or a formatted record "
             "whose title is checked too) against a training file; write one JSON verdict per line."

@@ -1,33 +1,29 @@
 """Quality filters for generated records. Plain Python: no Django.
 
 `screen` turns a batch of samples into accepted records and a count per rejection reason. The
-overfit check against the training data runs after this, in the Django pipeline.
+overfit check against the training data (copied texts and real titles) runs after this, in the
+Django pipeline.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from generator.dataset import text_hash
-from generator.format import FormatError, Record, parse_record
-from generator.sampling import Sample
+from generator.ml.format import FormatError, Record, Sample, parse_record
+from generator.ml.text import text_hash, tokens
 
-MIN_DESCRIPTION_CHARS = 40
-MAX_DESCRIPTION_CHARS = 400
-MAX_TITLE_CHARS = 120
+MIN_GENERATED_DESCRIPTION_CHARS = 40
+MAX_GENERATED_DESCRIPTION_CHARS = 400
+MAX_GENERATED_TITLE_CHARS = 120
 
 NO_END = "no_end"
 MALFORMED = "malformed_header"
 TOO_SHORT = "too_short"
 TOO_LONG = "too_long"
 REPETITIVE = "repetitive"
-REAL_TITLE = "real_title"
 DUPLICATE = "duplicate"
-
-_WORD = re.compile(r"[\w']+")
 
 
 @dataclass(frozen=True)
@@ -42,23 +38,15 @@ class Screening:
     rejections: Counter[str] = field(default_factory=Counter)
 
 
-def normalise_title(title: str) -> str:
-    return " ".join(_WORD.findall(title.lower()))
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
 def is_repetitive(text: str) -> bool:
     """Degenerate loops: a word trigram three times, or too few distinct words for the length."""
-    tokens = words(text)
-    if len(tokens) < 6:
+    words = tokens(text).words
+    if len(words) < 6:
         return False
-    trigrams = Counter(zip(tokens, tokens[1:], tokens[2:], strict=False))
+    trigrams = Counter(zip(words, words[1:], words[2:], strict=False))
     if trigrams and trigrams.most_common(1)[0][1] >= 3:
         return True
-    return len(tokens) >= 12 and len(set(tokens)) / len(tokens) < 0.45
+    return len(words) >= 12 and len(set(words)) / len(words) < 0.45
 
 
 def rejection_reason(
@@ -67,7 +55,6 @@ def rejection_reason(
     kind: str | None,
     genres: Sequence[str],
     known_genres: set[str] | None,
-    real_titles: set[str],
 ) -> tuple[str | None, Record | None]:
     """(reason, None) for a rejected sample, (None, record) for one that passes."""
     if not sample.reached_end:
@@ -82,16 +69,14 @@ def rejection_reason(
         return MALFORMED, None
     if not record.genres or (known_genres is not None and not set(record.genres) <= known_genres):
         return MALFORMED, None
-    if len(record.title) > MAX_TITLE_CHARS:
+    if len(record.title) > MAX_GENERATED_TITLE_CHARS:
         return MALFORMED, None
-    if len(record.description) < MIN_DESCRIPTION_CHARS:
+    if len(record.description) < MIN_GENERATED_DESCRIPTION_CHARS:
         return TOO_SHORT, None
-    if len(record.description) > MAX_DESCRIPTION_CHARS:
+    if len(record.description) > MAX_GENERATED_DESCRIPTION_CHARS:
         return TOO_LONG, None
     if is_repetitive(record.description) or is_repetitive(record.title):
         return REPETITIVE, None
-    if normalise_title(record.title) in real_titles:
-        return REAL_TITLE, None
     return None, record
 
 
@@ -101,7 +86,6 @@ def screen(
     kind: str | None = None,
     genres: Sequence[str] = (),
     known_genres: set[str] | None = None,
-    real_titles: set[str] | None = None,
     existing_hashes: set[str] | None = None,
 ) -> Screening:
     """Accept or reject every sample; duplicates are judged within the batch and the pool."""
@@ -113,7 +97,6 @@ def screen(
             kind=kind,
             genres=genres,
             known_genres=known_genres,
-            real_titles=real_titles or set(),
         )
         if record is not None:
             digest = text_hash(record.description)

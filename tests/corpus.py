@@ -1,11 +1,11 @@
-"""An invented training corpus for the overfit tests, and the check that it is a fair one.
+"""An invented training corpus for the overfit tests; test_overfit_corpus_is_fair checks it.
 
 Thirty made-up titles in the style of streaming-catalogue blurbs, with the stock phrasing real
 ones share ("In this documentary,", "a young woman", "must find a way"), and original texts that
 share that phrasing without copying any of them. The real data set never enters the repository.
 """
 
-from generator.overfit import Detector, Document
+from generator.ml.overfit import Detector, Document
 
 TRAINING = [
     Document(
@@ -231,14 +231,6 @@ def text_of(key: str) -> str:
     return next(document.text for document in TRAINING if document.key == key)
 
 
-def test_no_training_text_copies_another() -> None:
-    """Each invented description, checked against the other 29, is original: a fair corpus."""
-    for document in TRAINING:
-        others = Detector(other for other in TRAINING if other.key != document.key)
-        verdict = others.check(document.text, document.title)
-        assert not verdict.overfit, (document.key, verdict)
-
-
 def load_training_titles(documents: list[Document] | None = None) -> None:
     """Store the corpus as training titles (Django tests only)."""
     from titles.models import TrainingTitle
@@ -253,12 +245,3 @@ def load_training_titles(documents: list[Document] | None = None) -> None:
         )
         for d in (TRAINING if documents is None else documents)
     )
-
-
-def generated(text: str, title: str = "An Original Title", **fields: object) -> object:
-    """Store a generated description as the pipeline would, with no overfit check yet."""
-    from generator.models import GeneratedDescription
-
-    fields.setdefault("status", GeneratedDescription.Status.APPROVED)
-    fields.setdefault("kind", "movie")
-    return GeneratedDescription.objects.create(title=title, text=text, **fields)

@@ -15,7 +15,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from generator.dataset import KIND_BY_LABEL, KIND_LABELS, TitleRecord, normalise_space
+from generator.ml.dataset import KIND_BY_LABEL, KIND_LABELS, TitleRecord
+from generator.ml.text import normalise_space
 
 START_TOKEN = "<|film|>"
 END_TOKEN = "<|/film|>"
@@ -45,6 +46,16 @@ class Record:
     @property
     def kind_label(self) -> str:
         return KIND_LABELS[self.kind]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sampled record, before it is parsed and screened."""
+
+    text: str  # the whole record, prompt included, markers removed
+    reached_end: bool
+    new_tokens: int
+    row: int
 
 
 def _clean(text: str) -> str:

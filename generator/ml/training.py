@@ -1,4 +1,4 @@
-"""Fine-tune a causal LM on records in the format of generator.format. Plain Python, no Django.
+"""Fine-tune a causal LM on records in the format of generator.ml.format. Plain Python, no Django.
 
 `train` runs the whole loop: held-out split, base-model eval loss, AdamW with warmup and cosine
 decay, gradient accumulation, bf16 autocast on CUDA (fp32 on CPU), periodic eval, samples and
@@ -18,12 +18,13 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator.format import END_TOKEN, SPECIAL_TOKENS, prompt_prefix
+from generator.ml.config import TrainingConfig
+from generator.ml.format import END_TOKEN, SPECIAL_TOKENS, prompt_prefix
 
 if TYPE_CHECKING:
     import torch
@@ -34,15 +35,6 @@ TRAINING_STATE = "training_state.pt"
 CHECKPOINT_PREFIX = "step-"
 SAMPLE_PROMPTS = (prompt_prefix("movie"), prompt_prefix("tv"), prompt_prefix())
 IGNORE_INDEX = -100
-
-
-class ConfigError(ValueError):
-    """A training setting out of range; `field` names the setting."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class DataError(ValueError):
@@ -57,70 +49,6 @@ class TrainingInterrupted(Exception):
         self.step = step
         self.checkpoint = checkpoint
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    steps: int | None = None  # optimizer steps; None: derived from `epochs`
-    epochs: float | None = None  # None with steps None: one epoch
-    batch_size: int = 8
-    grad_accum: int = 1
-    lr: float = 2e-4
-    warmup: int = 20
-    max_length: int = 96
-    seed: int = 42
-    eval_fraction: float = 0.05
-    max_eval_records: int = 200
-    eval_every: int = 50
-    sample_every: int = 50
-    save_every: int = 100
-    num_samples: int = 3
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-
-    @classmethod
-    def from_given(cls, values: Mapping[str, Any]) -> TrainingConfig:
-        """A validated config from the values given; a missing or None value keeps its default."""
-        given = {f.name: values[f.name] for f in fields(cls) if values.get(f.name) is not None}
-        config = cls(**given)
-        config.validate()
-        return config
-
-    def validate(self) -> None:
-        if self.steps is not None and self.epochs is not None:
-            raise ConfigError("steps", "give either steps or epochs, not both")
-        _check(self.steps is None or self.steps >= 1, "steps", "must be at least 1", self.steps)
-        _check(self.epochs is None or self.epochs > 0, "epochs", "must be above 0", self.epochs)
-        for name in ("batch_size", "grad_accum", "num_samples"):
-            _check(getattr(self, name) >= 1, name, "must be at least 1", getattr(self, name))
-        _check(self.max_length >= 8, "max_length", "must be at least 8", self.max_length)
-        _check(math.isfinite(self.lr) and self.lr > 0, "lr", "must be above 0", self.lr)
-        fraction, max_eval = self.eval_fraction, self.max_eval_records
-        _check(0 < fraction < 0.5, "eval_fraction", "must be above 0 and below 0.5", fraction)
-        _check(max_eval >= 1, "max_eval_records", "must be at least 1", max_eval)
-        for name in ("warmup", "eval_every", "sample_every", "save_every", "seed"):
-            _check(getattr(self, name) >= 0, name, "must not be negative", getattr(self, name))
-        _check(self.weight_decay >= 0, "weight_decay", "must not be negative", self.weight_decay)
-        _check(self.max_grad_norm > 0, "max_grad_norm", "must be above 0", self.max_grad_norm)
-
-    def total_steps(self, train_records: int) -> int:
-        if self.steps is not None:
-            return self.steps
-        per_step = self.batch_size * self.grad_accum
-        return max(1, math.ceil((self.epochs or 1.0) * train_records / per_step))
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainingConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in known})
-
-
-def _check(ok: bool, field: str, message: str, value: object) -> None:
-    if not ok:
-        raise ConfigError(field, f"{message}, not {value}")
 
 
 @dataclass(frozen=True)
@@ -334,7 +262,7 @@ class _Session:
     def __init__(
         self, source: str | Path, config: TrainingConfig, output_dir: Path, device: str | None
     ) -> None:
-        from generator.bases import load_pretrained
+        from generator.ml.bases import load_pretrained
 
         self.config = config
         self.output_dir = output_dir

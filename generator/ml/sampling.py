@@ -9,63 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
-from generator.format import END_TOKEN, START_TOKEN
+from generator.ml.config import CPU_BATCH_SIZE, GPU_MAX_BATCH_SIZE, SamplingSettings
+from generator.ml.format import END_TOKEN, START_TOKEN, Sample
 
 log = logging.getLogger(__name__)
-
-CPU_BATCH_SIZE = 16
-GPU_MAX_BATCH_SIZE = 256
-
-
-@dataclass(frozen=True)
-class SamplingSettings:
-    temperature: float = 0.9
-    top_p: float = 0.95
-    top_k: int = 50
-    repetition_penalty: float = 1.1
-    max_new_tokens: int = 96
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        _check_range("temperature", self.temperature, 0.05, 5.0)
-        _check_range("top_p", self.top_p, 0.01, 1.0)
-        _check_range("top_k", self.top_k, 0, 10_000)
-        _check_range("repetition_penalty", self.repetition_penalty, 0.5, 3.0)
-        _check_range("max_new_tokens", self.max_new_tokens, 1, 1024)
-        _check_range("seed", self.seed, 0, 2**63 - 1)
-
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
-
-    def generate_kwargs(self) -> dict[str, float | int | bool]:
-        """The settings as `model.generate` takes them (the seed is set on torch instead)."""
-        return {
-            "do_sample": True,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "top_k": self.top_k,
-            "repetition_penalty": self.repetition_penalty,
-            "max_new_tokens": self.max_new_tokens,
-        }
-
-
-def _check_range(name: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
-
-
-@dataclass(frozen=True)
-class Sample:
-    text: str  # the whole record, prompt included, markers removed
-    reached_end: bool
-    new_tokens: int
-    row: int
 
 
 class Sampler:
@@ -171,6 +124,11 @@ class Sampler:
             )
             samples.append(Sample(text, reached_end, len(continuation), row))
         return samples
+
+
+def default_batch_size() -> int:
+    """Texts per batch for this process's device: half the GPU ceiling, or the CPU size."""
+    return GPU_MAX_BATCH_SIZE // 2 if torch.cuda.is_available() else CPU_BATCH_SIZE
 
 
 _loaded: dict[str, Sampler] = {}

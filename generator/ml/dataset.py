@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+
+from generator.ml.text import normalise_space
 
 NETFLIX_COLUMNS = (
     "show_id",
@@ -45,8 +46,8 @@ TV_SHOW = "tv"
 KIND_LABELS = {MOVIE: "Movie", TV_SHOW: "TV Show"}
 KIND_BY_LABEL = {label.lower(): kind for kind, label in KIND_LABELS.items()}
 
-MAX_DESCRIPTION_CHARS = 2000
-MAX_TITLE_CHARS = 300
+MAX_IMPORTED_DESCRIPTION_CHARS = 2000
+MAX_IMPORTED_TITLE_CHARS = 300
 
 
 class DatasetError(ValueError):
@@ -72,15 +73,6 @@ class TitleRecord:
     @property
     def kind_label(self) -> str:
         return KIND_LABELS.get(self.kind, "")
-
-
-def normalise_space(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def text_hash(text: str) -> str:
-    """Hash of the normalised text: the uniqueness rule against storing a text twice."""
-    return hashlib.sha256(normalise_space(text).lower().encode("utf-8")).hexdigest()
 
 
 def text_show_id(description: str) -> str:
@@ -223,10 +215,10 @@ def _single_column(line: int, row: list[str], path: Path) -> Iterator[TitleRecor
 def _checked_description(description: str, line: int, path: Path) -> str:
     if not description:
         raise DatasetError(f"{path}, line {line}: the description is empty")
-    if len(description) > MAX_DESCRIPTION_CHARS:
+    if len(description) > MAX_IMPORTED_DESCRIPTION_CHARS:
         raise DatasetError(
             f"{path}, line {line}: the description is {len(description)} characters long "
-            f"(at most {MAX_DESCRIPTION_CHARS})"
+            f"(at most {MAX_IMPORTED_DESCRIPTION_CHARS})"
         )
     return description
 
@@ -244,8 +236,10 @@ def _netflix_record(row: list[str], index: dict[str, int], line: int, path: Path
             f"{path}, line {line}: type must be 'Movie' or 'TV Show', not {cell('type')!r}"
         )
     title = cell("title")
-    if not title or len(title) > MAX_TITLE_CHARS:
-        raise DatasetError(f"{path}, line {line}: title must be 1 to {MAX_TITLE_CHARS} characters")
+    if not title or len(title) > MAX_IMPORTED_TITLE_CHARS:
+        raise DatasetError(
+            f"{path}, line {line}: title must be 1 to {MAX_IMPORTED_TITLE_CHARS} characters"
+        )
     year_text = cell("release_year")
     release_year = None
     if year_text:

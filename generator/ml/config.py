@@ -1,0 +1,121 @@
+"""Settings of a fine-tune and of sampling, validated. Plain Python: no Django, no torch."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+CPU_BATCH_SIZE = 16
+GPU_MAX_BATCH_SIZE = 256
+
+
+class ConfigError(ValueError):
+    """A training setting out of range; `field` names the setting."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    steps: int | None = None  # optimizer steps; None: derived from `epochs`
+    epochs: float | None = None  # None with steps None: one epoch
+    batch_size: int = 8
+    grad_accum: int = 1
+    lr: float = 2e-4
+    warmup: int = 20
+    max_length: int = 96
+    seed: int = 42
+    eval_fraction: float = 0.05
+    max_eval_records: int = 200
+    eval_every: int = 50
+    sample_every: int = 50
+    save_every: int = 100
+    num_samples: int = 3
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+
+    @classmethod
+    def from_given(cls, values: Mapping[str, Any]) -> TrainingConfig:
+        """A validated config from the values given; a missing or None value keeps its default."""
+        given = {f.name: values[f.name] for f in fields(cls) if values.get(f.name) is not None}
+        config = cls(**given)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if self.steps is not None and self.epochs is not None:
+            raise ConfigError("steps", "give either steps or epochs, not both")
+        _check(self.steps is None or self.steps >= 1, "steps", "must be at least 1", self.steps)
+        _check(self.epochs is None or self.epochs > 0, "epochs", "must be above 0", self.epochs)
+        for name in ("batch_size", "grad_accum", "num_samples"):
+            _check(getattr(self, name) >= 1, name, "must be at least 1", getattr(self, name))
+        _check(self.max_length >= 8, "max_length", "must be at least 8", self.max_length)
+        _check(math.isfinite(self.lr) and self.lr > 0, "lr", "must be above 0", self.lr)
+        fraction, max_eval = self.eval_fraction, self.max_eval_records
+        _check(0 < fraction < 0.5, "eval_fraction", "must be above 0 and below 0.5", fraction)
+        _check(max_eval >= 1, "max_eval_records", "must be at least 1", max_eval)
+        for name in ("warmup", "eval_every", "sample_every", "save_every", "seed"):
+            _check(getattr(self, name) >= 0, name, "must not be negative", getattr(self, name))
+        _check(self.weight_decay >= 0, "weight_decay", "must not be negative", self.weight_decay)
+        _check(self.max_grad_norm > 0, "max_grad_norm", "must be above 0", self.max_grad_norm)
+
+    def total_steps(self, train_records: int) -> int:
+        if self.steps is not None:
+            return self.steps
+        per_step = self.batch_size * self.grad_accum
+        return max(1, math.ceil((self.epochs or 1.0) * train_records / per_step))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainingConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+
+def _check(ok: bool, field: str, message: str, value: object) -> None:
+    if not ok:
+        raise ConfigError(field, f"{message}, not {value}")
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    temperature: float = 0.9
+    top_p: float = 0.95
+    top_k: int = 50
+    repetition_penalty: float = 1.1
+    max_new_tokens: int = 96
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_range("temperature", self.temperature, 0.05, 5.0)
+        _check_range("top_p", self.top_p, 0.01, 1.0)
+        _check_range("top_k", self.top_k, 0, 10_000)
+        _check_range("repetition_penalty", self.repetition_penalty, 0.5, 3.0)
+        _check_range("max_new_tokens", self.max_new_tokens, 1, 1024)
+        _check_range("seed", self.seed, 0, 2**63 - 1)
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+    def generate_kwargs(self) -> dict[str, float | int | bool]:
+        """The settings as `model.generate` takes them (the seed is set on torch instead)."""
+        return {
+            "do_sample": True,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "repetition_penalty": self.repetition_penalty,
+            "max_new_tokens": self.max_new_tokens,
+        }
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, not {value}")

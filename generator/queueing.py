@@ -1,0 +1,43 @@
+"""Queue generator tasks by name, from processes that must not import generator.tasks (torch).
+
+Where the task module is loaded (a worker, a test) the signature runs the task object itself, so
+eager mode applies; elsewhere (the web process) it becomes `send_task` by name.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import current_app
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+GENERATE_BATCH = "generator.generate_batch"
+TOP_UP_POOLS = "generator.top_up_pools"
+FINETUNE = "generator.finetune"
+FAIL_STALE_RUNS = "generator.fail_stale_runs"
+TRAIN_QUEUE = "train"
+NUDGE_CACHE_KEY = "pools:nudged"
+
+log = logging.getLogger(__name__)
+
+
+def finetune_on_commit(run_id: int) -> None:
+    """Queue run `run_id` on the train queue once the current transaction commits."""
+    signature = current_app.signature(FINETUNE, args=(run_id,), queue=TRAIN_QUEUE)
+    transaction.on_commit(signature.apply_async)
+
+
+def nudge_top_up() -> None:
+    """After serving: ask for a top-up, at most once per POOL_NUDGE_INTERVAL; never raises."""
+    try:
+        if not cache.add(NUDGE_CACHE_KEY, 1, timeout=settings.POOL_NUDGE_INTERVAL):
+            return
+        current_app.signature(TOP_UP_POOLS).apply_async(retry=False)
+    except Exception:  # noqa: BLE001 - a cache or broker outage must never break a page view
+        log.warning("top-up nudge failed; the next page view retries", exc_info=True)
+        try:
+            cache.delete(NUDGE_CACHE_KEY)
+        except Exception:  # noqa: BLE001
+            log.debug("cache unreachable too")

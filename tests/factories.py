@@ -1,0 +1,113 @@
+"""factory_boy factories for the models the tests build; every text is invented."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import factory
+from factory.django import DjangoModelFactory
+
+from generator.ml.text import text_hash
+from generator.models import GeneratedDescription, ModelRun, new_serve_key
+from titles.models import Genre, Kind, TrainingTitle
+
+_WHO = ("A retired lighthouse keeper", "Two rival beekeepers", "A nervous robot", "Five cousins")
+_WHAT = ("inherits a haunted bakery", "races across a frozen lake", "forms a jazz band on the moon")
+_WHY = ("to pay off a debt to a talking goose.", "before the tide turns purple.", "by Tuesday.")
+
+
+def invented_text(number: int, series: str = "story") -> str:
+    """A distinct invented description for every (number, series)."""
+    who, what, why = next(itertools.islice(itertools.product(_WHO, _WHAT, _WHY), number % 36, None))
+    return f"{who} {what} {why} (Invented {series} number {number}.)"
+
+
+class GenreFactory(DjangoModelFactory):
+    class Meta:
+        model = Genre
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Invented Genre {n}")
+    slug = factory.LazyAttribute(lambda genre: Genre.slug_for(genre.name))
+
+
+class TrainingTitleFactory(DjangoModelFactory):
+    class Meta:
+        model = TrainingTitle
+        skip_postgeneration_save = True
+
+    show_id = factory.Sequence(lambda n: f"s-test-{n}")
+    kind = Kind.MOVIE
+    title = factory.Sequence(lambda n: f"Invented Training Title {n}")
+    description = factory.Sequence(invented_text)
+    source = TrainingTitle.Source.NETFLIX_CSV
+
+    @factory.post_generation
+    def genres(self, create: bool, extracted: Iterable[Genre] | None, **kwargs: Any) -> None:
+        if create and extracted:
+            self.genres.set(list(extracted))
+
+
+class ModelRunFactory(DjangoModelFactory):
+    class Meta:
+        model = ModelRun
+
+    base = "smollm2-135m-instruct"
+    status = ModelRun.Status.DONE
+
+
+class GeneratedDescriptionFactory(DjangoModelFactory):
+    """A stored generated text; approved unless told otherwise, so it is servable."""
+
+    class Meta:
+        model = GeneratedDescription
+        skip_postgeneration_save = True
+
+    title = factory.Sequence(lambda n: f"Invented Title {n}")
+    text = factory.Sequence(invented_text)
+    kind = Kind.MOVIE
+    status = GeneratedDescription.Status.APPROVED
+
+    @factory.post_generation
+    def genres(self, create: bool, extracted: Iterable[Genre] | None, **kwargs: Any) -> None:
+        if create and extracted:
+            self.genres.set(list(extracted))
+
+
+def make_pool(
+    count: int,
+    kind: str = Kind.MOVIE,
+    genres: Sequence[Genre] = (),
+    status: str = GeneratedDescription.Status.APPROVED,
+    run: ModelRun | None = None,
+) -> list[GeneratedDescription]:
+    """`count` generated texts in one bulk insert (fast enough for pools of thousands)."""
+    start = GeneratedDescription.objects.count()
+    texts = {
+        number: invented_text(number, "pool story")
+        for number in range(start + 1, start + count + 1)
+    }
+    rows = [
+        GeneratedDescription(
+            title=f"Invented Pool Title {number}",
+            text=texts[number],
+            text_hash=text_hash(texts[number]),
+            kind=kind,
+            status=status,
+            model_run=run,
+            serve_key=new_serve_key(),
+        )
+        for number in texts
+    ]
+    created = GeneratedDescription.objects.bulk_create(rows)
+    through = GeneratedDescription.genres.through
+    through.objects.bulk_create(
+        [
+            through(generateddescription_id=description.pk, genre_id=genre.pk)
+            for description in created
+            for genre in genres
+        ]
+    )
+    return created
