@@ -24,7 +24,6 @@ def test_a_record_round_trips() -> None:
     assert record.genres == ("TV Comedies", "Teen TV Shows")
     assert record.title == "Pickle Street"
     assert record.description == "Four friends."
-    assert record.kind_label == "TV Show"
 
 
 def test_fields_cannot_break_the_format() -> None:

@@ -70,10 +70,6 @@ class TitleRecord:
     duration: str = ""
     line: int = field(default=0, compare=False)
 
-    @property
-    def kind_label(self) -> str:
-        return KIND_LABELS.get(self.kind, "")
-
 
 def text_show_id(description: str) -> str:
     """A stable id for a description that came without one, so re-imports stay idempotent."""

@@ -43,10 +43,6 @@ class Record:
     title: str
     description: str
 
-    @property
-    def kind_label(self) -> str:
-        return KIND_LABELS[self.kind]
-
 
 @dataclass(frozen=True)
 class Sample:
