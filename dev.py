@@ -2,7 +2,8 @@
 """Set up and run This Movie Does Not Exist with nothing but Python 3.11 and pip.
 
     python3 dev.py run     # virtualenv + deps, migrate, then web server, Celery workers and beat
-    python3 dev.py test    # virtualenv + deps, ruff, pytest on SQLite, then PostgreSQL + Redis
+    python3 dev.py test    # virtualenv + deps, ruff, lint-imports, mypy, pytest on SQLite,
+                           # then PostgreSQL + Redis
     python3 dev.py manage ARGS...   # manage.py inside the virtualenv
 
 Standard library only: it runs before anything is installed.
@@ -121,12 +122,9 @@ def ensure_chromium() -> bool:
         return True
     if shutil.which("apt-get") and os.geteuid() == 0:
         say("installing Debian's chromium for the browser tests")
-        quiet = {
-            "stdout": subprocess.DEVNULL,
-            "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        }
-        subprocess.run(["apt-get", "update", "-qq"], check=False, **quiet)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, **quiet)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (["update", "-qq"], ["install", "-y", "-qq", "chromium"]):
+            subprocess.run(["apt-get", *command], check=False, stdout=subprocess.DEVNULL, env=env)
     return Path("/usr/bin/chromium").exists()
 
 
@@ -139,6 +137,22 @@ def _pytest(label: str, env: dict[str, str], extra: list[str]) -> int:
     return code
 
 
+def _static_checks() -> bool:
+    """The import-linter contracts and mypy, both configured in pyproject.toml."""
+    # lint-imports finds the packages through sys.path: site/ for config, titles and web.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "site"), str(ROOT)])}
+    checks = {
+        "lint-imports (import contracts)": [str(BIN / "lint-imports")],
+        "mypy (type check)": [str(PYTHON), "-m", "mypy"],
+    }
+    for label, command in checks.items():
+        say(f"running {label}")
+        if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
+            say(f"{label} failed: fix the errors above")
+            return False
+    return True
+
+
 def command_test(args: argparse.Namespace) -> int:
     ensure_venv(with_dev=True)
     in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -146,6 +160,8 @@ def command_test(args: argparse.Namespace) -> int:
         if subprocess.run([str(BIN / "ruff"), *check], cwd=ROOT).returncode != 0:
             say(f"ruff {check[0]} failed")
             return 1
+    if not _static_checks():
+        return 1
     base_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     base_env["TMDNE_BROWSER"] = "1" if ensure_chromium() else ""
     if in_ci and not base_env["TMDNE_BROWSER"]:

@@ -33,14 +33,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._common import free_port  # noqa: E402
+
 PYTHON = sys.executable
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait(predicate: Callable[[], bool], seconds: float, what: str) -> None:
@@ -64,7 +62,7 @@ class Postgres:
     """A throwaway cluster owned by the postgres user (initdb refuses to run as root)."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.data = workdir / "pg"
         self.bin = Path(sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1])
         self.data.mkdir()
@@ -114,7 +112,7 @@ class Postgres:
 
 class Redis:
     def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.dir = workdir / "redis"
         self.dir.mkdir()
         self.process: subprocess.Popen | None = None
@@ -156,7 +154,7 @@ class Site:
 
     def __init__(self, workdir: Path, postgres: Postgres, redis: Redis) -> None:
         self.workdir = workdir
-        self.port = _free_port()
+        self.port = free_port()
         self.env = {
             **os.environ,
             "DATABASE_URL": postgres.url,
@@ -265,9 +263,9 @@ class Site:
                 os.killpg(worker.pid, signal.SIGTERM)
         if self.web and self.web.poll() is None:
             self.web.terminate()
-        for process in [*self.workers, self.web]:
+        for process in [*self.workers, *([self.web] if self.web else [])]:
             try:
-                process and process.wait(20)
+                process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
 

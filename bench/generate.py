@@ -16,6 +16,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,9 @@ def _default_checkpoint(workdir: Path) -> Path:
     return destination
 
 
-def _baseline(sampler: Sampler, prefix: str, settings: SamplingSettings, count: int) -> tuple:
+def _baseline(
+    sampler: Sampler, prefix: str, settings: SamplingSettings, count: int
+) -> tuple[int, int, float]:
     generate = pipeline(
         "text-generation", model=sampler.model, tokenizer=sampler.tokenizer, device=sampler.device
     )
@@ -64,16 +67,15 @@ def _baseline(sampler: Sampler, prefix: str, settings: SamplingSettings, count: 
     return count, tokens, time.perf_counter() - start
 
 
-def _batched(sampler: Sampler, prefix: str, settings: SamplingSettings, count: int) -> tuple:
+def _batched(
+    sampler: Sampler, prefix: str, settings: SamplingSettings, count: int
+) -> tuple[int, int, float, int, int]:
     size = sampler.auto_batch_size()
     samples, tokens, accepted = 0, 0, 0
     start = time.perf_counter()
     batch_index = 0
     while samples < count:
-        batch_settings = SamplingSettings(
-            **{**settings.as_dict(), "seed": settings.seed + batch_index}
-        )
-        batch = sampler.generate(prefix, size, batch_settings)
+        batch = sampler.generate(prefix, size, replace(settings, seed=settings.seed + batch_index))
         samples += len(batch)
         tokens += sum(sample.new_tokens for sample in batch)
         accepted += len(screen(batch).accepted)

@@ -21,9 +21,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from serve import (  # noqa: E402
+from bench.serve import (  # noqa: E402
     Result,
     Server,
     Visitor,

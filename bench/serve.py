@@ -26,7 +26,6 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._common import free_port  # noqa: E402
+
 PYTHON = sys.executable
 HOST = "127.0.0.1"  # loopback only: this never sends a request anywhere else
 GENRES = (
@@ -155,7 +158,7 @@ def fill(count: int) -> None:
 
 class Server:
     def __init__(self, workdir: Path, database: Path, workers: int, threads: int) -> None:
-        self.port = _free_port()
+        self.port = free_port(HOST)
         command = [
             str(Path(PYTHON).parent / "gunicorn"),
             "--chdir",
@@ -193,12 +196,6 @@ class Server:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------------

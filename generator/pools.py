@@ -39,7 +39,9 @@ def pool_key(kind: str = "", genre_slug: str = "") -> str:
 
 def sync_pools() -> list[Pool]:
     """Create the "all" pool and one per kind x top genre of the training data; return them all."""
-    wanted = [(ALL, "", None, settings.POOL_LOW_WATER, settings.POOL_HIGH_WATER)]
+    wanted: list[tuple[str, str, Genre | None, int, int]] = [
+        (ALL, "", None, settings.POOL_LOW_WATER, settings.POOL_HIGH_WATER)
+    ]
     for kind in Kind.values:
         top = (
             Genre.objects.filter(training_titles__kind=kind)

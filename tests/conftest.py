@@ -1,13 +1,19 @@
+from __future__ import annotations
+
 import csv
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from tests.samples import NETFLIX_HEADER, SAMPLE_ROWS
+from generator.ml.dataset import NETFLIX_COLUMNS
+from tests.samples import SAMPLE_ROWS
+
+if TYPE_CHECKING:
+    from generator.models import ModelRun
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +62,7 @@ def netflix_csv(tmp_path: Path) -> Callable[..., Path]:
         path = tmp_path / "titles.csv"
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(header or NETFLIX_HEADER)
+            writer.writerow(header or NETFLIX_COLUMNS)
             writer.writerows(SAMPLE_ROWS if rows is None else rows)
         return path
 
@@ -79,12 +85,18 @@ def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def active_run(trained_checkpoint: Path, db: None) -> Any:
-    from generator.models import ModelRun
+def active_run(trained_checkpoint: Path, db: None) -> ModelRun:
+    """The active run, with a real checkpoint: for tests that sample."""
+    from tests.factories import ModelRunFactory
 
-    return ModelRun.objects.create(
-        base="tiny-gpt2",
-        status=ModelRun.Status.DONE,
-        checkpoint_path=str(trained_checkpoint),
-        is_active=True,
+    return ModelRunFactory.create(
+        base="tiny-gpt2", checkpoint_path=str(trained_checkpoint), is_active=True
     )
+
+
+@pytest.fixture
+def unloaded_run(tmp_path: Path, db: None) -> ModelRun:
+    """The active run, whose checkpoint does not exist: for tests that must never load a model."""
+    from tests.factories import ModelRunFactory
+
+    return ModelRunFactory.create(checkpoint_path=str(tmp_path / "never-written"), is_active=True)

@@ -1,4 +1,7 @@
-"""factory_boy factories for the models the tests build; every text is invented."""
+"""factory_boy factories for the models the tests build; every text is invented.
+
+Call `XFactory.create(...)`: mypy types it as the model, while `XFactory(...)` reads as the factory.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ def invented_text(number: int, series: str = "story") -> str:
     return f"{who} {what} {why} (Invented {series} number {number}.)"
 
 
-class GenreFactory(DjangoModelFactory):
+class GenreFactory(DjangoModelFactory[Genre]):
     class Meta:
         model = Genre
         django_get_or_create = ("name",)
@@ -33,7 +36,7 @@ class GenreFactory(DjangoModelFactory):
     slug = factory.LazyAttribute(lambda genre: Genre.slug_for(genre.name))
 
 
-class TrainingTitleFactory(DjangoModelFactory):
+class TrainingTitleFactory(DjangoModelFactory[TrainingTitle]):
     class Meta:
         model = TrainingTitle
         skip_postgeneration_save = True
@@ -50,7 +53,7 @@ class TrainingTitleFactory(DjangoModelFactory):
             self.genres.set(list(extracted))
 
 
-class ModelRunFactory(DjangoModelFactory):
+class ModelRunFactory(DjangoModelFactory[ModelRun]):
     class Meta:
         model = ModelRun
 
@@ -58,7 +61,7 @@ class ModelRunFactory(DjangoModelFactory):
     status = ModelRun.Status.DONE
 
 
-class GeneratedDescriptionFactory(DjangoModelFactory):
+class GeneratedDescriptionFactory(DjangoModelFactory[GeneratedDescription]):
     """A stored generated text; approved unless told otherwise, so it is servable."""
 
     class Meta:

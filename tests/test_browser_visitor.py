@@ -14,7 +14,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
 from generator.models import GeneratedDescription
-from tests.serving_helpers import genre, make_description, model_run
+from tests.factories import GeneratedDescriptionFactory, GenreFactory, ModelRunFactory
 from titles.models import Kind
 from web.models import Vote
 
@@ -78,10 +78,14 @@ def site(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     """
     cache.clear()
     monkeypatch.setattr("generator.queueing.nudge_top_up", lambda: None)
-    run = model_run()
+    run = ModelRunFactory.create()
     for title, kind, genres, text in SAMPLES:
-        make_description(
-            title=title, text=text, kind=kind, genres=[genre(g) for g in genres], model_run=run
+        GeneratedDescriptionFactory.create(
+            title=title,
+            text=text,
+            kind=kind,
+            genres=[GenreFactory.create(name=g) for g in genres],
+            model_run=run,
         )
     server = LiveServer("localhost:0")
     try:
@@ -91,7 +95,9 @@ def site(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 
 
 def card_id(page: Page) -> str:
-    return page.locator(CARD).get_attribute("data-description-id")
+    value = page.locator(CARD).get_attribute("data-description-id")
+    assert value is not None, "the card has no data-description-id"
+    return value
 
 
 def test_a_visitor_clicks_another_one_goes_back_and_votes(site: str) -> None:

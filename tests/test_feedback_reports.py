@@ -1,26 +1,27 @@
 """Reports: one per visitor and description; enough of them send a text back to review."""
 
-import re
+from typing import Any
 
 import pytest
 from django.test import Client
 
 from generator.models import GeneratedDescription
-from tests.serving_helpers import make_description
+from tests.factories import GeneratedDescriptionFactory
+from tests.pages import CARD_ID
 from web.models import Report
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX = {"HX-Request": "true"}
 
 
 def report(client: Client, description: GeneratedDescription, reason: str = "offensive") -> str:
-    answer = client.post(f"/d/{description.pk}/report/", {"reason": reason}, **HTMX)
+    answer = client.post(f"/d/{description.pk}/report/", {"reason": reason}, headers=HTMX)
     assert answer.status_code == 200
     return answer.content.decode()
 
 
 def test_a_visitor_reports_a_text_once() -> None:
-    description = make_description()
+    description = GeneratedDescriptionFactory.create()
     visitor = Client()
 
     first = report(visitor, description, "real_title")
@@ -34,9 +35,9 @@ def test_a_visitor_reports_a_text_once() -> None:
     assert "Reported. Thank you." in second
 
 
-def test_reports_over_the_threshold_hide_the_text_for_review(settings) -> None:
+def test_reports_over_the_threshold_hide_the_text_for_review(settings: Any) -> None:
     settings.REPORT_HIDE_THRESHOLD = 3
-    description = make_description()
+    description = GeneratedDescriptionFactory.create()
     Client().get("/")  # served once: public from now on
 
     for _ in range(2):
@@ -50,11 +51,11 @@ def test_reports_over_the_threshold_hide_the_text_for_review(settings) -> None:
     assert description.status == GeneratedDescription.Status.PENDING
     assert description.report_count == 3
     assert Client().get(f"/d/{description.pk}/").status_code == 410
-    assert re.search(r'data-description-id="', Client().get("/").content.decode()) is None
+    assert CARD_ID.search(Client().get("/").content.decode()) is None
 
 
 def test_a_report_needs_a_known_reason() -> None:
-    description = make_description()
+    description = GeneratedDescriptionFactory.create()
 
     answer = Client().post(f"/d/{description.pk}/report/", {"reason": "too good"})
 
@@ -63,7 +64,7 @@ def test_a_report_needs_a_known_reason() -> None:
 
 
 def test_every_reason_is_offered_on_the_card() -> None:
-    make_description()
+    GeneratedDescriptionFactory.create()
 
     html = Client().get("/").content.decode()
 

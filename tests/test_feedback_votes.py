@@ -5,11 +5,11 @@ from django.test import Client
 from django.utils import timezone
 
 from generator.models import GeneratedDescription
-from tests.serving_helpers import make_description
+from tests.factories import GeneratedDescriptionFactory
 from web.models import Vote
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX = {"HX-Request": "true"}
 
 
 def counts(description: GeneratedDescription) -> tuple[int, int]:
@@ -18,40 +18,40 @@ def counts(description: GeneratedDescription) -> tuple[int, int]:
 
 
 def test_a_visitor_votes_once_per_description() -> None:
-    description = make_description()
+    description = GeneratedDescriptionFactory.create()
     visitor = Client()
 
     for _ in range(3):
-        visitor.post(f"/d/{description.pk}/vote/", {"value": "up"}, **HTMX)
+        visitor.post(f"/d/{description.pk}/vote/", {"value": "up"}, headers=HTMX)
 
     assert counts(description) == (1, 0)
     assert Vote.objects.count() == 1
 
 
 def test_changing_a_vote_moves_it_between_the_counts() -> None:
-    description = make_description()
+    description = GeneratedDescriptionFactory.create()
     visitor = Client()
 
-    visitor.post(f"/d/{description.pk}/vote/", {"value": "up"}, **HTMX)
-    visitor.post(f"/d/{description.pk}/vote/", {"value": "down"}, **HTMX)
+    visitor.post(f"/d/{description.pk}/vote/", {"value": "up"}, headers=HTMX)
+    visitor.post(f"/d/{description.pk}/vote/", {"value": "down"}, headers=HTMX)
 
     assert counts(description) == (0, 1)
     assert Vote.objects.get().value == "down"
 
 
 def test_each_visitor_counts() -> None:
-    description = make_description()
+    description = GeneratedDescriptionFactory.create()
 
     for value in ("up", "up", "down"):
-        Client().post(f"/d/{description.pk}/vote/", {"value": value}, **HTMX)
+        Client().post(f"/d/{description.pk}/vote/", {"value": value}, headers=HTMX)
 
     assert counts(description) == (2, 1)
 
 
 def test_an_htmx_vote_answers_with_the_feedback_block_pressed() -> None:
-    description = make_description()
+    description = GeneratedDescriptionFactory.create()
 
-    answer = Client().post(f"/d/{description.pk}/vote/", {"value": "up"}, **HTMX)
+    answer = Client().post(f"/d/{description.pk}/vote/", {"value": "up"}, headers=HTMX)
 
     html = answer.content.decode()
     assert answer.status_code == 200
@@ -62,7 +62,7 @@ def test_an_htmx_vote_answers_with_the_feedback_block_pressed() -> None:
 
 
 def test_without_javascript_a_vote_redirects_back_to_the_permalink() -> None:
-    description = make_description()
+    description = GeneratedDescriptionFactory.create()
     visitor = Client()
 
     answer = visitor.post(f"/d/{description.pk}/vote/", {"value": "down"})
@@ -75,14 +75,14 @@ def test_without_javascript_a_vote_redirects_back_to_the_permalink() -> None:
 
 
 def test_votes_need_the_csrf_token() -> None:
-    description = make_description()
+    description = GeneratedDescriptionFactory.create()
     visitor = Client(enforce_csrf_checks=True)
     visitor.get(f"/d/{description.pk}/")
     token = visitor.cookies["csrftoken"].value
 
-    refused = visitor.post(f"/d/{description.pk}/vote/", {"value": "up"}, **HTMX)
+    refused = visitor.post(f"/d/{description.pk}/vote/", {"value": "up"}, headers=HTMX)
     accepted = visitor.post(
-        f"/d/{description.pk}/vote/", {"value": "up"}, **HTMX, HTTP_X_CSRFTOKEN=token
+        f"/d/{description.pk}/vote/", {"value": "up"}, headers={**HTMX, "X-CSRFToken": token}
     )
 
     assert refused.status_code == 403
@@ -91,7 +91,7 @@ def test_votes_need_the_csrf_token() -> None:
 
 
 def test_a_vote_needs_a_known_value() -> None:
-    description = make_description()
+    description = GeneratedDescriptionFactory.create()
 
     answer = Client().post(f"/d/{description.pk}/vote/", {"value": "sideways"})
 
@@ -100,8 +100,8 @@ def test_a_vote_needs_a_known_value() -> None:
 
 
 def test_hidden_texts_take_no_votes() -> None:
-    held = make_description(status=GeneratedDescription.Status.PENDING)
-    withdrawn = make_description(
+    held = GeneratedDescriptionFactory.create(status=GeneratedDescription.Status.PENDING)
+    withdrawn = GeneratedDescriptionFactory.create(
         status=GeneratedDescription.Status.REJECTED, first_served_at=timezone.now()
     )
 

@@ -19,9 +19,13 @@ def _sample(text: str, reached_end: bool = True) -> Sample:
     return Sample(text=text, reached_end=reached_end, new_tokens=30, row=0)
 
 
-def _reason(text: str, reached_end: bool = True, **kwargs: object) -> str | None:
-    options = {"known_genres": {"Dramas", "Comedies", "TV Horror"}} | kwargs
-    result = screen([_sample(text, reached_end)], **options)
+def _reason(text: str, reached_end: bool, kind: str | None, genres: list[str]) -> str | None:
+    result = screen(
+        [_sample(text, reached_end)],
+        kind=kind,
+        genres=genres,
+        known_genres={"Dramas", "Comedies", "TV Horror"},
+    )
     if result.accepted:
         return None
     return next(iter(result.rejections))
@@ -35,31 +39,35 @@ def test_it_accepts_a_well_formed_record() -> None:
 
 
 @pytest.mark.parametrize(
-    "text, reached_end, options, reason",
+    "text, reached_end, kind, genres, reason",
     [
-        (GOOD, False, {}, NO_END),
-        ("Paper Moons, a film about kites and a long journey home.", True, {}, MALFORMED),
+        (GOOD, False, None, [], NO_END),
+        ("Paper Moons, a film about kites and a long journey home.", True, None, [], MALFORMED),
         (
             "[Movie] [Westerns] Title: Dust | " + "A drifter finds a town with no past. " * 2,
             True,
-            {},
+            None,
+            [],
             MALFORMED,
         ),
-        (GOOD, True, {"kind": "tv"}, MALFORMED),
-        (GOOD, True, {"genres": ["Comedies"]}, MALFORMED),
-        ("[Movie] [Dramas] Title: Short | Too short.", True, {}, TOO_SHORT),
-        ("[Movie] [Dramas] Title: Long | " + "word " * 120, True, {}, TOO_LONG),
+        (GOOD, True, "tv", [], MALFORMED),
+        (GOOD, True, None, ["Comedies"], MALFORMED),
+        ("[Movie] [Dramas] Title: Short | Too short.", True, None, [], TOO_SHORT),
+        ("[Movie] [Dramas] Title: Long | " + "word " * 120, True, None, [], TOO_LONG),
         (
             "[Movie] [Dramas] Title: Loop | the cat sat on the mat and the cat sat on the mat "
             "and the cat sat on the mat.",
             True,
-            {},
+            None,
+            [],
             REPETITIVE,
         ),
     ],
 )
-def test_it_rejects_with_a_reason(text: str, reached_end: bool, options: dict, reason: str) -> None:
-    assert _reason(text, reached_end, **options) == reason
+def test_it_rejects_with_a_reason(
+    text: str, reached_end: bool, kind: str | None, genres: list[str], reason: str
+) -> None:
+    assert _reason(text, reached_end, kind, genres) == reason
 
 
 def test_it_rejects_duplicates_within_the_batch_and_the_pool() -> None:

@@ -1,3 +1,5 @@
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -5,9 +7,9 @@ import pytest
 from generator.ml.config import SamplingSettings
 from generator.ml.format import prompt_prefix
 from generator.ml.sampling import Sampler
-from generator.models import GenerationBatch
+from generator.models import GenerationBatch, ModelRun
 from generator.pipeline import run_batch
-from titles.models import Genre
+from tests.factories import GenreFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,20 +23,23 @@ SAMPLING = {
 }
 
 
-def test_out_of_memory_halves_the_batch_and_retries(active_run: Any, settings: Any) -> None:
+def test_out_of_memory_halves_the_batch_and_retries(active_run: ModelRun, settings: Any) -> None:
     for name in ("Dramas", "Comedies", "TV Horror", "Docuseries", "Thrillers", "TV Comedies"):
-        Genre.objects.create(name=name, slug=Genre.slug_for(name))
+        GenreFactory.create(name=name)
     settings.GENERATION_SIMULATE_OOM_ABOVE = 4
     batch = GenerationBatch.objects.create(model_run=active_run, requested=16, sampling=SAMPLING)
 
     done = run_batch(batch.pk)
 
+    assert done is not None
     assert done.status == GenerationBatch.Status.DONE
     assert done.sampling["chunk_size"] == 4
     assert done.accepted + sum(done.rejections.values()) == 16
 
 
-def test_chunked_texts_are_reproduced_from_seed_chunk_size_and_row(trained_checkpoint: Any) -> None:
+def test_chunked_texts_are_reproduced_from_seed_chunk_size_and_row(
+    trained_checkpoint: Path,
+) -> None:
     sampler = Sampler(trained_checkpoint, device="cpu")
     settings = SamplingSettings(temperature=1.0, max_new_tokens=40, seed=5)
     sampler.simulate_oom_above = 3
@@ -44,8 +49,6 @@ def test_chunked_texts_are_reproduced_from_seed_chunk_size_and_row(trained_check
     assert sampler.last_chunk_size == 2
     sampler.simulate_oom_above = None
     # Row 5 sits in chunk 2 (rows 4-5) of size 2: seed + 2, row 1 of that chunk.
-    again = sampler.generate(
-        prompt_prefix(), 2, SamplingSettings(**{**settings.as_dict(), "seed": 7})
-    )
+    again = sampler.generate(prompt_prefix(), 2, replace(settings, seed=7))
     assert chunked[5].text == again[1].text
     assert [sample.row for sample in chunked] == list(range(8))

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from generator.ml.dataset import TitleRecord
 from tests.samples import SAMPLE_ROWS
 from titles.models import Genre, TrainingTitle
 
@@ -17,7 +18,7 @@ def _import(path: Path, *args: str) -> str:
     return out.getvalue()
 
 
-def _snapshot() -> list[tuple]:
+def _snapshot() -> list[tuple[str, str, str]]:
     return list(
         TrainingTitle.objects.order_by("show_id").values_list("show_id", "title", "description")
     )
@@ -193,8 +194,8 @@ def test_a_failure_midway_rolls_back_the_whole_import(
     before = _snapshot()
     real_insert = import_titles._insert_new
 
-    def insert_then_fail(*args: object) -> int:
-        real_insert(*args)
+    def insert_then_fail(records: list[TitleRecord], source: str, show_progress: bool) -> int:
+        real_insert(records, source, show_progress)
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(import_titles, "_insert_new", insert_then_fail)

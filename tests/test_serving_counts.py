@@ -1,23 +1,17 @@
 """Serving counts each view and stamps the first one, then lets the pools decide on a top-up."""
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from generator.models import GeneratedDescription
-from tests.serving_helpers import make_description
+from tests.factories import GeneratedDescriptionFactory
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    cache.clear()
-
-
-def test_each_serve_counts_and_the_first_is_stamped_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("generator.queueing.nudge_top_up", lambda: None)
-    description = make_description()
+@pytest.mark.usefixtures("no_top_up_nudge")
+def test_each_serve_counts_and_the_first_is_stamped_once() -> None:
+    description = GeneratedDescriptionFactory.create()
 
     Client().get("/")
     description.refresh_from_db()
@@ -33,7 +27,7 @@ def test_each_serve_counts_and_the_first_is_stamped_once(monkeypatch: pytest.Mon
 def test_serving_nudges_the_pools(monkeypatch: pytest.MonkeyPatch) -> None:
     nudges: list[None] = []
     monkeypatch.setattr("generator.queueing.nudge_top_up", lambda: nudges.append(None))
-    make_description()
+    GeneratedDescriptionFactory.create()
 
     Client().get("/")
     Client().get("/")
@@ -44,7 +38,7 @@ def test_serving_nudges_the_pools(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_empty_pool_serves_nothing_and_counts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     nudges: list[None] = []
     monkeypatch.setattr("generator.queueing.nudge_top_up", lambda: nudges.append(None))
-    make_description(status=GeneratedDescription.Status.PENDING)
+    GeneratedDescriptionFactory.create(status=GeneratedDescription.Status.PENDING)
 
     page = Client().get("/")
 

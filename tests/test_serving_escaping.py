@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from tests.serving_helpers import make_description
+from tests.factories import GeneratedDescriptionFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
 
@@ -13,13 +13,13 @@ TEXT = 'A sitcom whose <img src=x onerror="alert(1)"> markup <script>alert(2)</s
 
 @pytest.mark.parametrize("how", ["page", "htmx", "permalink"])
 def test_html_in_a_generated_text_is_escaped(how: str) -> None:
-    description = make_description(title=TITLE, text=TEXT)
+    description = GeneratedDescriptionFactory.create(title=TITLE, text=TEXT)
     visitor = Client()
 
     if how == "page":
         html = visitor.get("/").content.decode()
     elif how == "htmx":
-        html = visitor.get("/", HTTP_HX_REQUEST="true").content.decode()
+        html = visitor.get("/", headers={"HX-Request": "true"}).content.decode()
     else:
         html = visitor.get(f"/d/{description.pk}/").content.decode()
 

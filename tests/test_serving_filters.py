@@ -1,17 +1,15 @@
 """Kind and genre filters: shareable in the URL, unseen within the filter, 400 when unknown."""
 
-import re
-
 import pytest
 from django.test import Client
 
-from tests.serving_helpers import genre, make_pool
+from tests.factories import GenreFactory, make_pool
+from tests.pages import CARD_ID, LAP_NOTICE, card_id, tag
 from titles.models import Kind
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
 
-CARD_ID = re.compile(r'data-description-id="(\d+)"')
-LAP_NOTICE = "You have seen every one of our"
+POLL = {"HX-Request": "true", "HX-Trigger": "pool-empty"}
 
 
 def card_ids(client: Client, url: str, views: int) -> list[int]:
@@ -21,7 +19,7 @@ def card_ids(client: Client, url: str, views: int) -> list[int]:
         assert page.status_code == 200
         html = page.content.decode()
         assert LAP_NOTICE not in html
-        ids.append(int(CARD_ID.search(html).group(1)))
+        ids.append(card_id(html))
     return ids
 
 
@@ -35,7 +33,7 @@ def test_a_kind_filter_serves_only_that_kind() -> None:
 
 
 def test_a_genre_filter_serves_that_genre_unseen_then_says_when_all_are_seen() -> None:
-    horror, comedy = genre("TV Horror"), genre("TV Comedies")
+    horror, comedy = GenreFactory.create(name="TV Horror"), GenreFactory.create(name="TV Comedies")
     make_pool(15, kind=Kind.TV_SHOW, genres=[comedy])
     scary = {description.pk for description in make_pool(8, kind=Kind.TV_SHOW, genres=[horror])}
     visitor = Client()
@@ -49,7 +47,7 @@ def test_a_genre_filter_serves_that_genre_unseen_then_says_when_all_are_seen() -
 
 
 def test_each_filter_keeps_its_own_place() -> None:
-    horror = genre("TV Horror")
+    horror = GenreFactory.create(name="TV Horror")
     make_pool(6, kind=Kind.TV_SHOW, genres=[horror])
     make_pool(6, kind=Kind.MOVIE)
     visitor = Client()
@@ -80,22 +78,18 @@ def test_an_unknown_filter_is_a_400_with_a_clear_message(query: str, message: st
 
 
 def test_an_empty_filter_says_so_and_polls_until_fresh_ones_arrive() -> None:
-    horror = genre("TV Horror")
+    horror = GenreFactory.create(name="TV Horror")
     make_pool(3, kind=Kind.MOVIE)
     visitor = Client()
 
     page = visitor.get("/?kind=tv&genre=tv-horror").content.decode()
-    still_empty = visitor.get(
-        "/?kind=tv&genre=tv-horror", HTTP_HX_REQUEST="true", HTTP_HX_TRIGGER="pool-empty"
-    )
+    still_empty = visitor.get("/?kind=tv&genre=tv-horror", headers=POLL)
     arrived = make_pool(1, kind=Kind.TV_SHOW, genres=[horror])[0]
-    fresh = visitor.get(
-        "/?kind=tv&genre=tv-horror", HTTP_HX_REQUEST="true", HTTP_HX_TRIGGER="pool-empty"
-    )
+    fresh = visitor.get("/?kind=tv&genre=tv-horror", headers=POLL)
 
     assert CARD_ID.search(page) is None
     assert "No fresh TV shows in TV Horror just now" in page
-    poller = re.search(r'<div class="card empty"[^>]*>', page).group(0)
+    poller = tag(r'<div class="card empty"[^>]*>', page)
     assert 'hx-trigger="every 10s"' in poller
     assert 'hx-get="/?kind=tv&amp;genre=tv-horror"' in poller
     assert still_empty.status_code == 204
@@ -104,8 +98,8 @@ def test_an_empty_filter_says_so_and_polls_until_fresh_ones_arrive() -> None:
 
 
 def test_chips_are_shareable_links_and_show_which_filter_is_on() -> None:
-    make_pool(2, kind=Kind.TV_SHOW, genres=[genre("TV Horror")])
-    make_pool(2, kind=Kind.MOVIE, genres=[genre("Horror Movies")])
+    make_pool(2, kind=Kind.TV_SHOW, genres=[GenreFactory.create(name="TV Horror")])
+    make_pool(2, kind=Kind.MOVIE, genres=[GenreFactory.create(name="Horror Movies")])
 
     html = Client().get("/?kind=tv").content.decode()
 

@@ -5,12 +5,12 @@ import re
 import pytest
 from django.test import Client
 
-from tests.serving_helpers import make_pool
+from tests.factories import make_pool
+from tests.pages import card_id, tag
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
 
-CARD_ID = re.compile(r'data-description-id="(\d+)"')
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX = {"HX-Request": "true"}
 
 
 def test_an_htmx_request_gets_only_the_card_and_pushes_its_permalink() -> None:
@@ -18,14 +18,14 @@ def test_an_htmx_request_gets_only_the_card_and_pushes_its_permalink() -> None:
     visitor = Client()
     visitor.get("/")
 
-    partial = visitor.get("/", **HTMX, HTTP_HX_TRIGGER="another-one")
+    partial = visitor.get("/", headers={**HTMX, "HX-Trigger": "another-one"})
 
     html = partial.content.decode()
-    card_id = int(CARD_ID.search(html).group(1))
+    shown = card_id(html)
     assert partial.status_code == 200
     assert "<html" not in html
     assert "<nav" not in html  # the filters stay on the page; only the card region is swapped
-    assert partial.headers["HX-Push-Url"] == f"/d/{card_id}/"
+    assert partial.headers["HX-Push-Url"] == f"/d/{shown}/"
     assert "HX-Request" in partial.headers["Vary"]
 
 
@@ -35,7 +35,7 @@ def test_the_page_has_a_live_card_region_and_a_plain_link_for_another_one() -> N
     html = Client().get("/").content.decode()
 
     assert 'id="card-region" class="card-region" aria-live="polite"' in html
-    button = re.search(r"<a id=\"another-one\"[^>]*>", html).group(0)
+    button = tag(r"<a id=\"another-one\"[^>]*>", html)
     assert 'href="/"' in button  # without JavaScript it is a link to a fresh page load
     assert 'hx-get="/"' in button
     assert 'hx-target="#card-region"' in button
@@ -45,8 +45,8 @@ def test_a_reload_shows_a_new_description() -> None:
     make_pool(2)
     visitor = Client()
 
-    first = CARD_ID.search(visitor.get("/").content.decode()).group(1)
-    second = CARD_ID.search(visitor.get("/").content.decode()).group(1)
+    first = card_id(visitor.get("/").content.decode())
+    second = card_id(visitor.get("/").content.decode())
 
     assert first != second
 
@@ -54,7 +54,7 @@ def test_a_reload_shows_a_new_description() -> None:
 def test_a_history_restore_gets_the_whole_page() -> None:
     make_pool(1)
 
-    page = Client().get("/", **HTMX, HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    page = Client().get("/", headers={**HTMX, "HX-History-Restore-Request": "true"})
 
     assert "<html" in page.content.decode()
 
@@ -62,7 +62,7 @@ def test_a_history_restore_gets_the_whole_page() -> None:
 def test_the_partial_updates_the_document_title() -> None:
     description = make_pool(1)[0]
 
-    partial = Client().get("/", **HTMX).content.decode()
+    partial = Client().get("/", headers=HTMX).content.decode()
 
     assert f"<title>{description.title} · This Movie Does Not Exist</title>" in partial
 

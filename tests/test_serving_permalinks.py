@@ -5,7 +5,7 @@ from django.test import Client
 from django.utils import timezone
 
 from generator.models import GeneratedDescription
-from tests.serving_helpers import genre, make_description, model_run
+from tests.factories import GeneratedDescriptionFactory, GenreFactory, ModelRunFactory
 from titles.models import Kind
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
@@ -13,12 +13,13 @@ Status = GeneratedDescription.Status
 
 
 def test_a_permalink_shows_the_card_with_open_graph_and_twitter_tags() -> None:
-    description = make_description(
+    run = ModelRunFactory.create()
+    description = GeneratedDescriptionFactory.create(
         title="Pickle Street Irregulars",
         text="Four retirees run a detective agency from a pickle shop, badly.",
         kind=Kind.TV_SHOW,
-        genres=[genre("TV Comedies")],
-        model_run=model_run(),
+        genres=[GenreFactory.create(name="TV Comedies")],
+        model_run=run,
     )
 
     page = Client().get(f"/d/{description.pk}/")
@@ -33,12 +34,12 @@ def test_a_permalink_shows_the_card_with_open_graph_and_twitter_tags() -> None:
     assert f'<link rel="canonical" href="{url}">' in html
     assert '<meta name="twitter:card" content="summary">' in html
     assert "detective agency from a pickle shop" in html
-    assert f"model run #{description.model_run.pk} (smollm2-135m-instruct)" in html
+    assert f"model run #{run.pk} (smollm2-135m-instruct)" in html
     assert f'data-copy-url="{url}"' in html
 
 
 def test_the_same_permalink_always_shows_the_same_description() -> None:
-    description = make_description()
+    description = GeneratedDescriptionFactory.create()
     visitor = Client()
 
     pages = [visitor.get(f"/d/{description.pk}/").content.decode() for _ in range(3)]
@@ -50,14 +51,14 @@ def test_the_same_permalink_always_shows_the_same_description() -> None:
 
 @pytest.mark.parametrize("status", [Status.PENDING, Status.REJECTED, Status.OVERFIT])
 def test_a_text_that_never_went_public_is_404(status: str) -> None:
-    description = make_description(status=status)
+    description = GeneratedDescriptionFactory.create(status=status)
 
     assert Client().get(f"/d/{description.pk}/").status_code == 404
 
 
 @pytest.mark.parametrize("status", [Status.PENDING, Status.REJECTED])
 def test_a_text_taken_down_after_going_public_is_410(status: str) -> None:
-    description = make_description(status=status, first_served_at=timezone.now())
+    description = GeneratedDescriptionFactory.create(status=status, first_served_at=timezone.now())
 
     page = Client().get(f"/d/{description.pk}/")
 
@@ -79,6 +80,6 @@ def test_a_text_taken_down_after_going_public_is_410(status: str) -> None:
     ],
 )
 def test_odd_ids_are_404_never_500(path: str) -> None:
-    make_description()
+    GeneratedDescriptionFactory.create()
 
     assert Client().get(path).status_code == 404

@@ -9,20 +9,18 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from generator.models import GeneratedDescription
-from tests.serving_helpers import genre, make_pool
+from tests.factories import GenreFactory, make_pool
+from tests.pages import LAP_NOTICE, card_id
 from web.walk import GenreChoice, PoolFilter, _first
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
-
-CARD_ID = re.compile(r'data-description-id="(\d+)"')
-LAP_NOTICE = "You have seen every one of our"
 
 
 def shown(client: Client, url: str = "/") -> tuple[int, bool]:
     page = client.get(url)
     assert page.status_code == 200
     html = page.content.decode()
-    return int(CARD_ID.search(html).group(1)), LAP_NOTICE in html
+    return card_id(html), LAP_NOTICE in html
 
 
 def test_it_skips_seen_descriptions() -> None:
@@ -94,7 +92,7 @@ def test_once_all_were_served_new_visitors_lean_to_the_least_served() -> None:
 
 
 def test_visitor_state_stays_small_however_much_they_view() -> None:
-    make_pool(60, genres=[genre("TV Horror")])
+    make_pool(60, genres=[GenreFactory.create(name="TV Horror")])
     visitor = Client()
     shown(visitor)
     one_view = len(visitor.cookies["tmdne_walk"].value)
@@ -147,7 +145,7 @@ def query_plan(sql: str, params: tuple = ()) -> str:
 def test_each_pick_is_an_index_seek_not_a_sort(kind: str, with_genre: bool) -> None:
     if connection.vendor != "sqlite":
         pytest.skip("checks SQLite's query plan; PostgreSQL plans by table statistics")
-    horror = genre("TV Horror")
+    horror = GenreFactory.create(name="TV Horror")
     make_pool(50, kind="movie", genres=[horror])
     choice = PoolFilter(kind=kind, genre=None)
     if with_genre:
@@ -170,8 +168,8 @@ def test_each_pick_is_an_index_seek_not_a_sort(kind: str, with_genre: bool) -> N
 def test_an_empty_genre_is_known_from_its_own_rows_not_by_probing_the_pool() -> None:
     if connection.vendor != "sqlite":
         pytest.skip("checks SQLite's query plan; PostgreSQL plans by table statistics")
-    empty = genre("TV Horror")
-    make_pool(30, genres=[genre("Dramas")])
+    empty = GenreFactory.create(name="TV Horror")
+    make_pool(30, genres=[GenreFactory.create(name="Dramas")])
     choice = PoolFilter(genre=GenreChoice(empty.pk, empty.slug, empty.name))
 
     with CaptureQueriesContext(connection) as queries:

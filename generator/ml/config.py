@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, TypedDict
 
 CPU_BATCH_SIZE = 16
 GPU_MAX_BATCH_SIZE = 256
@@ -84,6 +84,15 @@ def _check(ok: bool, field: str, message: str, value: object) -> None:
         raise ConfigError(field, f"{message}, not {value}")
 
 
+class GenerateKwargs(TypedDict):
+    do_sample: bool
+    temperature: float
+    top_p: float
+    top_k: int
+    repetition_penalty: float
+    max_new_tokens: int
+
+
 @dataclass(frozen=True)
 class SamplingSettings:
     temperature: float = 0.9
@@ -104,7 +113,7 @@ class SamplingSettings:
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
 
-    def generate_kwargs(self) -> dict[str, float | int | bool]:
+    def generate_kwargs(self) -> GenerateKwargs:
         """The settings as `model.generate` takes them (the seed is set on torch instead)."""
         return {
             "do_sample": True,

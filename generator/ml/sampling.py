@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from generator.ml.config import CPU_BATCH_SIZE, GPU_MAX_BATCH_SIZE, SamplingSettings
 from generator.ml.format import END_TOKEN, START_TOKEN, Sample
@@ -29,9 +29,9 @@ class Sampler:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.tokenizer = AutoTokenizer.from_pretrained(self.checkpoint)
         dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
-        self.model: PreTrainedModel = AutoModelForCausalLM.from_pretrained(
-            self.checkpoint, dtype=dtype
-        ).to(self.device)
+        self.model = AutoModelForCausalLM.from_pretrained(self.checkpoint, dtype=dtype)
+        # transformers wraps .to in functools.wraps(nn.Module.to), which mypy reads as unbound.
+        self.model.to(self.device)  # type: ignore[arg-type]
         self.model.eval()
         self.last_chunk_size = 0
         # Test hook: raise the device's out-of-memory error for chunks above this many rows.
@@ -105,25 +105,33 @@ class Sampler:
         torch.manual_seed(generator_seed)
         if self.device.type == "cuda":
             torch.cuda.manual_seed_all(generator_seed)
-        output = self.model.generate(
+        # generate() declares `self: GenerativePreTrainedModel`, a protocol no model class meets.
+        output = self.model.generate(  # type: ignore[misc]
             input_ids=input_ids,
             attention_mask=attention_mask,
             **settings.generate_kwargs(),
             eos_token_id=self.end_id,
             pad_token_id=self.pad_id,
         )
+        # Without return_dict_in_generate, generate() returns the token ids as one tensor.
+        assert isinstance(output, torch.Tensor)
         prompt_length = input_ids.shape[1]
-        samples = []
-        for row, sequence in enumerate(output.tolist()):
+        kept, ends, lengths = [], [], []
+        for sequence in output.tolist():
             continuation = sequence[prompt_length:]
             reached_end = self.end_id in continuation
             if reached_end:
                 continuation = continuation[: continuation.index(self.end_id)]
-            text = self.tokenizer.decode(
-                sequence[:prompt_length] + continuation, skip_special_tokens=True
+            kept.append(sequence[:prompt_length] + continuation)
+            ends.append(reached_end)
+            lengths.append(len(continuation))
+        texts = self.tokenizer.batch_decode(kept, skip_special_tokens=True)
+        return [
+            Sample(text, reached_end, length, row)
+            for row, (text, reached_end, length) in enumerate(
+                zip(texts, ends, lengths, strict=True)
             )
-            samples.append(Sample(text, reached_end, len(continuation), row))
-        return samples
+        ]
 
 
 def default_batch_size() -> int:

@@ -9,11 +9,11 @@ class Kind(models.TextChoices):
     TV_SHOW = TV_SHOW, KIND_LABELS[TV_SHOW]
 
 
-class GenreQuerySet(models.QuerySet):
+class GenreQuerySet(models.QuerySet["Genre"]):
     def get_or_create_many(self, names: set[str]) -> dict[str, "Genre"]:
         existing = {genre.name: genre for genre in self.filter(name__in=names)}
         missing = [Genre(name=name, slug=Genre.slug_for(name)) for name in names - set(existing)]
-        self.bulk_create(missing, ignore_conflicts=True)
+        Genre.objects.bulk_create(missing, ignore_conflicts=True)
         return {genre.name: genre for genre in self.filter(name__in=names)}
 
 

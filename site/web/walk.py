@@ -33,7 +33,7 @@ LAP_START_SAMPLE = 8
 _KEY_LIMIT = 1 << SERVE_KEY_BITS
 _COOKIE_VERSION = "1"
 _FILTER_PART = re.compile(r"^[a-z]*~[a-z0-9_-]*$")
-_KIND_PLURALS = {Kind.MOVIE: "movies", Kind.TV_SHOW: "TV shows"}
+_KIND_PLURALS: dict[str, str] = {Kind.MOVIE: "movies", Kind.TV_SHOW: "TV shows"}
 
 
 @dataclass(frozen=True)

@@ -24,34 +24,36 @@ class Command(BaseCommand):
         parser.add_argument("--run", type=int, help="ModelRun id (default: the active run)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        count, run = options["count"], _model_run(options["run"])
+        # Every argument is checked before a model run is looked up or a device is probed.
+        count, temperature, seed = options["count"], options["temperature"], options["seed"]
         if not 1 <= count <= MAX_COUNT:
             raise CommandError(f"--count must be between 1 and {MAX_COUNT}")
-        size = options["batch_size"] if options["batch_size"] is not None else batch_size()
-        if not 1 <= size <= 1024:
+        if options["batch_size"] is not None and not 1 <= options["batch_size"] <= 1024:
             raise CommandError("--batch-size must be between 1 and 1024")
-        temperature = options["temperature"]
         if temperature is not None and not 0.05 <= temperature <= 5.0:
             raise CommandError("--temperature must be between 0.05 and 5.0")
-        if options["seed"] is not None and options["seed"] < 0:
+        if seed is not None and seed < 0:
             raise CommandError("--seed must be zero or positive")
         genre = _genre(options["genre"])
         kind = options["kind"] or ""
         if genre and not kind:
             raise CommandError("--genre needs --kind (movie or tv)")
+        run = _model_run(options["run"])
+        size = options["batch_size"] or batch_size()
         totals: dict[str, int] = {}
         accepted = 0
         with tqdm(total=count, unit="text", disable=options["verbosity"] == 0) as progress:
             for index, start in enumerate(range(0, count, size)):
-                seed = None if options["seed"] is None else options["seed"] + index
                 batch = GenerationBatch.objects.create(
                     model_run=run,
                     kind=kind,
                     genre=genre,
                     requested=min(size, count - start),
-                    sampling=new_sampling(temperature, seed),
+                    sampling=new_sampling(temperature, None if seed is None else seed + index),
                 )
                 done = run_batch(batch.pk)
+                if done is None:
+                    raise CommandError(f"batch #{batch.pk} was claimed by another process")
                 accepted += done.accepted
                 for reason, number in done.rejections.items():
                     totals[reason] = totals.get(reason, 0) + number
