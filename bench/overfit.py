@@ -1,7 +1,7 @@
 """Benchmark the overfit detector: speed against the full training set, and precision/recall on
 planted copies versus held-back real descriptions.
 
-    .venv/bin/python bench/overfit.py [--csv PATH] [--seed 7] [--cli]
+    .venv/bin/python bench/overfit.py [--csv PATH] [--seed 7] [--cli] [--pool]
 
 Speed: the detector is built on every row of the CSV, then single checks are timed (checks/s,
 p50/p99 ms) next to a brute-force baseline that scores each text with rapidfuzz against every
@@ -13,6 +13,13 @@ left out, being copies by definition). Positives are copies of indexed rows, one
 verbatim, case/punctuation/spacing changed, a few words swapped/dropped/inserted, a long
 truncated run, two halves of two descriptions spliced, and an original text under a real title.
 --cli runs the same held-out set through `python -m generator.ml.overfit` with files under /tmp.
+
+--pool runs the same cases against the pool of generated texts, the way the Django side checks it:
+the indexed 90% is stored as generated texts (in a throwaway SQLite database under /tmp, with
+their TextShingle signatures), then every case is checked by the SQL candidate retrieval plus a
+small Detector (generator.overfit_check.pool_check), next to the former in-memory index (one
+Detector over every stored text), timing both and counting the verdicts on which they differ.
+Titles are not checked against the pool (generated texts may share one), so "title" scores 0 there.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from generator.ml.dataset import NETFLIX_COLUMNS, TitleRecord, read_titles  # noqa: E402
-from generator.ml.overfit import Detector, Thresholds  # noqa: E402
+from generator.ml.overfit import Detector, Thresholds, Verdict  # noqa: E402
 from generator.ml.text import normalise  # noqa: E402
 
 DEFAULT_CSV = ROOT.parent / "shared" / "data" / "netflix_titles.csv"
@@ -285,16 +292,97 @@ def _row(record: TitleRecord) -> list[str]:
     ]
 
 
+def _setup_django(folder: str) -> None:
+    """Django on a fresh SQLite database in `folder`, migrated (the bench never touches data/)."""
+    import os
+
+    import django
+    from django.core.management import call_command
+
+    sys.path.insert(0, str(ROOT / "site"))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ["DATA_DIR"] = folder
+    os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def _pool_report(label: str, cases: list[Case], flags: list[bool], latencies: list[float]) -> None:
+    _print_quality(label, quality(cases, flags))
+    print(
+        f"  {len(latencies) / (sum(latencies) / 1000):,.0f} checks/s, "
+        f"p50 {_percentile(latencies, 0.5):.3f} ms, p99 {_percentile(latencies, 0.99):.3f} ms"
+    )
+
+
+def pool_index(records: list[TitleRecord], seed: int) -> None:
+    """The held-out cases against the pool: the database index versus the in-memory one."""
+    with tempfile.TemporaryDirectory(prefix="overfit-bench-", dir="/tmp") as folder:
+        _setup_django(folder)
+        from generator import overfit_check
+        from generator.ml.overfit import Document
+        from generator.models import GeneratedDescription
+
+        rng = random.Random(seed)
+        shuffled = records[:]
+        rng.shuffle(shuffled)
+        cut = round(len(shuffled) * 0.9)
+        indexed, held_out = shuffled[:cut], shuffled[cut:]
+        cases = build_cases(indexed, held_out, seed)
+        started = time.perf_counter()
+        GeneratedDescription.objects.store(
+            [GeneratedDescription(title=r.title, kind=r.kind, text=r.description) for r in indexed],
+            ignore_conflicts=True,  # the catalogue repeats a few descriptions
+        )
+        stored = GeneratedDescription.objects.order_by("pk").values_list("pk", "title", "text")
+        print(
+            f"pool: {len(stored)} generated texts stored and indexed in SQL in "
+            f"{time.perf_counter() - started:.2f} s"
+        )
+        started = time.perf_counter()
+        memory = Detector(Document(str(pk), title, text) for pk, title, text in stored)
+        print(f"  in-memory index (before) built in {time.perf_counter() - started:.2f} s")
+        limits = overfit_check._without_titles(Thresholds())
+        before: list[object] = []
+        after: list[object] = []
+        memory_ms, _ = _timed(lambda c: before.append(memory.check(c.text, "", limits)), cases)
+        sql_ms, _ = _timed(lambda c: after.append(overfit_check.pool_check(c.text, limits)), cases)
+        old = [v for v in before if isinstance(v, Verdict)]
+        new = [c.verdict for c in after if isinstance(c, overfit_check.Check)]
+        _pool_report("pool, in-memory index (before)", cases, [v.overfit for v in old], memory_ms)
+        _pool_report("pool, SQL index (after)", cases, [v.overfit for v in new], sql_ms)
+        differ = sum(
+            (a.overfit, round(a.score, 9), a.reason) != (b.overfit, round(b.score, 9), b.reason)
+            for a, b in zip(old, new, strict=True)
+        )
+        nearest = sum(
+            (a.nearest and a.nearest.key) != (b.nearest and b.nearest.key)
+            for a, b in zip(old, new, strict=True)
+        )
+        flags = sum(a.overfit != b.overfit for a, b in zip(old, new, strict=True))
+        drift = max(abs(a.score - b.score) for a, b in zip(old, new, strict=True))
+        print(
+            f"  differing: overfit flag {flags}, (overfit, score, reason) {differ}, "
+            f"nearest text {nearest}, of {len(cases)}; largest score difference {drift:.3f} "
+            "(ties for the last candidate place fall differently)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cli", action="store_true", help="also evaluate through the CLI")
+    parser.add_argument(
+        "--pool", action="store_true", help="also compare the SQL pool index with the in-memory one"
+    )
     args = parser.parse_args()
     records = read_titles(args.csv)
     print(f"{args.csv}: {len(records)} titles")
     cases = held_out_quality(records, args.seed, args.cli)
     speed(records, cases)
+    if args.pool:
+        pool_index(records, args.seed)
 
 
 if __name__ == "__main__":

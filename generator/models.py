@@ -1,19 +1,32 @@
 """Fine-tuning runs, generation batches and the pool of generated descriptions."""
 
 import secrets
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, models, transaction
 from django.db.models import Case, Count, F, FloatField, Q, Value, When
 from django.utils import timezone
 
 from generator.ml.text import text_hash
+from generator.signatures import normal_hash, shingles
 from titles.models import Genre, Kind
 
 # A running fine-tune writes a heartbeat at least every step; this much silence means it died.
 MODEL_RUN_STALE_AFTER = timedelta(minutes=15)
+
+
+class RunStatus(models.TextChoices):
+    """The lifecycle of a fine-tuning run and of a generation batch (ModelRun.Status, .Status)."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
 
 
 class RunLifecycleQuerySet(models.QuerySet):
@@ -71,11 +84,7 @@ class ModelRunQuerySet(RunLifecycleQuerySet):
 class ModelRun(models.Model):
     """One fine-tuning run: hyperparameters, progress, curves, samples and its checkpoint."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+    Status = RunStatus
 
     base = models.CharField(max_length=300)
     hyperparameters = models.JSONField(default=dict, blank=True)
@@ -185,11 +194,7 @@ class Pool(models.Model):
 class GenerationBatch(models.Model):
     """One request to the sampler; texts it wrote point back here so they can be reproduced."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+    Status = RunStatus
 
     model_run = models.ForeignKey(ModelRun, on_delete=models.CASCADE, related_name="batches")
     pool = models.ForeignKey(
@@ -223,10 +228,37 @@ def new_serve_key() -> int:
     return secrets.randbits(SERVE_KEY_BITS)
 
 
-class GeneratedDescriptionQuerySet(models.QuerySet):
+class GeneratedDescriptionQuerySet(models.QuerySet["GeneratedDescription"]):
     def servable(self) -> "GeneratedDescriptionQuerySet":
         """Texts a visitor may be shown."""
         return self.filter(status=GeneratedDescription.Status.APPROVED)
+
+    def store(
+        self, rows: Sequence["GeneratedDescription"], ignore_conflicts: bool = False
+    ) -> list["GeneratedDescription"]:
+        """Insert new texts and their overfit signatures in one transaction (bulk_create's way).
+
+        With ignore_conflicts a text already stored (same text_hash) is skipped, and keeps the
+        signatures it was stored with. Once the transaction commits, signatures beyond the newest
+        OVERFIT_POOL_INDEX_LIMIT texts are pruned (TextShingle.objects.prune).
+        """
+        for row in rows:
+            row.text_hash = text_hash(row.text)
+            row.normal_hash = normal_hash(row.text)
+        with transaction.atomic():
+            created = self.bulk_create(rows, ignore_conflicts=ignore_conflicts)
+            stored = GeneratedDescription.objects.filter(
+                text_hash__in=[row.text_hash for row in rows]
+            ).only("pk", "text")
+            indexed = set(
+                TextShingle.objects.filter(description__in=stored).values_list(
+                    "description_id", flat=True
+                )
+            )
+            TextShingle.objects.index(row for row in stored if row.pk not in indexed)
+            # Robust: a failed prune is logged and retried by the next store, never loses texts.
+            transaction.on_commit(TextShingle.objects.prune, robust=True)
+        return created
 
 
 class GeneratedDescription(models.Model):
@@ -252,6 +284,8 @@ class GeneratedDescription(models.Model):
     genres = models.ManyToManyField(Genre, related_name="generated_descriptions", blank=True)
     text = models.TextField()
     text_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The folded text's hash (generator.signatures): the overfit check's exact-copy lookup.
+    normal_hash = models.BigIntegerField(null=True, blank=True, editable=False, db_index=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     featured = models.BooleanField(default=False)
 
@@ -281,7 +315,7 @@ class GeneratedDescription(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="near_duplicates"
     )
     checked_at = models.DateTimeField(null=True, blank=True)
-    # A moderator's decision; `scan_overfit` leaves the status of moderated texts alone.
+    # A moderator's decision; re-checks (generator.moderation) leave the status of these alone.
     moderated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -327,6 +361,58 @@ class GeneratedDescription(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Texts are never edited: a new one is indexed for the overfit check as it is created."""
         self.text_hash = text_hash(self.text)
-        super().save(*args, **kwargs)
+        self.normal_hash = normal_hash(self.text)
+        if not self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            TextShingle.objects.index([self])
+
+
+class TextShingleQuerySet(models.QuerySet["TextShingle"]):
+    def index(self, descriptions: Iterable[GeneratedDescription]) -> int:
+        """Write the word-trigram signatures of stored texts; returns how many rows."""
+        rows = [
+            TextShingle(description_id=description.pk, shingle=shingle)
+            for description in descriptions
+            for shingle in sorted(shingles(description.text))
+        ]
+        self.bulk_create(rows, batch_size=2000)
+        return len(rows)
+
+    def prune(self, keep: int | None = None) -> int:
+        """Drop the signatures of all but the newest `keep` texts (OVERFIT_POOL_INDEX_LIMIT)."""
+        keep = settings.OVERFIT_POOL_INDEX_LIMIT if keep is None else keep
+        if keep < 0:
+            raise ImproperlyConfigured(f"OVERFIT_POOL_INDEX_LIMIT={keep} is below 0")
+        newest = GeneratedDescription.objects.order_by("-pk").values_list("pk", flat=True)
+        boundary = list(newest[keep : keep + 1])
+        if not boundary:
+            return 0
+        deleted, _ = self.filter(description_id__lte=boundary[0]).delete()
+        return deleted
+
+
+class TextShingle(models.Model):
+    """One word trigram of a generated text: the overfit check's index of the pool, in SQL.
+
+    Only the newest OVERFIT_POOL_INDEX_LIMIT texts keep theirs; the rows go with their text.
+    """
+
+    description = models.ForeignKey(
+        GeneratedDescription, on_delete=models.CASCADE, related_name="shingles"
+    )
+    shingle = models.BigIntegerField()  # generator.signatures.shingles: stable, 63 bits
+
+    objects = TextShingleQuerySet.as_manager()
+
+    class Meta:
+        # Lookups go by shingle; with the id beside it, counting per text reads only the index.
+        indexes = [models.Index(fields=["shingle", "description"], name="shingle_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.shingle} in #{self.description_id}"

@@ -20,18 +20,22 @@ The same, one level down:
     fields_for(check: Check) -> dict[str, object]
     check_stored(descriptions) -> list[Check]       # re-check stored texts (scan, admin)
 
-The training index is rebuilt when the training titles change (count, last id, last import time);
-the pool index grows by the texts stored since the last call and is rebuilt when rows were
-deleted. Both are per process: two workers storing near-duplicates at the same moment each miss
-the other's text, which `manage.py scan_overfit` catches later.
+The training index is a per-process cache, rebuilt when the training titles change (count, last
+id, last import time); `reset()` empties it. The pool of generated texts is indexed in the
+database (models.TextShingle, written with the texts by `GeneratedDescription.objects.store`):
+SQL counts the word trigrams each stored text shares with the checked one, leaving out trigrams
+found in more than MAX_POSTINGS texts (stock phrases), keeps the top CANDIDATES plus any exact copy
+(normal_hash), and a small Detector over those scores them as the full one would. Only the newest
+OVERFIT_POOL_INDEX_LIMIT texts keep trigrams; exact copies are found among all. Two workers storing
+near-duplicates at the same moment each miss the other's uncommitted text, which
+`manage.py scan_overfit` catches later.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -39,8 +43,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from generator.ml.overfit import Detector, Document, Thresholds, Verdict
-from generator.models import GeneratedDescription
+from generator.ml.overfit import CANDIDATES, MAX_POSTINGS, Detector, Document, Thresholds, Verdict
+from generator.models import GeneratedDescription, TextShingle
+from generator.signatures import normal_hash, shingles
 from titles.models import TrainingTitle
 
 AUTO_APPROVE = "auto-approve"
@@ -54,7 +59,8 @@ BATCH = "batch"
 Status = GeneratedDescription.Status
 Reason = GeneratedDescription.OverfitReason
 
-_lock = threading.RLock()
+_lock = threading.Lock()
+NO_MATCH = Verdict(False, 0.0, "", None, "")
 
 
 @dataclass(frozen=True)
@@ -74,16 +80,7 @@ class Check:
         return self.verdict.reason
 
 
-@dataclass
-class _PoolIndex:
-    detector: Detector
-    count: int  # rows with id <= last_id when last synced
-    last_id: int
-    last_created: datetime | None
-
-
 _training: tuple[tuple[object, ...], Detector] | None = None
-_pool: _PoolIndex | None = None
 
 
 def thresholds() -> Thresholds:
@@ -117,11 +114,10 @@ def get_detector() -> Detector:
 
 
 def reset() -> None:
-    """Forget both indexes; the next check rebuilds them."""
-    global _training, _pool
+    """Forget the cached training detector; the next check rebuilds it."""
+    global _training
     with _lock:
         _training = None
-        _pool = None
 
 
 def check_texts(items: Sequence[tuple[str, str]]) -> list[Check]:
@@ -130,16 +126,14 @@ def check_texts(items: Sequence[tuple[str, str]]) -> list[Check]:
     training = get_detector()
     batch = Detector()
     checks = []
-    with _lock:
-        pool = _synced_pool()
-        for position, (text, title) in enumerate(items):
-            found = [
-                Check(training.check(text, title, limits), TRAINING),
-                _pool_check(pool, text, limits, None),
-                Check(batch.check(text, "", _without_titles(limits)), BATCH),
-            ]
-            checks.append(_strongest(found))
-            batch.add(Document(str(position), title, text))
+    for position, (text, title) in enumerate(items):
+        found = [
+            Check(training.check(text, title, limits), TRAINING),
+            pool_check(text, limits),
+            Check(batch.check(text, "", _without_titles(limits)), BATCH),
+        ]
+        checks.append(_strongest(found))
+        batch.add(Document(str(position), title, text))
     return checks
 
 
@@ -147,17 +141,65 @@ def check_stored(descriptions: Iterable[GeneratedDescription]) -> list[Check]:
     """Re-check stored texts; each is compared with the generated texts stored before it."""
     limits = thresholds()
     training = get_detector()
-    checks = []
-    with _lock:
-        pool = _synced_pool()
-        for description in descriptions:
-            earlier = _stored_before(description.pk)
-            found = [
+    return [
+        _strongest(
+            [
                 Check(training.check(description.text, description.title, limits), TRAINING),
-                _pool_check(pool, description.text, limits, earlier),
+                pool_check(description.text, limits, before=description.pk),
             ]
-            checks.append(_strongest(found))
-    return checks
+        )
+        for description in descriptions
+    ]
+
+
+def pool_check(text: str, limits: Thresholds, before: int | None = None) -> Check:
+    """Score a text against the stored generated texts (those with a lower id than `before`)."""
+    candidates = pool_candidates(text, before)
+    if not candidates:
+        return Check(NO_MATCH, POOL)
+    rows = GeneratedDescription.objects.filter(pk__in=candidates).order_by("pk")
+    # In id order, as the full in-memory index was built: equal scores resolve the same way.
+    detector = Detector(
+        Document(str(pk), title, body)
+        for pk, title, body in rows.values_list("pk", "title", "text")
+    )
+    verdict = detector.check(text, "", _without_titles(limits))
+    generated_id = int(verdict.nearest.key) if verdict.nearest is not None else None
+    return Check(verdict, POOL, generated_id)
+
+
+def pool_candidates(text: str, before: int | None = None) -> list[int]:
+    """Ids of the earliest exact copy, then of the CANDIDATES texts sharing most trigrams."""
+    stored = GeneratedDescription.objects.all()
+    if before is not None:
+        stored = stored.filter(pk__lt=before)
+    found: list[int] = []
+    digest = normal_hash(text)
+    if digest is not None:
+        found += stored.filter(normal_hash=digest).order_by("pk").values_list("pk", flat=True)[:1]
+    wanted = sorted(shingles(text))
+    if not wanted:
+        return found
+    # Document frequency over the whole index, as the in-memory detector counts postings.
+    frequency = (
+        TextShingle.objects.filter(shingle__in=wanted)
+        .values("shingle")
+        .annotate(texts=Count("id"))
+        .values_list("shingle", "texts")
+    )
+    rare = [shingle for shingle, texts in frequency if texts <= MAX_POSTINGS]
+    if not rare:
+        return found
+    shared = TextShingle.objects.filter(shingle__in=rare)
+    if before is not None:
+        shared = shared.filter(description_id__lt=before)
+    ranked = (
+        shared.values("description_id")
+        .annotate(shared=Count("id"))
+        .order_by("-shared", "description_id")
+        .values_list("description_id", flat=True)[:CANDIDATES]
+    )
+    return found + [pk for pk in ranked if pk not in found]
 
 
 def status_for(check: Check) -> str:
@@ -195,11 +237,11 @@ def fields_for(check: Check) -> dict[str, Any]:
 def evidence_fields(check: Check) -> dict[str, Any]:
     """The evidence fields alone (the re-check keeps the status logic apart)."""
     verdict = check.verdict
-    from_training = check.source == TRAINING and verdict.nearest is not None
+    nearest = verdict.nearest if check.source == TRAINING else None
     return {
         "overfit_score": round(verdict.score, 4),
         "overfit_reason": check.reason,
-        "nearest_show_id": verdict.nearest.key if from_training else "",
+        "nearest_show_id": nearest.key if nearest is not None else "",
         "nearest_generated_id": check.generated_id,
         "copied_span": verdict.span,
         "checked_at": timezone.now(),
@@ -223,47 +265,9 @@ def _without_titles(limits: Thresholds) -> Thresholds:
     return Thresholds(limits.threshold, limits.min_run_words, limits.long_run_words, False)
 
 
-def _pool_check(
-    pool: Detector, text: str, limits: Thresholds, allow: Callable[[Document], bool] | None
-) -> Check:
-    verdict = pool.check(text, "", _without_titles(limits), allow)
-    generated_id = int(verdict.nearest.key) if verdict.nearest is not None else None
-    return Check(verdict, POOL, generated_id)
-
-
 def _strongest(checks: Sequence[Check]) -> Check:
     """The first overfit verdict (training before pool before batch), else the highest score."""
     for check in checks:
         if check.overfit:
             return check
     return max(checks, key=lambda check: check.verdict.score)  # max keeps the first of equals
-
-
-def _stored_before(pk: int) -> Callable[[Document], bool]:
-    return lambda document: int(document.key) < pk
-
-
-def _synced_pool() -> Detector:
-    """The pool index, with the texts stored since the last call added (caller holds _lock)."""
-    global _pool
-    if _pool is None or not _pool_unchanged(_pool):
-        _pool = _PoolIndex(Detector(), 0, 0, None)
-    rows = (
-        GeneratedDescription.objects.filter(pk__gt=_pool.last_id)
-        .order_by("pk")
-        .values_list("pk", "title", "text", "created_at")
-    )
-    for pk, title, text, created_at in rows.iterator(chunk_size=2000):
-        _pool.detector.add(Document(str(pk), title, text))
-        _pool.count += 1
-        _pool.last_id = pk
-        _pool.last_created = max(filter(None, (_pool.last_created, created_at)), default=None)
-    return _pool.detector
-
-
-def _pool_unchanged(pool: _PoolIndex) -> bool:
-    # Rows deleted (or ids reused after a rollback) make the index stale: rebuild it.
-    seen = GeneratedDescription.objects.filter(pk__lte=pool.last_id).aggregate(
-        count=Count("id"), last_created=Max("created_at")
-    )
-    return seen["count"] == pool.count and seen["last_created"] == pool.last_created

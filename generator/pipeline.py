@@ -136,7 +136,8 @@ def _store(
     accepted: list[Accepted],
     genre_ids: dict[str, int],
 ) -> None:
-    GeneratedDescription.objects.bulk_create(rows, ignore_conflicts=True)
+    # With their overfit signatures, so the next check (in any worker) sees these texts.
+    GeneratedDescription.objects.store(rows, ignore_conflicts=True)
     ids = dict(
         GeneratedDescription.objects.filter(
             text_hash__in=[row.text_hash for row in rows]

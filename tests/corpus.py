@@ -5,6 +5,10 @@ ones share ("In this documentary,", "a young woman", "must find a way"), and ori
 share that phrasing without copying any of them. The real data set never enters the repository.
 """
 
+from collections.abc import Iterator
+
+import pytest
+
 from generator.ml.overfit import Detector, Document
 
 TRAINING = [
@@ -245,3 +249,13 @@ def load_training_titles(documents: list[Document] | None = None) -> None:
         )
         for d in (TRAINING if documents is None else documents)
     )
+
+
+@pytest.fixture
+def fresh_training_detector() -> Iterator[None]:
+    """The per-process training detector cache, empty before and after the test."""
+    from generator import overfit_check
+
+    overfit_check.reset()
+    yield
+    overfit_check.reset()

@@ -5,11 +5,13 @@ import pytest
 from generator.ml.config import SamplingSettings
 from generator.ml.format import prompt_prefix
 from generator.ml.sampling import Sampler
-from generator.models import GeneratedDescription, GenerationBatch
+from generator.models import GeneratedDescription, GenerationBatch, TextShingle
 from generator.pipeline import run_batch
+from generator.signatures import normal_hash, shingles
+from tests.corpus import fresh_training_detector  # noqa: F401 - the fixture, used by pytestmark
 from titles.models import Genre
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_training_detector")]
 
 SAMPLING = {
     "temperature": 0.9,
@@ -56,12 +58,25 @@ def test_a_kind_batch_only_keeps_that_kind(active_run: Any) -> None:
     batch = run_batch(_batch(active_run, kind="tv").pk)
 
     kinds = set(batch.descriptions.values_list("kind", flat=True))
-    assert kinds <= {"tv"}
+    assert kinds == {"tv"}, batch.rejections
+
+
+def test_stored_texts_carry_their_overfit_signatures(active_run: Any) -> None:
+    batch = run_batch(_batch(active_run).pk)
+
+    stored = list(batch.descriptions.all())
+    assert stored, batch.rejections
+    for description in stored:
+        indexed = TextShingle.objects.filter(description=description)
+        assert set(indexed.values_list("shingle", flat=True)) == shingles(description.text)
+        assert description.normal_hash == normal_hash(description.text)
 
 
 def test_a_redelivered_batch_creates_no_duplicates(active_run: Any) -> None:
     batch = run_batch(_batch(active_run).pk)
     before = sorted(GeneratedDescription.objects.values_list("text_hash", flat=True))
+    assert before, batch.rejections
+    signatures = TextShingle.objects.count()
     # The broker redelivers when the ack was lost: the batch looks like it is still running.
     GenerationBatch.objects.filter(pk=batch.pk).update(status=GenerationBatch.Status.RUNNING)
 
@@ -70,6 +85,7 @@ def test_a_redelivered_batch_creates_no_duplicates(active_run: Any) -> None:
     assert sorted(GeneratedDescription.objects.values_list("text_hash", flat=True)) == before
     assert again.status == GenerationBatch.Status.DONE
     assert again.rejections.get("duplicate", 0) >= len(before)
+    assert TextShingle.objects.count() == signatures
 
 
 def test_a_done_batch_is_not_run_again(active_run: Any) -> None:
@@ -98,6 +114,7 @@ def test_a_crash_before_storing_loses_nothing_and_can_be_rerun(
     assert batch.status == GenerationBatch.Status.FAILED
     assert "database connection" in batch.error
     assert not GeneratedDescription.objects.exists()
+    assert not TextShingle.objects.exists()
 
     GenerationBatch.objects.filter(pk=batch.pk).update(status=GenerationBatch.Status.QUEUED)
     assert run_batch(batch.pk).status == GenerationBatch.Status.DONE

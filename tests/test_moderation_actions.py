@@ -10,11 +10,16 @@ from django.test import Client
 from django.utils import timezone
 
 from generator.models import GeneratedDescription
-from tests.corpus import ORIGINALS, load_training_titles, text_of
+from tests.corpus import (
+    ORIGINALS,
+    fresh_training_detector,  # noqa: F401 - the fixture, used by pytestmark
+    load_training_titles,
+    text_of,
+)
 from tests.factories import GeneratedDescriptionFactory
 from titles.models import TrainingTitle
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_training_detector")]
 Status = GeneratedDescription.Status
 LIST = "/admin/generator/generateddescription/"
 
@@ -107,12 +112,10 @@ def test_texts_already_in_that_state_are_not_logged_again(client: Client) -> Non
     assert approved.moderated_by is None
 
 
-def test_recheck_holds_new_copies_and_releases_old_holds(client: Client, moderator: User) -> None:
+def test_recheck_holds_new_copies_and_releases_old_holds(client: Client) -> None:
     load_training_titles()
     copy = GeneratedDescriptionFactory(text=text_of("f13"), status=Status.APPROVED)
-    wrongly_held = GeneratedDescriptionFactory(
-        text=ORIGINALS[4], status=Status.OVERFIT, moderated_by=moderator
-    )
+    wrongly_held = GeneratedDescriptionFactory(text=ORIGINALS[4], status=Status.OVERFIT)
 
     _act(client, "recheck_selected", copy, wrongly_held)
 
@@ -120,10 +123,37 @@ def test_recheck_holds_new_copies_and_releases_old_holds(client: Client, moderat
     assert copy.status == Status.OVERFIT
     assert copy.nearest_show_id == "f13" and copy.overfit_score == 1.0
     assert wrongly_held.status == Status.APPROVED
-    assert wrongly_held.moderated_by is None  # the status is the detector's again
+    assert (copy.moderated_by, wrongly_held.moderated_by) == (None, None)  # the machine decided
     messages = {int(e.object_id): e.get_change_message() for e in LogEntry.objects.all()}
     assert messages[copy.pk].startswith("Re-checked: score 1.00 (exact); status Approved →")
     assert messages[wrongly_held.pk].endswith("status Held: overfit → Approved")
+
+
+def test_recheck_keeps_a_moderators_decision_and_refreshes_its_evidence(
+    client: Client, moderator: User
+) -> None:
+    load_training_titles()
+    approved_copy = GeneratedDescriptionFactory(
+        text=text_of("f13"),
+        status=Status.APPROVED,
+        moderated_by=moderator,
+        moderated_at=timezone.now(),
+    )
+
+    response = client.post(
+        f"{LIST}?queue=all",
+        {"action": "recheck_selected", "_selected_action": [approved_copy.pk], "index": 0},
+        follow=True,
+    )
+
+    (approved_copy,) = _reload(approved_copy)
+    assert approved_copy.status == Status.APPROVED
+    assert approved_copy.moderated_by == moderator
+    assert approved_copy.overfit_score == 1.0 and approved_copy.nearest_show_id == "f13"
+    assert LogEntry.objects.get().get_change_message() == (
+        "Re-checked: score 1.00 (exact); status Approved kept: a moderator decided it"
+    )
+    assert "0 changed status; 1 kept the status a moderator gave them" in response.content.decode()
 
 
 def test_recheck_uses_the_current_training_set(client: Client) -> None:

@@ -8,10 +8,15 @@ from django.core.management import call_command
 from generator import overfit_check
 from generator.ml.text import text_hash
 from generator.models import GeneratedDescription
-from tests.corpus import ORIGINALS, TRAINING, load_training_titles
+from tests.corpus import (
+    ORIGINALS,
+    TRAINING,
+    fresh_training_detector,  # noqa: F401 - the fixture, used by pytestmark
+    load_training_titles,
+)
 from tests.factories import GeneratedDescriptionFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_training_detector")]
 Status = GeneratedDescription.Status
 
 

@@ -6,11 +6,15 @@ import pytest
 
 from generator import overfit_check
 from generator.models import GeneratedDescription
-from tests.corpus import ORIGINALS, load_training_titles, text_of
-from tests.factories import GeneratedDescriptionFactory
-from titles.models import TrainingTitle
+from tests.corpus import (
+    ORIGINALS,
+    fresh_training_detector,  # noqa: F401 - the fixture, used by pytestmark
+    load_training_titles,
+    text_of,
+)
+from tests.factories import GeneratedDescriptionFactory, TrainingTitleFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_training_detector")]
 Status = GeneratedDescription.Status
 Reason = GeneratedDescription.OverfitReason
 
@@ -28,7 +32,7 @@ def corpus() -> None:
 
 def _row(text: str, title: str = "An Original Title") -> GeneratedDescription:
     # As the pipeline builds them: unsaved, approved until the check says otherwise.
-    return GeneratedDescription(title=title, kind="movie", text=text, status=Status.APPROVED)
+    return GeneratedDescriptionFactory.build(title=title, text=text, status=Status.APPROVED)
 
 
 def test_copies_are_held_with_their_evidence() -> None:
@@ -57,6 +61,35 @@ def test_a_real_title_is_held() -> None:
     assert rows[0].status == Status.OVERFIT
     assert rows[0].overfit_reason == Reason.TITLE
     assert rows[0].nearest_show_id == "f21"
+
+
+@pytest.mark.parametrize(
+    "title", ["Café Tromsø: Nights", "CAFE TROMSØ — NIGHTS!", "café  tromsø nights"]
+)
+def test_a_real_title_is_held_with_accents_case_and_punctuation_folded(
+    settings: Any, title: str
+) -> None:
+    settings.OVERFIT_CHECK_TITLES = True
+    TrainingTitleFactory(show_id="s-cafe", title="Café Tromsø: Nights")
+    rows = [_row(ORIGINALS[5], title=title)]
+
+    overfit_check.apply_verdicts(rows)
+
+    assert rows[0].status == Status.OVERFIT
+    assert rows[0].overfit_reason == Reason.TITLE
+    assert rows[0].nearest_show_id == "s-cafe"
+    assert rows[0].copied_span == title.strip()
+
+
+def test_with_title_checks_off_a_real_title_is_not_held(settings: Any) -> None:
+    settings.OVERFIT_CHECK_TITLES = False
+    settings.OVERFIT_POLICY = "auto-approve"
+    rows = [_row(ORIGINALS[2], title="SIGNAL LOST!"), _row(ORIGINALS[5], title="Hotel Vésuvius")]
+
+    overfit_check.apply_verdicts(rows)
+
+    assert [row.status for row in rows] == [Status.APPROVED, Status.APPROVED]
+    assert [row.overfit_reason for row in rows] == ["", ""]
 
 
 def test_auto_approve_sends_borderline_texts_to_review(settings: Any) -> None:
@@ -136,9 +169,7 @@ def test_the_detector_is_cached_and_rebuilt_when_the_training_set_changes() -> N
     assert overfit_check.get_detector() is detector
     assert not detector.check(new_text).overfit
 
-    TrainingTitle.objects.create(
-        show_id="f99", kind="movie", title="Robot Finals", description=new_text, source="text"
-    )
+    TrainingTitleFactory(show_id="f99", title="Robot Finals", description=new_text)
 
     rebuilt = overfit_check.get_detector()
     assert rebuilt is not detector
@@ -146,10 +177,20 @@ def test_the_detector_is_cached_and_rebuilt_when_the_training_set_changes() -> N
     assert overfit_check.stored_fields(new_text)["nearest_show_id"] == "f99"
 
 
+def test_the_reset_empties_the_training_detector_cache() -> None:
+    detector = overfit_check.get_detector()
+
+    overfit_check.reset()
+
+    rebuilt = overfit_check.get_detector()
+    assert rebuilt is not detector
+    assert len(rebuilt) == len(detector) > 0
+
+
 def test_stored_fields_fit_the_model() -> None:
     fields = overfit_check.stored_fields(text_of("f30"), "Frontier Radio")
 
-    description = GeneratedDescription.objects.create(title="T", kind="movie", text="x", **fields)
+    description = GeneratedDescriptionFactory(title="T", text="x", **fields)
 
     description.refresh_from_db()
     assert description.status == Status.OVERFIT

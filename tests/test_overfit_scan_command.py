@@ -9,11 +9,17 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from generator.models import GeneratedDescription
-from tests.corpus import ORIGINALS, TRAINING, load_training_titles, text_of
+from tests.corpus import (
+    ORIGINALS,
+    TRAINING,
+    fresh_training_detector,  # noqa: F401 - the fixture, used by pytestmark
+    load_training_titles,
+    text_of,
+)
 from tests.factories import GeneratedDescriptionFactory
 from titles.models import TrainingTitle
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_training_detector")]
 Status = GeneratedDescription.Status
 
 
@@ -144,4 +150,5 @@ def test_it_scans_more_than_one_batch(monkeypatch: Any) -> None:
     output = _scan()
 
     assert "Checked 7 texts" in output
-    assert all(GeneratedDescription.objects.get(pk=t.pk).checked_at for t in texts)
+    unchecked = GeneratedDescription.objects.filter(pk__in=[t.pk for t in texts], checked_at=None)
+    assert (len(texts), unchecked.count()) == (7, 0)

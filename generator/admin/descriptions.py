@@ -4,14 +4,14 @@ The list opens on the review queue (pending and held texts) with each text visib
 span marked, and Approve/Reject buttons per row; bulk actions approve, reject, hold, feature and
 re-check. Keys (review.js): j/k move, x select, a/r decide the current row, A/R/H act on the
 selected rows, o opens; on a text's page a/r/h/f/c decide and go to the next text in the queue.
-Every decision is logged as an admin LogEntry (who, when, what) and stamps moderated_by/_at.
+Decisions and re-checks are generator.moderation's (re-checks shared with scan_overfit); this
+module logs each as an admin LogEntry (who, when, what), and decisions stamp moderated_by/_at.
 Texts come from the model, so nothing here edits a text; everything is escaped, being untrusted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -24,38 +24,18 @@ from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from generator import overfit_check
+from generator import moderation
 from generator.ml.overfit import copied_runs
 from generator.models import GeneratedDescription, ModelRun
+from generator.moderation import DECISIONS, Decision
 from titles.models import TrainingTitle
 
 Status = GeneratedDescription.Status
 QUEUE_STATUSES = (Status.PENDING, Status.OVERFIT)
 TEMPLATES = "admin/generator/generateddescription"
-
-
-@dataclass(frozen=True)
-class Decision:
-    name: str
-    label: str
-    status: str | None  # None: the status stays
-    featured: bool | None  # None: featuring stays
-
-
-DECISIONS = {
-    decision.name: decision
-    for decision in (
-        Decision("approve", "Approve", Status.APPROVED, None),
-        Decision("reject", "Reject", Status.REJECTED, False),
-        Decision("hold", "Hold as overfit", Status.OVERFIT, False),
-        Decision("feature", "Approve and feature", Status.APPROVED, True),
-        Decision("unfeature", "Stop featuring", None, False),
-    )
-}
 RECHECK = "recheck"
 
 
@@ -104,7 +84,8 @@ class ScoreFilter(admin.SimpleListFilter):
             "clear": {"overfit_score__lt": review},
             "unchecked": {"overfit_score__isnull": True},
         }
-        return queryset.filter(**ranges[self.value()]) if self.value() in ranges else queryset
+        chosen = ranges.get(self.value() or "")
+        return queryset.filter(**chosen) if chosen is not None else queryset
 
 
 class ReportsFilter(admin.SimpleListFilter):
@@ -112,15 +93,17 @@ class ReportsFilter(admin.SimpleListFilter):
     parameter_name = "reports"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("none", "None"), ("some", "Reported"), ("many", "Reported 3 times or more")]
+        hide = settings.REPORT_HIDE_THRESHOLD
+        return [("none", "None"), ("some", "Reported"), ("many", f"Reported {hide} times or more")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         ranges = {
             "none": {"report_count": 0},
             "some": {"report_count__gte": 1},
-            "many": {"report_count__gte": 3},
+            "many": {"report_count__gte": settings.REPORT_HIDE_THRESHOLD},
         }
-        return queryset.filter(**ranges[self.value()]) if self.value() in ranges else queryset
+        chosen = ranges.get(self.value() or "")
+        return queryset.filter(**chosen) if chosen is not None else queryset
 
 
 class ModelRunFilter(admin.SimpleListFilter):
@@ -330,9 +313,13 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-check selected texts for overfitting", permissions=["change"])
     def recheck_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        objects = list(queryset.order_by("pk"))
-        changed = self.recheck(request, objects)
-        self.message_user(request, f"Re-checked {len(objects)} texts; {changed} changed status.")
+        results = self.recheck(request, list(queryset.order_by("pk")))
+        changed = sum(result.changed for result in results)
+        kept = sum(result.kept for result in results)
+        note = f"; {kept} kept the status a moderator gave them" if kept else ""
+        self.message_user(
+            request, f"Re-checked {len(results)} texts; {changed} changed status{note}."
+        )
 
     # Decisions: the bulk actions, the row buttons and the detail page all come through here.
 
@@ -340,44 +327,23 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
         self, request: HttpRequest, objects: Sequence[GeneratedDescription], decision: Decision
     ) -> int:
         """Apply a moderator's decision and log it for each text it changes; returns how many."""
-        now = timezone.now()
-        changed = 0
         with transaction.atomic():
-            for obj in objects:
-                updates: dict[str, Any] = {}
-                if decision.status is not None and obj.status != decision.status:
-                    updates["status"] = decision.status
-                if decision.featured is not None and obj.featured != decision.featured:
-                    updates["featured"] = decision.featured
-                if not updates:
-                    continue
-                message = f"{decision.label}: {_describe_changes(obj, updates)}"
-                GeneratedDescription.objects.filter(pk=obj.pk).update(
-                    **updates, moderated_by=request.user, moderated_at=now
-                )
-                self.log_change(request, obj, message)
-                changed += 1
-        return changed
-
-    def recheck(self, request: HttpRequest, objects: Sequence[GeneratedDescription]) -> int:
-        """Run the overfit check again; a status it changes becomes the machine's decision."""
-        changed = 0
-        checks = overfit_check.check_stored(objects)
-        with transaction.atomic():
-            for obj, check in zip(objects, checks, strict=True):
-                updates = overfit_check.evidence_fields(check)
-                status = overfit_check.rechecked_status(obj.status, check)
-                note = "status unchanged"
-                if status != obj.status:
-                    note = _describe_changes(obj, {"status": status})
-                    updates |= {"status": status, "moderated_by": None, "moderated_at": None}
-                    changed += 1
-                GeneratedDescription.objects.filter(pk=obj.pk).update(**updates)
-                reason = f" ({check.reason})" if check.reason else ""
+            changes = moderation.decide(objects, decision, request.user)
+            for change in changes:
                 self.log_change(
-                    request, obj, f"Re-checked: score {check.verdict.score:.2f}{reason}; {note}"
+                    request, change.description, f"{decision.label}: {change.describe()}"
                 )
-        return changed
+        return len(changes)
+
+    def recheck(
+        self, request: HttpRequest, objects: Sequence[GeneratedDescription]
+    ) -> list[moderation.Recheck]:
+        """Run the overfit check again under generator.moderation's rule, and log each text."""
+        with transaction.atomic():
+            results = moderation.recheck(objects)
+            for result in results:
+                self.log_change(request, result.description, f"Re-checked: {result.describe()}")
+        return results
 
     def _decide_and_report(
         self, request: HttpRequest, queryset: QuerySet, decision: Decision
@@ -499,17 +465,6 @@ def _page_decisions(obj: GeneratedDescription | None) -> list[tuple[str, str, st
         Status.OVERFIT: "hold",
     }.get(obj.status)
     return [button for button in buttons if button[0] != current]
-
-
-def _describe_changes(obj: GeneratedDescription, updates: dict[str, Any]) -> str:
-    parts = []
-    if "status" in updates:
-        before = obj.get_status_display()
-        after = Status(updates["status"]).label
-        parts.append(f"status {before} → {after}")
-    if "featured" in updates:
-        parts.append("featured" if updates["featured"] else "no longer featured")
-    return ", ".join(parts)
 
 
 def _segments(text: str, ranges: Sequence[tuple[int, int]]) -> list[tuple[str, bool]]:

@@ -292,6 +292,8 @@ OVERFIT_REVIEW_THRESHOLD = envfloat("OVERFIT_REVIEW_THRESHOLD", 0.6)
 OVERFIT_MIN_RUN_WORDS = envint("OVERFIT_MIN_RUN_WORDS", 4)  # shared runs shorter are stock phrases
 OVERFIT_LONG_RUN_WORDS = envint("OVERFIT_LONG_RUN_WORDS", 13)  # one verbatim run this long scores 1
 OVERFIT_CHECK_TITLES = envbool("OVERFIT_CHECK_TITLES", True)  # hold titles equal to a real one
+# Generated texts whose signatures are kept (newest first) for the near-duplicate check.
+OVERFIT_POOL_INDEX_LIMIT = envint("OVERFIT_POOL_INDEX_LIMIT", 200_000)
 # "auto-approve": texts below the review threshold are served at once; "review": all wait for one.
 OVERFIT_POLICY = os.environ.get("OVERFIT_POLICY", "auto-approve")
 if OVERFIT_POLICY not in ("auto-approve", "review"):

@@ -4,21 +4,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
 from tqdm import tqdm
 
-from generator import overfit_check
+from generator import moderation, overfit_check
 from generator.models import GeneratedDescription
 
 BATCH_SIZE = 500
-EVIDENCE_FIELDS = [
-    "overfit_score",
-    "overfit_reason",
-    "nearest_show_id",
-    "nearest_generated",
-    "copied_span",
-    "checked_at",
-]
 Status = GeneratedDescription.Status
 
 
@@ -26,7 +17,8 @@ class Command(BaseCommand):
     help = (
         "Re-check every generated text against the training data and the earlier generated texts "
         "(after the training set or the OVERFIT_* thresholds change). Copies are held; released "
-        "holds follow OVERFIT_POLICY; rejected texts and moderators' decisions keep their status."
+        "holds follow OVERFIT_POLICY; rejected texts and moderators' decisions keep their status "
+        "(generator.moderation.recheck, as the admin's re-check)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -83,27 +75,9 @@ def _batches() -> Iterator[list[GeneratedDescription]]:
 
 def _scan(batch: list[GeneratedDescription], dry_run: bool) -> Counter[str]:
     counts: Counter[str] = Counter(checked=len(batch))
-    checks = overfit_check.check_stored(batch)
-    changes: list[tuple[GeneratedDescription, str]] = []
-    for description, check in zip(batch, checks, strict=True):
-        counts["overfit"] += check.overfit
-        for name, value in overfit_check.evidence_fields(check).items():
-            setattr(description, name, value)
-        status = overfit_check.rechecked_status(description.status, check)
-        if status == description.status:
-            continue
-        if description.moderated_at is not None:
-            counts["moderated"] += status == Status.OVERFIT
-            continue
-        changes.append((description, status))
-        counts["held" if status == Status.OVERFIT else "released"] += 1
-    if dry_run:
-        return counts
-    with transaction.atomic():
-        GeneratedDescription.objects.bulk_update(batch, EVIDENCE_FIELDS)
-        for description, status in changes:
-            # Conditional: a moderator's decision made during the scan wins.
-            GeneratedDescription.objects.filter(
-                pk=description.pk, status=description.status, moderated_at__isnull=True
-            ).update(status=status)
+    for result in moderation.recheck(batch, dry_run=dry_run):
+        counts["overfit"] += result.check.overfit
+        counts["moderated"] += result.kept and result.proposed == Status.OVERFIT
+        if result.changed or (dry_run and result.wanted):
+            counts["held" if result.proposed == Status.OVERFIT else "released"] += 1
     return counts
