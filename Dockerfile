@@ -9,6 +9,7 @@ RUN SECRET_KEY=build-only-key-not-used-at-runtime-0123456789abcdefghijklmnop \
     python manage.py collectstatic --no-input -v 0
 RUN useradd --create-home tmdne && mkdir -p /data && chown tmdne /data
 USER tmdne
-ENV DATA_DIR=/data MODEL_DIR=/models PYTHONPATH=/app/site:/app
+ENV DATA_DIR=/data MODEL_DIR=/models PYTHONPATH=/app/site:/app WEB_CONCURRENCY=3
 EXPOSE 8000
-CMD ["gunicorn", "--chdir", "/app/site", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# The Procfile's web line (tests/test_compose_file.py checks); WEB_CONCURRENCY sets gunicorn's workers.
+CMD ["gunicorn", "--chdir", "site", "config.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

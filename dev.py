@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -186,41 +185,21 @@ def command_run(args: argparse.Namespace) -> int:
     ensure_venv(with_dev=False)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.setdefault("SITE_HTTPS", "0")
+    env.setdefault("WEB_CONCURRENCY", "2")  # gunicorn's worker count
+    # The Procfile runs the virtualenv's gunicorn and celery; honcho hands PORT to web, the first.
+    env.update(PATH=os.pathsep.join([str(BIN), env.get("PATH", "")]))
+    env.update(WEB_HOST=args.host, PORT=str(args.port))
     manage("migrate", "--no-input", "-v", "0", env=env)
     manage("setup_moderators", "-v", "0", env=env)
     manage("collectstatic", "--no-input", "-v", "0", env=env)
-    celery = [str(BIN / "celery"), "-A", "celery_app"]
-    processes = {
-        "web": [str(BIN / "gunicorn"), "--chdir", str(ROOT / "site"), "config.wsgi"]
-        + ["--bind", f"{args.host}:{args.port}", "--workers", "2", "--access-logfile", "-"],
-        "worker": [*celery, "worker", "-Q", "default,gpu", "-c", "1", "-n", "worker@%h"]
-        + ["--prefetch-multiplier", "1", "-l", "INFO"],
-        "train-worker": [*celery, "worker", "-Q", "train", "-c", "1", "-n", "train@%h"]
-        + ["--prefetch-multiplier", "1", "-l", "INFO"],
-        "beat": [*celery, "beat", "-l", "INFO"],
-    }
-    running = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in processes.items()}
     say(f"site on http://{args.host}:{args.port}/  (admin: /admin/; Ctrl-C stops everything)")
     say("broker: " + ("Redis at " + env["REDIS_URL"] if env.get("REDIS_URL") else "filesystem"))
-
-    def stop(*_: object) -> None:
-        for process in running.values():
-            if process.poll() is None:
-                process.terminate()
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        while all(process.poll() is None for process in running.values()):
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    dead = [name for name, process in running.items() if process.poll() is not None]
-    stop()
-    for process in running.values():
-        process.wait(timeout=30)
-    if dead:
-        say(f"stopped because {', '.join(dead)} exited")
-    return 0
+    # honcho starts the Procfile's processes and, on Ctrl-C, SIGTERM or one exiting, stops them all.
+    # `--env /dev/null`: the settings come from this environment, not from compose's .env file.
+    honcho = [str(BIN / "honcho"), "start", "--procfile", str(ROOT / "Procfile")]
+    honcho += ["--app-root", str(ROOT), "--env", os.devnull]
+    os.chdir(ROOT)
+    os.execve(honcho[0], honcho, env)
 
 
 def command_manage(args: argparse.Namespace) -> int:

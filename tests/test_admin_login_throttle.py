@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -5,14 +7,19 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 
-def _login(client: Client, password: str) -> int:
-    response = client.post("/admin/login/?next=/admin/", {"username": "mod", "password": password})
-    return response.status_code
+def _login(client: Client, password: str, forwarded_for: str = "") -> int:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    form = {"username": "mod", "password": password}
+    return client.post("/admin/login/?next=/admin/", form, headers=headers).status_code
 
 
-def test_repeated_failures_lock_the_login_out(client: Client, settings: object) -> None:
-    User.objects.create_user("mod", password="correct horse battery", is_staff=True)
+@pytest.fixture
+def moderator() -> User:
+    return User.objects.create_user("mod", password="correct horse battery", is_staff=True)
 
+
+@pytest.mark.usefixtures("moderator")
+def test_repeated_failures_lock_the_login_out(client: Client) -> None:
     failures = [_login(client, f"wrong-{attempt}") for attempt in range(5)]
     locked = _login(client, "correct horse battery")
 
@@ -20,8 +27,35 @@ def test_repeated_failures_lock_the_login_out(client: Client, settings: object) 
     assert locked == 429
 
 
+@pytest.mark.usefixtures("moderator")
 def test_a_good_login_before_the_limit_works(client: Client) -> None:
-    User.objects.create_user("mod", password="correct horse battery", is_staff=True)
     _login(client, "wrong")
 
     assert _login(client, "correct horse battery") == 302
+
+
+@pytest.mark.usefixtures("moderator")
+def test_a_spoofed_forwarded_for_does_not_escape_the_lockout(settings: Any) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    attacker = Client(REMOTE_ADDR="203.0.113.7")  # not a trusted proxy
+
+    for attempt in range(5):
+        _login(attacker, f"wrong-{attempt}", forwarded_for=f"198.51.100.{attempt}")
+
+    assert _login(attacker, "correct horse battery", forwarded_for="192.0.2.1") == 429
+
+
+@pytest.mark.usefixtures("moderator")
+def test_behind_the_proxy_the_lockout_is_per_visitor(settings: Any) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    proxy = Client(REMOTE_ADDR="10.0.0.5")
+
+    for attempt in range(5):
+        _login(proxy, f"wrong-{attempt}", forwarded_for="203.0.113.7")
+    locked = _login(proxy, "correct horse battery", forwarded_for="203.0.113.7")
+    other = _login(proxy, "correct horse battery", forwarded_for="198.51.100.2")
+
+    assert locked == 429
+    assert other == 302

@@ -1,4 +1,5 @@
-"""The README's run command: gunicorn, two Celery workers and beat come up and stop together."""
+"""The README's run command: honcho starts the Procfile (gunicorn, two Celery workers, beat) and
+stops all of it together."""
 
 import os
 import signal
@@ -61,7 +62,7 @@ def test_dev_py_run_serves_the_site_with_workers_and_beat(tmp_path: Path) -> Non
         home, page = _get(f"http://127.0.0.1:{port}/")
     finally:
         run.send_signal(signal.SIGTERM)
-        run.wait(timeout=60)
+        returncode = run.wait(timeout=60)
 
     assert health == 200, body
     assert b'"transport": "filesystem"' in body
@@ -69,4 +70,8 @@ def test_dev_py_run_serves_the_site_with_workers_and_beat(tmp_path: Path) -> Non
     assert b"This Movie Does Not Exist" in page
     text = log.read_text()
     assert "worker@" in text and "train@" in text
+    assert "SIGTERM received" in text
+    for process in ("web", "worker", "train-worker", "beat"):
+        assert f"{process}.1 stopped" in text, process
+    assert returncode == 128 + signal.SIGTERM  # honcho reports the stop it was asked for
     assert (tmp_path / "data" / "db.sqlite3").exists()

@@ -36,7 +36,7 @@ def _broker() -> dict:
             )
             client.ping()
             return {"ok": True, "transport": "redis"}
-        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", "")
+        folder = str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", ""))
         if url.startswith("filesystem://"):
             os.makedirs(folder, exist_ok=True)
             if not os.access(folder, os.W_OK):

@@ -3,11 +3,13 @@
 Production sets at least SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and REDIS_URL (see README.md).
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 ROOT_DIR = Path(__file__).resolve().parent.parent.parent
 SITE_DIR = ROOT_DIR / "site"
@@ -92,6 +94,35 @@ if envbool("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # The health check is polled over plain HTTP by docker and load balancers.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+# Only the site's own scripts, styles, fonts and images; the admin adds inline styles
+# (config.middleware.AdminAwareCSPMiddleware).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Reverse proxies between visitors and gunicorn, each appending the address it saw to
+# X-Forwarded-For; 0 means visitors connect directly and the header is ignored.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+# Addresses or networks of the nearest proxy; empty trusts any peer when the count is set.
+TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", "")
+if TRUSTED_PROXY_COUNT < 0:
+    raise ValueError(f"TRUSTED_PROXY_COUNT={TRUSTED_PROXY_COUNT} is negative")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ValueError(f"TRUSTED_PROXIES entry {_proxy!r} is not an IP or a network") from None
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -104,6 +135,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "csp",
+    "django_ratelimit",
     "titles",
     "generator",
     "web",
@@ -111,7 +144,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "config.security.RequestSanityMiddleware",
+    "config.middleware.RequestSanityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -120,7 +153,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "config.security.ContentSecurityPolicyMiddleware",
+    "config.middleware.AdminAwareCSPMiddleware",
     # Last, as django-axes asks: it locks out repeated failed admin logins.
     "axes.middleware.AxesMiddleware",
 ]
@@ -135,7 +168,7 @@ AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = envfloat("AXES_COOLOFF_HOURS", 0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = envint("AXES_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "config.client.client_address"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -242,14 +275,19 @@ CELERY_BEAT_SCHEDULE = {
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.ResilientRedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "tmdne",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Embedded runs have no shared cache: each gunicorn worker counts feedback clicks on its own.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+# It only holds what can be recomputed: while Redis is down, reads miss and writes are dropped.
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # Pools of pre-generated descriptions: "all", and each kind x top genre (see generator/pools.py).
 POOL_LOW_WATER = envint("POOL_LOW_WATER", 50)
@@ -283,6 +321,10 @@ LOGGING = {
 # Visitor site (site/web): feedback limits, hiding reported texts, benchmark-only views.
 REPORT_HIDE_THRESHOLD = envint("REPORT_HIDE_THRESHOLD", 3)  # reports that send a text to review
 FEEDBACK_RATE_LIMIT = envint("FEEDBACK_RATE_LIMIT", 30)  # votes + reports per client per minute
+# django-ratelimit counts in the default cache, keyed by config.client.client_address.
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "config.client.client_address"
+RATELIMIT_FAIL_OPEN = True  # a cache outage lets clicks through rather than refusing them all
 BENCHMARK_VIEWS = envbool("BENCHMARK_VIEWS", False)  # /bench/baseline/, for bench/serve.py only
 
 # Overfit checks (generator/ml/overfit.py; README "Overfit checks"). Defaults match the module's.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import re
 import secrets
-import time
 import zlib
 from typing import Any
 
@@ -22,6 +21,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
+from django_htmx.middleware import HtmxDetails
+from django_ratelimit.decorators import ratelimit  # type: ignore[import-untyped]
 
 from generator import queueing
 from generator.models import GeneratedDescription, ModelRun
@@ -38,6 +39,23 @@ _VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 _GENRES_CACHE_KEY = "web:servable-genres"
 _GENRES_CACHE_SECONDS = 60
 _KIND_CHIPS = (("", "All"), (Kind.MOVIE, "Movies"), (Kind.TV_SHOW, "TV Shows"))
+_FEEDBACK_RATE_GROUP = "web:feedback"  # votes and reports share one count per client
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as HtmxMiddleware leaves it (django-htmx's typing pattern)."""
+
+    htmx: HtmxDetails
+
+
+def _feedback_rate(group: str, request: HttpRequest) -> str:
+    return f"{settings.FEEDBACK_RATE_LIMIT}/m"
+
+
+# Counted per client address (config.client.client_address, via RATELIMIT_IP_META_KEY).
+_feedback_rate_limit = ratelimit(
+    group=_FEEDBACK_RATE_GROUP, key="ip", rate=_feedback_rate, method="POST", block=False
+)
 
 
 class _BadFilter(ValueError):
@@ -47,7 +65,7 @@ class _BadFilter(ValueError):
 @never_cache
 @vary_on_headers("HX-Request")
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HtmxHttpRequest) -> HttpResponse:
     try:
         pool_filter = _pool_filter(request)
     except _BadFilter as error:
@@ -70,7 +88,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @never_cache
 @vary_on_headers("HX-Request")
 @require_GET
-def permalink(request: HttpRequest, pk: int) -> HttpResponse:
+def permalink(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         pool_filter = _pool_filter(request)
     except _BadFilter as error:
@@ -92,10 +110,11 @@ def permalink(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def vote(request: HttpRequest, pk: int) -> HttpResponse:
-    description, refusal = _feedback_target(request, pk)
-    if refusal is not None:
-        return refusal
+@_feedback_rate_limit
+def vote(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    description = _feedback_target(request, pk)
+    if isinstance(description, HttpResponse):
+        return description
     value = request.POST.get("value", "")
     if value not in Vote.Value.values:
         return _message(request, "Unknown vote", "Vote with thumbs up or thumbs down.", 400)
@@ -106,10 +125,11 @@ def vote(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def report(request: HttpRequest, pk: int) -> HttpResponse:
-    description, refusal = _feedback_target(request, pk)
-    if refusal is not None:
-        return refusal
+@_feedback_rate_limit
+def report(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    description = _feedback_target(request, pk)
+    if isinstance(description, HttpResponse):
+        return description
     reason = request.POST.get("reason", "")
     if reason not in Report.Reason.values:
         reasons = ", ".join(Report.Reason.values)
@@ -121,20 +141,20 @@ def report(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def about(request: HttpRequest) -> HttpResponse:
+def about(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "about.html")
 
 
 @never_cache
 @require_GET
-def baseline(request: HttpRequest) -> HttpResponse:
+def baseline(request: HtmxHttpRequest) -> HttpResponse:
     """bench/serve.py's reference: the same page for get(pk=random id), no walk, no write."""
     bounds = cache.get_or_set(
         "web:bench-id-range",
         lambda: GeneratedDescription.objects.servable().aggregate(low=Min("pk"), high=Max("pk")),
         60,
     )
-    if bounds["low"] is None:
+    if not bounds or bounds["low"] is None:
         raise Http404("The pool is empty.")
     pk = random.randint(bounds["low"], bounds["high"])
     try:
@@ -144,17 +164,15 @@ def baseline(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", _page_context(request, description, PoolFilter()))
 
 
-def _feedback_target(
-    request: HttpRequest, pk: int
-) -> tuple[GeneratedDescription | None, HttpResponse | None]:
+def _feedback_target(request: HtmxHttpRequest, pk: int) -> GeneratedDescription | HttpResponse:
     """The servable description feedback is for, or the answer refusing it (gone, too fast)."""
     description = GeneratedDescription.objects.servable().filter(pk=pk).first()
     if description is None:
-        return None, _withdrawn(request, pk)
-    if _over_rate_limit(request):
+        return _withdrawn(request, pk)
+    if getattr(request, "limited", False):  # set by django-ratelimit's decorator
         note = "Too many clicks: wait a minute."
-        return None, _feedback_response(request, description, _known_visitor(request), note, 429)
-    return description, None
+        return _feedback_response(request, description, _known_visitor(request), note, 429)
+    return description
 
 
 def _after_serving(description: GeneratedDescription) -> None:
@@ -166,7 +184,7 @@ def _after_serving(description: GeneratedDescription) -> None:
     queueing.nudge_top_up()
 
 
-def _pool_filter(request: HttpRequest) -> PoolFilter:
+def _pool_filter(request: HtmxHttpRequest) -> PoolFilter:
     kind = request.GET.get("kind", "")
     if kind and kind not in Kind.values:
         raise _BadFilter(f'There is no kind "{kind[:40]}": use "movie" or "tv".')
@@ -243,7 +261,7 @@ def _filter_chips(pool_filter: PoolFilter) -> dict[str, Any]:
 
 
 def _page_context(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     description: GeneratedDescription | None,
     pool_filter: PoolFilter,
     *,
@@ -266,7 +284,7 @@ def _page_context(
 
 
 def _card_context(
-    request: HttpRequest, description: GeneratedDescription, pool_filter: PoolFilter
+    request: HtmxHttpRequest, description: GeneratedDescription, pool_filter: PoolFilter
 ) -> dict[str, Any]:
     genres = list(description.genres.all())
     path = reverse("permalink", args=[description.pk])
@@ -303,7 +321,7 @@ def _with_card_relations(
     return descriptions.select_related("model_run").prefetch_related("genres")
 
 
-def _withdrawn(request: HttpRequest, pk: int) -> HttpResponse:
+def _withdrawn(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """410 for a text that was once public and has been taken down; 404 for one never shown."""
     once_public = GeneratedDescription.objects.filter(pk=pk, first_served_at__isnull=False)
     if once_public.exists():
@@ -313,7 +331,7 @@ def _withdrawn(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _feedback_response(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     description: GeneratedDescription,
     visitor: str | None,
     note: str,
@@ -352,42 +370,22 @@ def _has_reported(visitor: str | None, description: GeneratedDescription) -> boo
     )
 
 
-def _message(request: HttpRequest, heading: str, detail: str, status: int) -> HttpResponse:
+def _message(request: HtmxHttpRequest, heading: str, detail: str, status: int) -> HttpResponse:
     template = "message.html#message" if _wants_partial(request) else "message.html"
     return render(request, template, {"heading": heading, "detail": detail}, status=status)
 
 
-def _over_rate_limit(request: HttpRequest) -> bool:
-    """Fixed one-minute window per client address, counted in the shared cache."""
-    key = f"web:feedback:{_client_address(request)}:{int(time.time() // 60)}"
-    cache.add(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=120)
-        count = 1
-    return count > settings.FEEDBACK_RATE_LIMIT
-
-
-def _client_address(request: HttpRequest) -> str:
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if settings.SECURE_PROXY_SSL_HEADER and forwarded:
-        # Behind the trusted TLS proxy, the last hop it appended is the real client.
-        return forwarded.rsplit(",", 1)[-1].strip()[:64]
-    return request.META.get("REMOTE_ADDR", "")
-
-
-def _wants_partial(request: HttpRequest) -> bool:
+def _wants_partial(request: HtmxHttpRequest) -> bool:
     # A history restore after a cache miss needs the whole page, even though it comes from htmx.
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
-def _known_visitor(request: HttpRequest) -> str | None:
+def _known_visitor(request: HtmxHttpRequest) -> str | None:
     value = request.get_signed_cookie(_VISITOR_COOKIE, default=None, salt=_VISITOR_COOKIE)
     return value if value and _VISITOR_ID.match(value) else None
 
 
-def _visitor(request: HttpRequest) -> str:
+def _visitor(request: HtmxHttpRequest) -> str:
     """The visitor's anonymous id; a new one for a first vote or report, set by the response."""
     return _known_visitor(request) or secrets.token_urlsafe(16)
 

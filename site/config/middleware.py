@@ -1,31 +1,30 @@
-"""Content-Security-Policy (only the site's own scripts and styles) and request size limits."""
+"""Project middleware: the admin's one CSP relaxation, and request sanity limits."""
+
+from __future__ import annotations
 
 from collections.abc import Callable
 
+from csp.constants import UNSAFE_INLINE
+from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 
 MAX_QUERY_STRING_BYTES = 2048
-
-SITE_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
 # Django's admin sets a few inline style attributes; its scripts stay same-origin only.
-ADMIN_POLICY = SITE_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+ADMIN_POLICY_UPDATE = {"style-src": [UNSAFE_INLINE]}
 
 
-class ContentSecurityPolicyMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-        self.admin_prefix = "/" + settings.ADMIN_URL.lstrip("/")
+class AdminAwareCSPMiddleware(CSPMiddleware):
+    """django-csp with CONTENT_SECURITY_POLICY everywhere, plus inline styles under ADMIN_URL."""
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        policy = ADMIN_POLICY if request.path.startswith(self.admin_prefix) else SITE_POLICY
-        response.headers.setdefault("Content-Security-Policy", policy)
-        return response
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        admin_prefix = "/" + settings.ADMIN_URL.lstrip("/")
+        if request.path_info.startswith(admin_prefix) and parts.update is None:
+            parts.update = ADMIN_POLICY_UPDATE
+        return parts
 
 
 class RequestSanityMiddleware:
