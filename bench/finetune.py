@@ -3,11 +3,12 @@
     .venv/bin/python bench/finetune.py [--base smollm2-135m-instruct] [--steps 6] [--batch-size 8]
                                        [--max-length 96] [--device cpu|cuda|all]
 
-Runs generator.ml.training.train for a few optimizer steps on records cut to exactly --max-length
-tokens (so tokens per step are known), times the steps after the first, and reports
-tokens/s and MFU = 6 x parameters x tokens/s / peak FLOP/s. The peak is measured in the same run
-with a large matmul (fp32 on CPU, bf16 on CUDA), so the MFU is the share of what this device
-reaches on dense matmuls; on CUDA the datasheet peak, when known, is printed as well.
+Runs generator.ml.training.FineTune (transformers' Trainer) for a few optimizer steps on records
+cut to exactly --max-length tokens (so tokens per step are known), times the steps after the
+first, and reports tokens/s and MFU = 6 x parameters x tokens/s / peak FLOP/s. The peak is
+measured in the same run with a large matmul (fp32 on CPU, bf16 on CUDA), so the MFU is the
+share of what this device reaches on dense matmuls; on CUDA the datasheet peak, when known, is
+printed as well.
 """
 
 from __future__ import annotations
@@ -19,16 +20,23 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "site")]
 
 import torch  # noqa: E402
+from transformers import (  # noqa: E402
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+    TrainingArguments,
+)
 
 from generator.ml.bases import DEFAULT_BASE, resolve_base  # noqa: E402
 from generator.ml.config import TrainingConfig  # noqa: E402
 from generator.ml.format import format_record  # noqa: E402
-from generator.ml.training import TrainingHooks, TrainingStart, train  # noqa: E402
+from generator.ml.training import FineTune  # noqa: E402
 
 # Dense bf16 tensor-core peaks (no sparsity), FLOP/s.
 DATASHEET_BF16_PEAK = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12}
@@ -50,19 +58,17 @@ class Result:
         return self.model_flops / self.peak_flops
 
 
-class _StepTimer(TrainingHooks):
-    """Wall time between consecutive steps: no eval, samples or saves fall between them."""
+class _StepTimer(TrainerCallback):
+    """Wall time at the end of each optimizer step: no eval, samples or saves fall between them."""
 
     def __init__(self) -> None:
         self.times: list[float] = []
-        self.parameters = 0
-        self.device = ""
 
-    def on_start(self, start: TrainingStart) -> None:
-        self.parameters = start.parameters
-        self.device = start.device
-
-    def on_step(self, step: int, loss: float, tokens_per_second: float, lr: float) -> None:
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if args.device.type == "cuda":
+            torch.cuda.synchronize(args.device)
         self.times.append(time.perf_counter())
 
 
@@ -109,20 +115,22 @@ def measure(base_path: str, device_kind: str, args: argparse.Namespace) -> Resul
     )
     timer = _StepTimer()
     with tempfile.TemporaryDirectory() as output:
-        train(
+        fine_tune = FineTune(
             base_path,
             _records(args.batch_size * args.steps + 2),
             Path(output),
             config,
-            hooks=[timer],
+            callbacks=[timer],
             show_progress=False,
             device=device_kind,
         )
+        fine_tune.run()
     tokens_per_step = args.batch_size * args.max_length
     # The first step pays one-off costs (allocator, kernels); time from its end.
     elapsed = timer.times[-1] - timer.times[0]
     tokens_per_second = tokens_per_step * (len(timer.times) - 1) / elapsed
-    return Result(timer.device, tokens_per_second, timer.parameters, matmul_peak(device))
+    start = fine_tune.start
+    return Result(start.device, tokens_per_second, start.parameters, matmul_peak(device))
 
 
 def _print(result: Result, base: str) -> None:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from generator import pools, queueing
-from generator.finetune_runs import RunNotClaimable, execute_run
+from generator.finetune_execution import RunNotClaimable, execute_run
 from generator.models import ModelRun
 from generator.pipeline import batch_size, run_batch
 

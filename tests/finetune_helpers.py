@@ -1,4 +1,4 @@
-"""Shared pieces of the fine-tuning tests: a tiny config, tiny training titles, recording hooks."""
+"""Shared pieces of the fine-tuning tests: a tiny config, tiny titles, recording callbacks."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
 from generator.ml.config import TrainingConfig
 from generator.ml.format import parse_record
-from generator.ml.training import TrainingHooks
 from tests.tiny_model import TINY_RECORDS
 
 TINY_CONFIG = TrainingConfig(
@@ -26,23 +27,6 @@ TINY_CONFIG = TrainingConfig(
 
 def tiny_config(**changes: Any) -> TrainingConfig:
     return replace(TINY_CONFIG, **changes)
-
-
-def tiny_cli_options(**changes: Any) -> list[str]:
-    """`manage.py finetune` options for a tiny run (the base is given separately)."""
-    options = {
-        "steps": 8,
-        "batch-size": 4,
-        "lr": 3e-3,
-        "warmup": 1,
-        "max-length": 64,
-        "eval-every": 4,
-        "sample-every": 4,
-        "save-every": 4,
-        "num-samples": 1,
-        **changes,
-    }
-    return [part for name, value in options.items() for part in (f"--{name}", str(value))]
 
 
 def add_tiny_titles(copies: int = 3) -> int:
@@ -66,8 +50,8 @@ def add_tiny_titles(copies: int = 3) -> int:
     return created
 
 
-class StepLog(TrainingHooks):
-    """Remembers what the loop reported, to check what a run did."""
+class StepLog(TrainerCallback):
+    """Remembers what Trainer reported, to check what a run did."""
 
     def __init__(self) -> None:
         self.steps: list[int] = []
@@ -76,31 +60,54 @@ class StepLog(TrainingHooks):
         self.base_eval: float | None = None
         self.samples: list[tuple[int, list[str]]] = []
         self.checkpoints: list[tuple[int, Path]] = []
+        self.learning_rates: list[float] = []
 
-    def on_base_eval(self, loss: float) -> None:
-        self.base_eval = loss
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        logs = logs or {}
+        if "loss" in logs:
+            self.steps.append(state.global_step)
+            self.losses.append(logs["loss"])
+            self.learning_rates.append(logs["learning_rate"])
+        if "samples" in logs:
+            self.samples.append((state.global_step, logs["samples"]))
 
-    def on_step(self, step: int, loss: float, tokens_per_second: float, lr: float) -> None:
-        self.steps.append(step)
-        self.losses.append(loss)
+    def on_evaluate(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        metrics: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        assert metrics is not None
+        if state.global_step == 0:
+            self.base_eval = metrics["eval_loss"]
+        else:
+            self.evals.append((state.global_step, metrics["eval_loss"]))
 
-    def on_eval(self, step: int, loss: float) -> None:
-        self.evals.append((step, loss))
-
-    def on_samples(self, step: int, texts: list[str]) -> None:
-        self.samples.append((step, texts))
-
-    def on_checkpoint(self, step: int, path: Path) -> None:
-        self.checkpoints.append((step, path))
+    def on_save(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        path = Path(str(args.output_dir)) / f"checkpoint-{state.global_step}"
+        self.checkpoints.append((state.global_step, path))
 
 
-class FailAtStep(TrainingHooks):
-    """Raises like a crash would (disk full, CUDA error) once the loop reports `step`."""
+class FailAfterStep(TrainerCallback):
+    """Raises like a crash would (disk full, CUDA error) in the step after `step`."""
 
     def __init__(self, step: int, error: BaseException) -> None:
         self.step = step
         self.error = error
 
-    def on_step(self, step: int, loss: float, tokens_per_second: float, lr: float) -> None:
-        if step == self.step:
+    def on_step_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if state.global_step == self.step:
             raise self.error

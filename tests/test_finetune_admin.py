@@ -1,5 +1,6 @@
 """The admin lists runs, charts loss, shows samples escaped, activates one run and starts runs."""
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,8 @@ def test_the_start_form_queues_a_run_that_trains(
 ) -> None:
     settings.MODEL_DIR = tmp_path / "models"
     monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+    # The worker's autodiscovery registers the task; without it the signature is only a name.
+    importlib.import_module("generator.tasks")
     add_tiny_titles()
     base = build_tiny_checkpoint(tmp_path / "base")
     form = {
@@ -121,7 +124,8 @@ def test_the_start_form_queues_a_run_that_trains(
     assert response["Location"] == reverse("admin:generator_modelrun_change", args=[run.pk])
     assert len(callbacks) == 1
     assert run.status == ModelRun.Status.DONE, run.error
-    assert run.step == 4 and run.checkpoint_path.endswith("step-000004")
+    assert run.step == 4 and run.checkpoint_path.endswith("final")
+    assert [point[0] for point in run.eval_loss_curve] == [2, 4]
     assert run.hyperparameters["data"] == "database" and run.hyperparameters["steps"] == 4
 
 

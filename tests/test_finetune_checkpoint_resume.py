@@ -1,33 +1,41 @@
-"""A checkpoint saves, reloads with from_pretrained, and resumes at the next step as if unbroken."""
+"""A checkpoint saves, reloads with from_pretrained, and resumes as if the run was never broken."""
 
 from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
-from generator.ml.format import SPECIAL_TOKENS
-from generator.ml.training import (
-    TRAINING_STATE,
-    StopSignal,
-    TrainingHooks,
-    TrainingInterrupted,
-    checkpoints,
-    train,
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+    TrainingArguments,
 )
+
+from generator.ml.checkpoints import FINAL_CHECKPOINT, RESUME_STATE, checkpoints, is_resumable
+from generator.ml.format import SPECIAL_TOKENS
+from generator.ml.training import StopSignal, TrainingInterrupted, train
 from tests.finetune_helpers import StepLog, tiny_config
 from tests.tiny_model import TINY_RECORDS, build_tiny_checkpoint
 
 RECORDS = TINY_RECORDS * 4
-CONFIG = tiny_config(steps=8, save_every=2, eval_every=4, sample_every=0)
+# Samples every 3 steps: sampling before and after the stop must not move the training RNG.
+CONFIG = tiny_config(steps=8, save_every=2, eval_every=4, sample_every=3)
 
 
-class StopAtStep(TrainingHooks):
+class StopAtStep(TrainerCallback):
     def __init__(self, step: int, stop: StopSignal) -> None:
         self.step, self.stop = step, stop
 
-    def on_step(self, step: int, loss: float, tokens_per_second: float, lr: float) -> None:
-        if step == self.step:
+    def on_step_end(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        **kwargs: object,
+    ) -> None:
+        if state.global_step == self.step:
             self.stop.request("test stop")
 
 
@@ -35,7 +43,7 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
     return AutoModelForCausalLM.from_pretrained(path).state_dict()
 
 
-def test_checkpoint_saves_reloads_and_resumes(tmp_path: Path) -> None:
+def test_checkpoint_saves_reloads_and_resumes_bit_for_bit(tmp_path: Path) -> None:
     base = build_tiny_checkpoint(tmp_path / "base")
     stop = StopSignal()
     first = StepLog()
@@ -46,27 +54,29 @@ def test_checkpoint_saves_reloads_and_resumes(tmp_path: Path) -> None:
             RECORDS,
             tmp_path / "run",
             CONFIG,
-            hooks=[first, StopAtStep(5, stop)],
+            callbacks=[first, StopAtStep(5, stop)],
             stop=stop,
             show_progress=False,
         )
 
     checkpoint = interrupted.value.checkpoint
     assert interrupted.value.step == 5 and interrupted.value.reason == "test stop"
-    assert checkpoint == tmp_path / "run" / "step-000005"
-    assert checkpoints(tmp_path / "run") == [checkpoint]  # step 4's was superseded
-    assert (checkpoint / TRAINING_STATE).is_file()
+    assert checkpoint == tmp_path / "run" / "checkpoint-5"
+    assert checkpoints(tmp_path / "run") == [checkpoint]  # step 4's was rotated away
+    assert [step for step, _ in first.checkpoints] == [2, 4, 5]
+    for state in (RESUME_STATE, "optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        assert (checkpoint / state).is_file(), state
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     assert all(token in tokenizer.all_special_tokens for token in SPECIAL_TOKENS)
     AutoModelForCausalLM.from_pretrained(checkpoint)
 
     second = StepLog()
     result = train(
-        base,
+        checkpoint,
         RECORDS,
         tmp_path / "run",
         CONFIG,
-        hooks=[second],
+        callbacks=[second],
         resume_from=checkpoint,
         show_progress=False,
     )
@@ -74,10 +84,23 @@ def test_checkpoint_saves_reloads_and_resumes(tmp_path: Path) -> None:
     assert first.steps == [1, 2, 3, 4, 5]
     assert second.steps == [6, 7, 8]
     assert second.base_eval is None  # measured once, before the first step
-    assert result.checkpoint == tmp_path / "run" / "step-000008"
-    assert not (result.checkpoint / TRAINING_STATE).exists()  # finished: nothing to resume
+    assert result.step == 8 and result.checkpoint == tmp_path / "run" / FINAL_CHECKPOINT
+    assert not is_resumable(result.checkpoint)  # finished: nothing to resume
+    assert checkpoints(tmp_path / "run") == []  # the resume state is deleted once done
 
-    unbroken = train(base, RECORDS, tmp_path / "unbroken", CONFIG, show_progress=False)
-    resumed_weights, unbroken_weights = _weights(result.checkpoint), _weights(unbroken.checkpoint)
+    unbroken = StepLog()
+    whole = train(
+        base, RECORDS, tmp_path / "unbroken", CONFIG, callbacks=[unbroken], show_progress=False
+    )
+
+    # Same batches, dropout masks and schedule: every number is identical, not merely close.
+    assert first.losses + second.losses == unbroken.losses
+    assert first.learning_rates + second.learning_rates == unbroken.learning_rates
+    assert first.evals + second.evals == unbroken.evals
+    assert first.samples + second.samples == unbroken.samples
+    assert [step for step, _ in unbroken.samples] == [3, 6, 8]
+    assert result.eval_loss == whole.eval_loss
+    resumed_weights, unbroken_weights = _weights(result.checkpoint), _weights(whole.checkpoint)
+    assert resumed_weights.keys() == unbroken_weights.keys()
     for name, tensor in unbroken_weights.items():
-        torch.testing.assert_close(resumed_weights[name], tensor, rtol=1e-5, atol=1e-6)
+        assert torch.equal(resumed_weights[name], tensor), name

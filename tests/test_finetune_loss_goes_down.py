@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from generator.ml.training import train
+import pytest
+
+from generator.ml.training import MIN_LR_RATE, train
 from tests.finetune_helpers import StepLog, tiny_config
 from tests.tiny_model import TINY_RECORDS, build_tiny_checkpoint
 
@@ -10,14 +12,10 @@ from tests.tiny_model import TINY_RECORDS, build_tiny_checkpoint
 def test_loss_goes_down(tmp_path: Path) -> None:
     base = build_tiny_checkpoint(tmp_path / "base")
     log = StepLog()
+    config = tiny_config(steps=24, warmup=4, eval_every=12, sample_every=0, save_every=0)
 
     result = train(
-        base,
-        TINY_RECORDS * 4,
-        tmp_path / "run",
-        tiny_config(steps=24, eval_every=12, sample_every=0, save_every=0),
-        hooks=[log],
-        show_progress=False,
+        base, TINY_RECORDS * 4, tmp_path / "run", config, callbacks=[log], show_progress=False
     )
 
     assert log.steps == list(range(1, 25))
@@ -25,4 +23,12 @@ def test_loss_goes_down(tmp_path: Path) -> None:
     assert result.base_eval_loss == log.base_eval
     assert result.eval_loss is not None and result.eval_loss < result.base_eval_loss - 0.5
     assert [step for step, _ in log.evals] == [12, 24]
+    assert [step for step, _ in log.samples] == [24]  # sample_every=0: only at the end
     assert result.tokens_per_second > 0
+    # Linear warmup to the peak, then a cosine decay that never goes below its 10% floor.
+    rates = log.learning_rates
+    assert rates[:4] == sorted(rates[:4]) and rates[3] < config.lr
+    assert rates[4] == pytest.approx(config.lr)
+    assert rates[4:] == sorted(rates[4:], reverse=True)
+    assert min(rates[4:]) >= MIN_LR_RATE * config.lr * (1 - 1e-6)
+    assert rates[-1] < 0.2 * config.lr

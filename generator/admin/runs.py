@@ -26,7 +26,7 @@ from generator.admin.loss_chart import loss_chart_svg
 from generator.finetune_runs import DATABASE_SOURCE, create_run
 from generator.ml.bases import DEFAULT_BASE, BaseModelError, check_base
 from generator.ml.config import ConfigError, TrainingConfig
-from generator.ml.training import perplexity
+from generator.ml.metrics import loss_with_perplexity
 from generator.models import ModelRun
 from titles.models import TrainingTitle
 
@@ -269,15 +269,10 @@ class ModelRunAdmin(admin.ModelAdmin):
     def loss_summary(self, run: ModelRun) -> str:
         parts = []
         if run.base_eval_loss is not None:
-            parts.append(
-                f"base model eval {run.base_eval_loss:.4f} "
-                f"(perplexity {perplexity(run.base_eval_loss):.2f})"
-            )
+            parts.append(f"base model eval {loss_with_perplexity(run.base_eval_loss)}")
         if run.last_eval_loss is not None:
-            parts.append(
-                f"eval at step {run.eval_loss_curve[-1][0]} {run.last_eval_loss:.4f} "
-                f"(perplexity {perplexity(run.last_eval_loss):.2f})"
-            )
+            step = run.eval_loss_curve[-1][0]
+            parts.append(f"eval at step {step} {loss_with_perplexity(run.last_eval_loss)}")
         if run.last_train_loss is not None:
             parts.append(f"last train {run.last_train_loss:.4f}")
         return "; ".join(parts) or "–"
@@ -322,11 +317,6 @@ def _flat(names: list[Any]) -> list[str]:
     for name in names:
         flat.extend(name if isinstance(name, tuple) else (name,))
     return flat
-
-
-def _sample_list(entry: dict[str, Any]) -> SafeString:
-    texts = entry.get("texts", [])
-    return format_html_join("", "<li><code>{}</code></li>", ((text,) for text in texts))
 
 
 def _loss(value: float | None) -> str:

@@ -16,7 +16,11 @@ import shutil
 import socket
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 DEFAULT_BASE = "smollm2-135m-instruct"
 HUB_PROBE_SECONDS = 3.0
@@ -116,7 +120,7 @@ def _hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
         return False
 
 
-def load_pretrained(path_or_id: str) -> tuple[object, object]:
+def load_pretrained(path_or_id: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """(model, tokenizer) in float32 from a resolved base; BaseModelError instead of a traceback."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -1,40 +1,58 @@
 """Fine-tune a causal LM on records in the format of generator.ml.format. Plain Python, no Django.
 
-`train` runs the whole loop: held-out split, base-model eval loss, AdamW with warmup and cosine
-decay, gradient accumulation, bf16 autocast on CUDA (fp32 on CPU), periodic eval, samples and
-checkpoints, and resume from a checkpoint with its optimizer and scheduler state. Progress is
-reported through `TrainingHooks`, so the Django side can record it without this module knowing.
+`train` (or `FineTune(...).run()`) sets up transformers' Trainer: a seeded held-out split, the
+base model's eval loss before the first step, AdamW (betas 0.9/0.95) with warmup and a cosine decay
+to 10% of the peak, gradient accumulation, bf16 on CUDA (fp32 on CPU), eval, samples and rotated
+checkpoints every N steps, and resume with optimizer, scheduler, RNG and data position restored.
+Progress reaches the caller through standard TrainerCallbacks; samples arrive in `on_log` as
+`logs["samples"]`, tokens/s beside the training loss as `logs["tokens_per_second"]`. Under
+`torchrun`/`accelerate launch` Trainer runs DDP; this module needs nothing more for it.
 
-A checkpoint is a directory `step-NNNNNN/` loadable with AutoModelForCausalLM.from_pretrained and
-AutoTokenizer.from_pretrained; while a run is unfinished it also holds `training_state.pt`.
+Checkpoints are Trainer's `checkpoint-N/` (see generator.ml.checkpoints); a finished run leaves
+`final/`, loadable with AutoModelForCausalLM.from_pretrained and AutoTokenizer.from_pretrained.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
+import os
 import random
 import shutil
-import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import torch
+from transformers import (
+    DataCollatorForLanguageModeling,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    PrinterCallback,
+    ProgressCallback,
+    Trainer,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+    TrainingArguments,
+)
+
+from generator.ml.bases import load_pretrained
+from generator.ml.checkpoints import (
+    CHECKPOINT_PREFIX,
+    FINAL_CHECKPOINT,
+    RESUME_STATE,
+    checkpoints,
+)
 from generator.ml.config import TrainingConfig
 from generator.ml.format import END_TOKEN, SPECIAL_TOKENS, prompt_prefix
 
-if TYPE_CHECKING:
-    import torch
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
-
 PAD_TOKEN = "<|pad|>"
-TRAINING_STATE = "training_state.pt"
-CHECKPOINT_PREFIX = "step-"
 SAMPLE_PROMPTS = (prompt_prefix("movie"), prompt_prefix("tv"), prompt_prefix())
-IGNORE_INDEX = -100
+# The cosine decay ends at this share of the peak learning rate, not at zero.
+MIN_LR_RATE = 0.1
+ADAM_BETAS = (0.9, 0.95)
 
 
 class DataError(ValueError):
@@ -71,53 +89,8 @@ class TrainingResult:
     tokens_per_second: float
 
 
-class TrainingHooks:
-    """Override any of these to follow a run; each is called in the training thread."""
-
-    def on_start(self, start: TrainingStart) -> None: ...
-
-    def on_base_eval(self, loss: float) -> None: ...
-
-    def on_step(self, step: int, loss: float, tokens_per_second: float, lr: float) -> None: ...
-
-    def on_eval(self, step: int, loss: float) -> None: ...
-
-    def on_samples(self, step: int, texts: list[str]) -> None: ...
-
-    def on_checkpoint(self, step: int, path: Path) -> None: ...
-
-
-class _AllHooks(TrainingHooks):
-    def __init__(self, hooks: Sequence[TrainingHooks]) -> None:
-        self._hooks = list(hooks)
-
-    def on_start(self, start: TrainingStart) -> None:
-        for hook in self._hooks:
-            hook.on_start(start)
-
-    def on_base_eval(self, loss: float) -> None:
-        for hook in self._hooks:
-            hook.on_base_eval(loss)
-
-    def on_step(self, step: int, loss: float, tokens_per_second: float, lr: float) -> None:
-        for hook in self._hooks:
-            hook.on_step(step, loss, tokens_per_second, lr)
-
-    def on_eval(self, step: int, loss: float) -> None:
-        for hook in self._hooks:
-            hook.on_eval(step, loss)
-
-    def on_samples(self, step: int, texts: list[str]) -> None:
-        for hook in self._hooks:
-            hook.on_samples(step, texts)
-
-    def on_checkpoint(self, step: int, path: Path) -> None:
-        for hook in self._hooks:
-            hook.on_checkpoint(step, path)
-
-
 class StopSignal:
-    """Set from a signal handler or another thread; the loop stops after the current step."""
+    """Set from a signal handler or another thread; training stops after the current step."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
@@ -129,10 +102,6 @@ class StopSignal:
 
     def is_set(self) -> bool:
         return self._event.is_set()
-
-
-def perplexity(loss: float) -> float:
-    return math.exp(min(loss, 50.0))
 
 
 def split_records(
@@ -161,7 +130,7 @@ def prepare_tokenizer_and_model(tokenizer: PreTrainedTokenizerBase, model: PreTr
         tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
     if model.get_input_embeddings().num_embeddings != len(tokenizer):
         model.resize_token_embeddings(len(tokenizer))
-    start_id, end_id = tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS))
+    start_id, end_id = (tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS)
     for config in (model.config, model.generation_config):
         config.bos_token_id = start_id
         config.eos_token_id = end_id
@@ -177,20 +146,7 @@ def encode_records(
     return [ids[:max_length] for ids in encoded], truncated
 
 
-def pick_device(requested: str | None = None) -> tuple[torch.device, torch.dtype | None]:
-    """CUDA with bf16 autocast when available (or asked for), else CPU in fp32 (dtype None)."""
-    import torch
-
-    device = torch.device(requested or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if device.type == "cuda":
-        torch.set_float32_matmul_precision("high")
-        return device, torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    return device, None
-
-
 def device_name(device: torch.device) -> str:
-    import torch
-
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     threads = torch.get_num_threads()
@@ -203,321 +159,299 @@ def train(
     output_dir: Path,
     config: TrainingConfig,
     *,
-    hooks: Sequence[TrainingHooks] = (),
+    callbacks: Sequence[TrainerCallback] = (),
     resume_from: Path | None = None,
     stop: StopSignal | None = None,
     show_progress: bool = True,
     device: str | None = None,
 ) -> TrainingResult:
-    """Fine-tune `model_source` (a resolved base) on `records`; checkpoints go to `output_dir`.
+    """Fine-tune `model_source` on `records`; see FineTune."""
+    return FineTune(
+        model_source,
+        records,
+        output_dir,
+        config,
+        callbacks=callbacks,
+        resume_from=resume_from,
+        stop=stop,
+        show_progress=show_progress,
+        device=device,
+    ).run()
 
-    With `resume_from` (a checkpoint holding training_state.pt) the model, optimizer, scheduler
-    and RNG continue from that step. `device` ("cpu", "cuda", "cuda:1") defaults to CUDA when
-    available, else the CPU. Raises TrainingInterrupted once `stop` is requested.
+
+class FineTune:
+    """One fine-tune on Trainer, set up and described (`start`) before `run` trains it.
+
+    `resume_from` is a `checkpoint-N` directory: Trainer restores the weights, optimizer,
+    scheduler and CPU/CUDA RNG from it and skips the batches already seen. `device` "cpu" forces
+    the CPU; otherwise CUDA is used when available. `run` raises TrainingInterrupted once `stop`
+    is requested, after saving a checkpoint of the step just finished.
     """
-    import torch
-
-    config.validate()
-    report = _AllHooks(hooks)
-    torch.manual_seed(config.seed)
-    session = _Session(resume_from or model_source, config, output_dir, device)
-    data = _EncodedData(session.tokenizer, records, config)
-    total_steps = config.total_steps(len(data.train_ids))
-    session.build_optimizer(total_steps)
-    start_step = session.restore(resume_from) if resume_from else 0
-    report.on_start(session.describe(data, total_steps, start_step))
-    base_eval_loss = None
-    if start_step == 0:
-        base_eval_loss = session.evaluate(data.eval_ids)
-        report.on_base_eval(base_eval_loss)
-    loop = _Loop(session, data, report, stop or StopSignal(), total_steps)
-    loop.run(start_step, resume_from if start_step else None, show_progress)
-    assert loop.checkpoint is not None  # the last step always saves
-    return TrainingResult(
-        step=total_steps,
-        checkpoint=loop.checkpoint,
-        eval_loss=loop.eval_loss,
-        base_eval_loss=base_eval_loss,
-        tokens_per_second=loop.tokens_per_second,
-    )
-
-
-class _EncodedData:
-    """The held-out split of the records, tokenised and cut to max_length."""
-
-    def __init__(
-        self, tokenizer: PreTrainedTokenizerBase, records: Sequence[str], config: TrainingConfig
-    ) -> None:
-        train_texts, eval_texts = split_records(
-            records, config.eval_fraction, config.seed, config.max_eval_records
-        )
-        self.train_ids, self.truncated = encode_records(tokenizer, train_texts, config.max_length)
-        self.eval_ids, _ = encode_records(tokenizer, eval_texts, config.max_length)
-        self.batches = _BatchOrder(len(self.train_ids), config.batch_size, config.seed)
-
-
-class _Session:
-    """The model, tokenizer, optimizer and scheduler of one training process, on one device."""
-
-    def __init__(
-        self, source: str | Path, config: TrainingConfig, output_dir: Path, device: str | None
-    ) -> None:
-        from generator.ml.bases import load_pretrained
-
-        self.config = config
-        self.output_dir = output_dir
-        self.device, autocast_dtype = pick_device(device)
-        self.autocast = _autocast_factory(self.device, autocast_dtype)
-        self.model, self.tokenizer = load_pretrained(str(source))
-        prepare_tokenizer_and_model(self.tokenizer, self.model)
-        self.model.to(self.device)
-        self.pad_id: int = self.tokenizer.pad_token_id
-
-    def build_optimizer(self, total_steps: int) -> None:
-        self.optimizer = _optimizer(self.model, self.config)
-        self.scheduler = _scheduler(self.optimizer, self.config.warmup, total_steps)
-
-    def restore(self, checkpoint: Path) -> int:
-        """Optimizer, scheduler and RNG state saved with `checkpoint`; its step (0 without)."""
-        import torch
-
-        if not (checkpoint / TRAINING_STATE).is_file():
-            return 0
-        state = torch.load(checkpoint / TRAINING_STATE, map_location="cpu", weights_only=True)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        return int(state["step"])
-
-    def describe(self, data: _EncodedData, total_steps: int, start_step: int) -> TrainingStart:
-        return TrainingStart(
-            total_steps=total_steps,
-            start_step=start_step,
-            train_records=len(data.train_ids),
-            eval_records=len(data.eval_ids),
-            truncated_records=data.truncated,
-            parameters=sum(p.numel() for p in self.model.parameters()),
-            device=device_name(self.device),
-        )
-
-    def optimizer_step(self, data: _EncodedData, step: int) -> tuple[float, int]:
-        """One optimizer step over grad_accum micro-batches: (mean loss, real tokens seen)."""
-        import torch
-
-        accumulate = self.config.grad_accum
-        self.model.train()
-        total_loss, tokens = 0.0, 0
-        for index in range(accumulate):
-            rows = data.batches.indices((step - 1) * accumulate + index)
-            batch = _collate([data.train_ids[row] for row in rows], self.pad_id, self.device)
-            with self.autocast():
-                loss = self.model(**batch, use_cache=False).loss / accumulate
-            loss.backward()
-            total_loss += loss.item()
-            tokens += int(batch["attention_mask"].sum())
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        return total_loss, tokens
-
-    def evaluate(self, eval_ids: Sequence[Sequence[int]]) -> float:
-        batch_size = self.config.batch_size
-        return evaluate(self.model, eval_ids, self.pad_id, batch_size, self.device, self.autocast)
-
-    def samples(self, step: int) -> list[str]:
-        count, length, seed = self.config.num_samples, self.config.max_length, self.config.seed
-        return generate_samples(self.model, self.tokenizer, count, length, seed + step)
-
-    def save(self, step: int, keep_state: bool) -> Path:
-        state = (self.optimizer, self.scheduler) if keep_state else None
-        return _save(self.model, self.tokenizer, state, step, self.output_dir)
-
-
-class _Loop:
-    """Steps from the start step to total_steps, with eval, samples and checkpoints when due."""
 
     def __init__(
         self,
-        session: _Session,
-        data: _EncodedData,
-        report: TrainingHooks,
-        stop: StopSignal,
-        total_steps: int,
+        model_source: str | Path,
+        records: Sequence[str],
+        output_dir: Path,
+        config: TrainingConfig,
+        *,
+        callbacks: Sequence[TrainerCallback] = (),
+        resume_from: Path | None = None,
+        stop: StopSignal | None = None,
+        show_progress: bool = True,
+        device: str | None = None,
     ) -> None:
-        self.session, self.data, self.report, self.stop = session, data, report, stop
-        self.total_steps = total_steps
-        self.checkpoint: Path | None = None
-        self.saved_step = 0
-        self.eval_loss: float | None = None
+        config.validate()
+        self.config, self.output_dir, self.resume_from = config, output_dir, resume_from
+        self.stop = stop or StopSignal()
+        self.model, self.tokenizer = load_pretrained(str(model_source))
+        prepare_tokenizer_and_model(self.tokenizer, self.model)
+        self.tokenizer.padding_side = "right"
+        train_texts, eval_texts = split_records(
+            records, config.eval_fraction, config.seed, config.max_eval_records
+        )
+        train_ids, truncated = encode_records(self.tokenizer, train_texts, config.max_length)
+        eval_ids, _ = encode_records(self.tokenizer, eval_texts, config.max_length)
+        args = _arguments(config, output_dir, len(train_ids), show_progress, device)
+        self.throughput = _Throughput()
+        self.flow = _Flow(self.stop)
+        self.trainer = Trainer(
+            model=self.model,
+            args=args,
+            train_dataset=[{"input_ids": ids} for ids in train_ids],
+            eval_dataset=[{"input_ids": ids} for ids in eval_ids],
+            processing_class=self.tokenizer,
+            # Labels are the inputs with padding masked; the pad id is never the end marker.
+            data_collator=DataCollatorForLanguageModeling(self.tokenizer, mlm=False),
+            callbacks=[self.throughput, *callbacks, _Samples(config, self._log), self.flow],
+        )
+        # Trainer prints every log as a line (PrinterCallback) or on the bar; ours is quieter.
+        self.trainer.remove_callback(PrinterCallback)
+        self.trainer.remove_callback(ProgressCallback)
+        if show_progress:
+            self.trainer.add_callback(_ProgressBar())
+        self.start = TrainingStart(
+            total_steps=args.max_steps,
+            start_step=_checkpoint_step(resume_from),
+            train_records=len(train_ids),
+            eval_records=len(eval_ids),
+            truncated_records=truncated,
+            parameters=sum(p.numel() for p in self.model.parameters()),
+            device=device_name(args.device),
+        )
+
+    def _log(self, logs: dict[str, Any]) -> None:
+        self.trainer.log(logs)
+
+    def run(self) -> TrainingResult:
+        base_eval_loss = None
+        if self.resume_from is None:
+            # Reported to callbacks as an evaluation at global step 0.
+            base_eval_loss = self.trainer.evaluate()["eval_loss"]
+        resume = str(self.resume_from) if self.resume_from else None
+        self.trainer.train(resume_from_checkpoint=resume)
+        step = self.trainer.state.global_step
+        if self.flow.stopped:
+            checkpoint = self.output_dir / f"{CHECKPOINT_PREFIX}{step}"
+            raise TrainingInterrupted(step, checkpoint, self.stop.reason or "stop requested")
+        final = self.output_dir / FINAL_CHECKPOINT
+        self.trainer.save_model(str(final))
+        self.trainer.accelerator.wait_for_everyone()
+        if self.trainer.is_world_process_zero():
+            # A finished run is not resumed: its optimizer state is only dead weight on disk.
+            for checkpoint in checkpoints(self.output_dir):
+                shutil.rmtree(checkpoint, ignore_errors=True)
+        return TrainingResult(
+            step=step,
+            checkpoint=final,
+            eval_loss=self.flow.eval_loss,
+            base_eval_loss=base_eval_loss,
+            tokens_per_second=self.throughput.tokens_per_second,
+        )
+
+
+def _arguments(
+    config: TrainingConfig,
+    output_dir: Path,
+    train_records: int,
+    show_progress: bool,
+    device: str | None,
+) -> TrainingArguments:
+    use_cpu = device == "cpu" or not torch.cuda.is_available()
+    if not use_cpu:
+        torch.set_float32_matmul_precision("high")
+    # Under torchrun each of WORLD_SIZE processes sees its share of the records per epoch.
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    total_steps = config.total_steps(-(-train_records // world_size))
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        use_cpu=use_cpu,
+        bf16=not use_cpu and torch.cuda.is_bf16_supported(),
+        max_steps=total_steps,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.lr,
+        lr_scheduler_type="cosine_with_min_lr",
+        lr_scheduler_kwargs={"min_lr_rate": MIN_LR_RATE},
+        warmup_steps=config.warmup,
+        adam_beta1=ADAM_BETAS[0],
+        adam_beta2=ADAM_BETAS[1],
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        # 0 means "only at the end": an interval of the whole run.
+        eval_strategy="steps",
+        eval_steps=config.eval_every or total_steps,
+        save_strategy="steps",
+        save_steps=config.save_every or total_steps,
+        save_total_limit=1,
+        logging_strategy="steps",
+        logging_steps=1,
+        seed=config.seed,
+        data_seed=config.seed,
+        prediction_loss_only=True,
+        include_num_input_tokens_seen="non_padding",
+        report_to="none",
+        disable_tqdm=not show_progress,
+    )
+
+
+def _checkpoint_step(path: Path | None) -> int:
+    if path is None:
+        return 0
+    state = TrainerState.load_from_json(str(path / RESUME_STATE))
+    return state.global_step
+
+
+def _due(step: int, every: int, max_steps: int) -> bool:
+    return step >= max_steps or (every > 0 and step % every == 0)
+
+
+class _Throughput(TrainerCallback):
+    """Non-padding tokens per second of the optimizer steps alone (no eval, samples or saves)."""
+
+    def __init__(self) -> None:
         self.tokens, self.seconds = 0, 0.0
+        self._began, self._tokens_before = 0.0, 0
 
     @property
     def tokens_per_second(self) -> float:
         return self.tokens / self.seconds if self.seconds else 0.0
 
-    def run(self, start_step: int, resumed_from: Path | None, show_progress: bool) -> None:
-        self.checkpoint, self.saved_step = resumed_from, start_step
-        with _progress_bar(self.total_steps, start_step, show_progress) as progress:
-            for step in range(start_step + 1, self.total_steps + 1):
-                if self.stop.is_set():
-                    self._stop_after(step - 1)
-                loss = self._step(step)
-                progress.update(1)
-                progress.set_postfix(loss=f"{loss:.3f}", tok_s=f"{self.tokens_per_second:.0f}")
-                self._after_step(step)
-        if self.checkpoint is None:  # resumed with nothing left to do
-            self._save(self.total_steps, keep_state=False)
+    def on_step_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self._began, self._tokens_before = time.perf_counter(), state.num_input_tokens_seen
 
-    def _step(self, step: int) -> float:
-        began = time.perf_counter()
-        loss, tokens = self.session.optimizer_step(self.data, step)
-        self.seconds += time.perf_counter() - began
-        self.tokens += tokens
-        lr = self.session.scheduler.get_last_lr()[0]
-        self.report.on_step(step, loss, self.tokens_per_second, lr)
-        return loss
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if args.device.type == "cuda":
+            torch.cuda.synchronize(args.device)
+        self.seconds += time.perf_counter() - self._began
+        self.tokens += state.num_input_tokens_seen - self._tokens_before
 
-    def _after_step(self, step: int) -> None:
-        config, last = self.session.config, step == self.total_steps
-        if _due(step, config.eval_every, last):
-            self.eval_loss = self.session.evaluate(self.data.eval_ids)
-            self.report.on_eval(step, self.eval_loss)
-        if _due(step, config.sample_every, last):
-            self.report.on_samples(step, self.session.samples(step))
-        if _due(step, config.save_every, last):
-            # A finished run has nothing to resume: its last checkpoint skips the optimizer state.
-            self._save(step, keep_state=not last)
-
-    def _save(self, step: int, keep_state: bool) -> None:
-        self.checkpoint = self.session.save(step, keep_state)
-        self.saved_step = step
-        self.report.on_checkpoint(step, self.checkpoint)
-
-    def _stop_after(self, step: int) -> None:
-        if self.saved_step < step:
-            self._save(step, keep_state=True)
-        raise TrainingInterrupted(step, self.checkpoint, self.stop.reason or "stop requested")
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if logs is not None and "loss" in logs:
+            logs["tokens_per_second"] = self.tokens_per_second
 
 
-def _due(step: int, every: int, last: bool) -> bool:
-    return last or (every > 0 and step % every == 0)
+class _Samples(TrainerCallback):
+    """Every sample_every steps (and at the end) the main process logs `samples`."""
+
+    def __init__(self, config: TrainingConfig, log: Callable[[dict[str, Any]], None]) -> None:
+        self.config, self.log = config, log
+
+    def on_step_end(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        model: PreTrainedModel | None = None,
+        processing_class: PreTrainedTokenizerBase | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not state.is_world_process_zero or model is None or processing_class is None:
+            return
+        if _due(state.global_step, self.config.sample_every, state.max_steps):
+            count, length = self.config.num_samples, self.config.max_length
+            seed = self.config.seed + state.global_step
+            texts = generate_samples(model, processing_class, count, length, seed)
+            # Logging clears should_log, which would drop this step's loss from the log.
+            should_log = control.should_log
+            self.log({"samples": texts})
+            control.should_log = should_log
 
 
-def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
-    from tqdm import tqdm
+class _Flow(TrainerCallback):
+    """Stops on request with a checkpoint; skips Trainer's full save at the last step.
 
-    return tqdm(
-        total=total,
-        initial=initial,
-        unit="step",
-        desc="fine-tune",
-        disable=not enabled,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
+    Runs after every other callback, so a stop requested during this step is seen in this step.
+    """
 
+    def __init__(self, stop: StopSignal) -> None:
+        self.stop = stop
+        self.stopped = False
+        self.eval_loss: float | None = None
 
-def _optimizer(model: PreTrainedModel, config: TrainingConfig) -> torch.optim.Optimizer:
-    import torch
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if state.global_step >= state.max_steps:
+            # The finished model is saved once, without optimizer state, as final/.
+            control.should_save = False
+        elif _on_any_process(self.stop.is_set(), args):
+            self.stopped = True
+            control.should_save = True
+            control.should_training_stop = True
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    # Norm weights and biases are not decayed: shrinking them only hurts.
-    groups = [
-        {"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95), eps=1e-8)
-
-
-def _scheduler(
-    optimizer: torch.optim.Optimizer, warmup: int, total_steps: int
-) -> torch.optim.lr_scheduler.LambdaLR:
-    import torch
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    def on_evaluate(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        metrics: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if metrics is not None and state.global_step > 0:
+            self.eval_loss = metrics["eval_loss"]
 
 
-def _autocast_factory(device: torch.device, dtype: torch.dtype | None) -> Any:
-    import torch
-
-    if dtype is None:
-        return contextlib.nullcontext
-    return lambda: torch.autocast(device_type=device.type, dtype=dtype)
-
-
-class _BatchOrder:
-    """Which records form each micro-batch: a fresh seeded permutation per epoch, so the order
-    depends only on (seed, micro-batch index) and a resumed run continues where it stopped."""
-
-    def __init__(self, size: int, batch_size: int, seed: int) -> None:
-        self._size = size
-        self._batch_size = batch_size
-        self._seed = seed
-        self._permutations: dict[int, list[int]] = {}
-
-    def indices(self, micro_batch: int) -> list[int]:
-        first = micro_batch * self._batch_size
-        return [self._at(position) for position in range(first, first + self._batch_size)]
-
-    def _at(self, position: int) -> int:
-        epoch, offset = divmod(position, self._size)
-        if epoch not in self._permutations:
-            order = list(range(self._size))
-            random.Random(self._seed * 1_000_003 + epoch).shuffle(order)
-            self._permutations = {epoch: order}
-        return self._permutations[epoch][offset]
+def _on_any_process(flag: bool, args: TrainingArguments) -> bool:
+    """True on every process when `flag` is true on one: all DDP ranks must stop at one step."""
+    if args.world_size <= 1:
+        return flag
+    value = torch.tensor([int(flag)], device=args.device)
+    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
+    return bool(value.item())
 
 
-def _collate(
-    sequences: Sequence[Sequence[int]], pad_id: int, device: torch.device
-) -> dict[str, torch.Tensor]:
-    import torch
+class _ProgressBar(ProgressCallback):
+    """Trainer's tqdm bar with loss and tokens/s beside it, eval losses as lines, no log dicts."""
 
-    width = max(len(ids) for ids in sequences)
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, ids in enumerate(sequences):
-        input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        attention[row, : len(ids)] = 1
-    labels = input_ids.masked_fill(attention == 0, IGNORE_INDEX)
-    return {
-        "input_ids": input_ids.to(device),
-        "attention_mask": attention.to(device),
-        "labels": labels.to(device),
-    }
-
-
-def evaluate(
-    model: PreTrainedModel,
-    eval_ids: Sequence[Sequence[int]],
-    pad_id: int,
-    batch_size: int,
-    device: torch.device,
-    autocast: Any = contextlib.nullcontext,
-) -> float:
-    """Mean next-token loss over every predicted token of the held-out records."""
-    import torch
-
-    model.eval()
-    loss_sum, token_count = 0.0, 0
-    with torch.no_grad():
-        for first in range(0, len(eval_ids), batch_size):
-            batch = _collate(eval_ids[first : first + batch_size], pad_id, device)
-            with autocast():
-                loss = model(**batch, use_cache=False).loss
-            predicted = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
-            loss_sum += loss.float().item() * predicted
-            token_count += predicted
-    return loss_sum / max(token_count, 1)
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        bar = self.training_bar
+        if not state.is_world_process_zero or bar is None or logs is None:
+            return
+        if "loss" in logs:
+            speed = logs.get("tokens_per_second", 0.0)
+            bar.set_postfix(loss=f"{logs['loss']:.3f}", tok_s=f"{speed:.0f}")
+        if "eval_loss" in logs:
+            bar.write(f"step {state.global_step}: eval loss {logs['eval_loss']:.4f}")
 
 
 def generate_samples(
@@ -528,8 +462,7 @@ def generate_samples(
     seed: int,
 ) -> list[str]:
     """`count` sampled records, markers included, from the SAMPLE_PROMPTS in turn."""
-    import torch
-
+    was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     end_id = tokenizer.convert_tokens_to_ids(END_TOKEN)
@@ -541,7 +474,7 @@ def generate_samples(
             prompt = SAMPLE_PROMPTS[index % len(SAMPLE_PROMPTS)]
             input_ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids
             with torch.no_grad():
-                output = model.generate(
+                output = model.generate(  # type: ignore[operator]
                     input_ids.to(device),
                     attention_mask=torch.ones_like(input_ids).to(device),
                     do_sample=True,
@@ -552,6 +485,7 @@ def generate_samples(
                     pad_token_id=tokenizer.pad_token_id,
                 )
             texts.append(_decode_record(tokenizer, output[0].tolist()))
+    model.train(was_training)
     return texts
 
 
@@ -562,60 +496,11 @@ def _decode_record(tokenizer: PreTrainedTokenizerBase, ids: list[int]) -> str:
     current: list[int] = []
     for token_id in ids:
         if token_id in keep:
-            pieces.append(tokenizer.decode(current, skip_special_tokens=True))
-            pieces.append(tokenizer.convert_ids_to_tokens(token_id))
+            pieces.append(str(tokenizer.decode(current, skip_special_tokens=True)))
+            pieces.append(str(tokenizer.convert_ids_to_tokens(token_id)))
             current = []
         elif token_id != tokenizer.pad_token_id:
             current.append(token_id)
-    pieces.append(tokenizer.decode(current, skip_special_tokens=True))
+    pieces.append(str(tokenizer.decode(current, skip_special_tokens=True)))
     text = "".join(pieces)
     return text[: text.index(END_TOKEN) + len(END_TOKEN)] if END_TOKEN in text else text
-
-
-def checkpoints(output_dir: Path) -> list[Path]:
-    """Finished checkpoints in `output_dir`, oldest first."""
-    if not output_dir.is_dir():
-        return []
-    return sorted(
-        path
-        for path in output_dir.iterdir()
-        if path.is_dir() and path.name.startswith(CHECKPOINT_PREFIX)
-    )
-
-
-def _save(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    state: tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR] | None,
-    step: int,
-    output_dir: Path,
-) -> Path:
-    """Write `step-NNNNNN/` atomically, then delete the older checkpoints it supersedes.
-
-    `state` (optimizer, scheduler) is saved with the RNG for a resume; None for a final one.
-    """
-    import torch
-
-    target = output_dir / f"{CHECKPOINT_PREFIX}{step:06d}"
-    staging = output_dir / f".{target.name}.partial"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    if state is not None:
-        optimizer, scheduler = state
-        training_state = {
-            "step": step,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-        }
-        torch.save(training_state, staging / TRAINING_STATE)
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
-    for older in checkpoints(output_dir):
-        if older != target:
-            shutil.rmtree(older, ignore_errors=True)
-    return target

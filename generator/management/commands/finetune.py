@@ -1,23 +1,25 @@
 from __future__ import annotations
 
+import functools
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from generator.finetune_execution import execute_run, is_main_process
 from generator.finetune_runs import (
     DATABASE_SOURCE,
     bases_dir,
-    checkpoint_step,
     create_run,
-    execute_run,
-    resumable_checkpoint,
+    resume_step,
     training_records,
 )
 from generator.ml.bases import DEFAULT_BASE, BaseModelError, resolve_base
 from generator.ml.config import ConfigError, TrainingConfig
 from generator.ml.dataset import DatasetError
-from generator.ml.training import perplexity
+from generator.ml.metrics import loss_with_perplexity
 from generator.models import ModelRun
 
 # Options that set a TrainingConfig field of the same name (dashes for underscores).
@@ -93,18 +95,24 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        show_progress = options["verbosity"] > 0
-        if options["resume"] is not None:
-            run = self._resumable_run(options)
+        main = is_main_process()
+        show_progress = options["verbosity"] > 0 and main
+        setup = self._resumable_run if options["resume"] is not None else self._new_run
+        make_run = functools.partial(setup, options)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            run = ModelRun.objects.get(pk=_run_id_from_rank_zero(make_run))
         else:
-            run = self._new_run(options)
-        self.stdout.write(f"Run #{run.pk}: fine-tuning {run.base} ({self._summary(run)})")
+            run = make_run()
+        if main:
+            self.stdout.write(f"Run #{run.pk}: fine-tuning {run.base} ({self._summary(run)})")
         try:
             run = execute_run(run.pk, show_progress=show_progress)
         except KeyboardInterrupt:
             raise CommandError(
                 f"interrupted: run #{run.pk} is marked failed; resume it with --resume {run.pk}"
             ) from None
+        if not main:
+            return
         self._report(run)
         if run.status != ModelRun.Status.DONE:
             raise CommandError(f"run #{run.pk} failed: {run.error.splitlines()[0]}")
@@ -163,8 +171,8 @@ class Command(BaseCommand):
         length = f"{settings['steps']} steps" if settings.get("steps") else "epochs"
         data = settings.get("data", DATABASE_SOURCE)
         limit = f", first {settings['limit']} titles" if settings.get("limit") else ""
-        checkpoint = resumable_checkpoint(run)
-        resume = f", resuming from step {checkpoint_step(checkpoint)}" if checkpoint else ""
+        step = resume_step(run)
+        resume = f", resuming from step {step}" if step else ""
         return (
             f"{length}, batch {settings['batch_size']}x{settings['grad_accum']}, "
             f"lr {settings['lr']}, max length {settings['max_length']}, data: {data}{limit}{resume}"
@@ -175,15 +183,9 @@ class Command(BaseCommand):
             return
         lines = [f"Run #{run.pk} done: {run.step} steps on {run.device}"]
         if run.base_eval_loss is not None:
-            lines.append(
-                f"  base eval loss  {run.base_eval_loss:.4f} "
-                f"(perplexity {perplexity(run.base_eval_loss):.2f})"
-            )
+            lines.append(f"  base eval loss  {loss_with_perplexity(run.base_eval_loss)}")
         if run.last_eval_loss is not None:
-            lines.append(
-                f"  final eval loss {run.last_eval_loss:.4f} "
-                f"(perplexity {perplexity(run.last_eval_loss):.2f})"
-            )
+            lines.append(f"  final eval loss {loss_with_perplexity(run.last_eval_loss)}")
         if run.tokens_per_second:
             lines.append(f"  {run.tokens_per_second:.0f} tokens/s")
         lines.append(f"  checkpoint {run.checkpoint_path}")
@@ -203,3 +205,26 @@ def _config_from_options(options: dict[str, Any]) -> TrainingConfig:
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+def _run_id_from_rank_zero(make_run: Callable[[], ModelRun]) -> int:
+    """Under torchrun: rank 0 checks the options and creates the run; every rank gets its id."""
+    import torch
+    from accelerate import PartialState  # type: ignore[import-untyped]
+    from accelerate.utils import broadcast_object_list  # type: ignore[import-untyped]
+
+    # The same process group Trainer joins later (gloo on CPUs, NCCL on GPUs).
+    state = PartialState(cpu=not torch.cuda.is_available())
+    # An id, or rank 0's error, so that no rank waits for an id that will never come.
+    message: list[int | str] = ["rank 0 stopped before creating the run"]
+    try:
+        if state.is_main_process:
+            message = [make_run().pk]
+    except CommandError as exc:
+        message = [str(exc)]
+        raise
+    finally:
+        broadcast_object_list(message, from_process=0)
+    if isinstance(message[0], str):
+        raise CommandError(message[0])
+    return message[0]

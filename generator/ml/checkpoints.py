@@ -1,0 +1,32 @@
+"""Where a fine-tune's checkpoints live and which of them a run can resume. Plain Python: no torch.
+
+Trainer writes `checkpoint-N/` directories (model, tokenizer, optimizer, scheduler, RNG) and keeps
+only the newest; a finished run leaves one `final/` directory holding just the model and tokenizer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# transformers.trainer_utils.PREFIX_CHECKPOINT_DIR, spelled out so this module needs no torch.
+CHECKPOINT_PREFIX = "checkpoint-"
+# Trainer writes its state last, so its presence marks a checkpoint that is complete and resumable.
+RESUME_STATE = "trainer_state.json"
+FINAL_CHECKPOINT = "final"
+
+
+def checkpoint_step(path: Path) -> int:
+    """The optimizer step a `checkpoint-N` directory was saved at."""
+    return int(path.name.removeprefix(CHECKPOINT_PREFIX))
+
+
+def is_resumable(path: Path) -> bool:
+    return path.name.startswith(CHECKPOINT_PREFIX) and (path / RESUME_STATE).is_file()
+
+
+def checkpoints(output_dir: Path) -> list[Path]:
+    """The resumable checkpoints in `output_dir`, oldest step first."""
+    if not output_dir.is_dir():
+        return []
+    found = [path for path in output_dir.iterdir() if path.is_dir() and is_resumable(path)]
+    return sorted(found, key=checkpoint_step)
