@@ -32,7 +32,7 @@ class RunStatus(models.TextChoices):
 class RunLifecycleQuerySet(models.QuerySet):
     """Fine-tuning run lifecycle: the active run, claiming, re-queueing, stale-run detection."""
 
-    def active(self) -> "ModelRun | None":
+    def active(self: "models.QuerySet[ModelRun]") -> "ModelRun | None":
         """The run generation uses, or None. Its checkpoint_path loads with from_pretrained."""
         return self.filter(is_active=True).first()
 
@@ -234,7 +234,9 @@ class GeneratedDescriptionQuerySet(models.QuerySet["GeneratedDescription"]):
         return self.filter(status=GeneratedDescription.Status.APPROVED)
 
     def store(
-        self, rows: Sequence["GeneratedDescription"], ignore_conflicts: bool = False
+        self: "GeneratedDescriptionQuerySet",
+        rows: Sequence["GeneratedDescription"],
+        ignore_conflicts: bool = False,
     ) -> list["GeneratedDescription"]:
         """Insert new texts and their overfit signatures in one transaction (bulk_create's way).
 
@@ -374,7 +376,7 @@ class GeneratedDescription(models.Model):
 
 
 class TextShingleQuerySet(models.QuerySet["TextShingle"]):
-    def index(self, descriptions: Iterable[GeneratedDescription]) -> int:
+    def index(self: "TextShingleQuerySet", descriptions: Iterable[GeneratedDescription]) -> int:
         """Write the word-trigram signatures of stored texts; returns how many rows."""
         rows = [
             TextShingle(description_id=description.pk, shingle=shingle)

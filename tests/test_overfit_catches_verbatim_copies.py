@@ -1,19 +1,20 @@
 """Verbatim copies, and copies with only case, punctuation or whitespace changed, are caught."""
 
 import re
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.ml.overfit import EXACT, THRESHOLD
+from generator.ml.overfit import EXACT, THRESHOLD, Document
 from tests.corpus import TRAINING, build_detector, text_of
 
 DETECTOR = build_detector()
 
 
 @pytest.mark.parametrize("document", TRAINING, ids=lambda d: d.key)
-def test_it_catches_every_verbatim_copy(document) -> None:
+def test_it_catches_every_verbatim_copy(document: Document) -> None:
     verdict = DETECTOR.check(document.text)
 
     assert verdict.overfit
@@ -57,7 +58,9 @@ _CASES = (str.upper, str.lower, str.title, str.swapcase)
     punctuation=st.sampled_from(["", " ", " - ", "; ", "..."]),
     spaces=st.sampled_from([" ", "  ", "\t", " \n "]),
 )
-def test_any_reformatting_of_a_training_text_is_caught(index, case, punctuation, spaces) -> None:
+def test_any_reformatting_of_a_training_text_is_caught(
+    index: int, case: Callable[[str], str], punctuation: str, spaces: str
+) -> None:
     document = TRAINING[index]
     text = re.sub(r"[,.'’]", punctuation, case(document.text)).replace(" ", spaces)
 

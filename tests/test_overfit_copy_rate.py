@@ -20,8 +20,8 @@ def runs() -> tuple[ModelRun, ModelRun, ModelRun]:
     idle = ModelRun.objects.create(base="tiny")
     statuses = [Status.OVERFIT, Status.APPROVED, Status.PENDING, Status.REJECTED]
     for n, status in enumerate(statuses):
-        GeneratedDescriptionFactory(text=ORIGINALS[n], status=status, model_run=copying)
-    GeneratedDescriptionFactory(text=ORIGINALS[5], model_run=clean)
+        GeneratedDescriptionFactory.create(text=ORIGINALS[n], status=status, model_run=copying)
+    GeneratedDescriptionFactory.create(text=ORIGINALS[5], model_run=clean)
     return copying, clean, idle
 
 
@@ -56,9 +56,8 @@ def test_the_review_list_filters_by_run_with_its_copy_rate(
 ) -> None:
     copying, _clean, _idle = runs
 
-    response = admin_client.get(
-        "/admin/generator/generateddescription/", {"queue": "all", "run": copying.pk}
-    )
+    query: dict[str, str | int] = {"queue": "all", "run": copying.pk}
+    response = admin_client.get("/admin/generator/generateddescription/", query)
 
     assert response.status_code == 200
     assert f"#{copying.pk}: 25.0% (1 of 4)".encode() in response.content

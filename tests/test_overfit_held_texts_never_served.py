@@ -47,10 +47,10 @@ def test_checked_copies_are_stored_but_not_servable() -> None:
 
 
 def test_texts_held_by_a_rescan_leave_the_serving_query() -> None:
-    approved = GeneratedDescriptionFactory(
+    approved = GeneratedDescriptionFactory.create(
         text=TRAINING[3].text
     )  # stored before its source was a training title
-    original = GeneratedDescriptionFactory(text=ORIGINALS[3])
+    original = GeneratedDescriptionFactory.create(text=ORIGINALS[3])
     assert approved.text in _servable_texts()
 
     load_training_titles()
@@ -63,7 +63,7 @@ def test_texts_held_by_a_rescan_leave_the_serving_query() -> None:
 
 def test_servable_is_exactly_the_approved_texts() -> None:
     for status in Status:
-        GeneratedDescriptionFactory(text=f"{ORIGINALS[6]} ({status.label})", status=status)
+        GeneratedDescriptionFactory.create(text=f"{ORIGINALS[6]} ({status.label})", status=status)
 
     assert list(GeneratedDescription.objects.servable().values_list("status", flat=True)) == [
         Status.APPROVED

@@ -70,7 +70,7 @@ def test_a_real_title_is_held_with_accents_case_and_punctuation_folded(
     settings: Any, title: str
 ) -> None:
     settings.OVERFIT_CHECK_TITLES = True
-    TrainingTitleFactory(show_id="s-cafe", title="Café Tromsø: Nights")
+    TrainingTitleFactory.create(show_id="s-cafe", title="Café Tromsø: Nights")
     rows = [_row(ORIGINALS[5], title=title)]
 
     overfit_check.apply_verdicts(rows)
@@ -123,7 +123,7 @@ def test_thresholds_come_from_settings(settings: Any) -> None:
 
 
 def test_a_near_duplicate_of_a_stored_text_is_held() -> None:
-    first = GeneratedDescriptionFactory(text=ORIGINALS[7])
+    first = GeneratedDescriptionFactory.create(text=ORIGINALS[7])
     rows = [_row(ORIGINALS[7].replace("retired judge", "retired sheriff"))]
 
     overfit_check.apply_verdicts(rows)
@@ -136,7 +136,7 @@ def test_a_near_duplicate_of_a_stored_text_is_held() -> None:
 
 def test_texts_stored_between_calls_join_the_pool() -> None:
     overfit_check.apply_verdicts([_row(ORIGINALS[9])])  # the pool index is now built
-    later = GeneratedDescriptionFactory(text=ORIGINALS[10])
+    later = GeneratedDescriptionFactory.create(text=ORIGINALS[10])
 
     fields = overfit_check.stored_fields(ORIGINALS[10].replace("rural", "remote"))
 
@@ -156,7 +156,7 @@ def test_near_duplicates_within_one_batch_are_held() -> None:
 
 
 def test_generated_texts_may_share_a_title() -> None:
-    GeneratedDescriptionFactory(text=ORIGINALS[5], title="The Projectionist")
+    GeneratedDescriptionFactory.create(text=ORIGINALS[5], title="The Projectionist")
 
     fields = overfit_check.stored_fields(ORIGINALS[6], title="The Projectionist")
 
@@ -169,7 +169,7 @@ def test_the_detector_is_cached_and_rebuilt_when_the_training_set_changes() -> N
     assert overfit_check.get_detector() is detector
     assert not detector.check(new_text).overfit
 
-    TrainingTitleFactory(show_id="f99", title="Robot Finals", description=new_text)
+    TrainingTitleFactory.create(show_id="f99", title="Robot Finals", description=new_text)
 
     rebuilt = overfit_check.get_detector()
     assert rebuilt is not detector
@@ -190,7 +190,7 @@ def test_the_reset_empties_the_training_detector_cache() -> None:
 def test_stored_fields_fit_the_model() -> None:
     fields = overfit_check.stored_fields(text_of("f30"), "Frontier Radio")
 
-    description = GeneratedDescriptionFactory(title="T", text="x", **fields)
+    description = GeneratedDescriptionFactory.create(title="T", text="x", **fields)
 
     description.refresh_from_db()
     assert description.status == Status.OVERFIT

@@ -53,7 +53,7 @@ def test_signatures_are_stable_across_processes_and_fit_63_bits() -> None:
 
 
 def test_texts_stored_through_the_app_carry_their_signatures() -> None:
-    saved = GeneratedDescriptionFactory(text=ORIGINALS[0])
+    saved = GeneratedDescriptionFactory.create(text=ORIGINALS[0])
     (stored,) = _store([ORIGINALS[1]])
 
     assert _stored_shingles(saved) == shingles(ORIGINALS[0]) != set()
@@ -63,7 +63,7 @@ def test_texts_stored_through_the_app_carry_their_signatures() -> None:
 
 
 def test_signatures_are_removed_with_their_text() -> None:
-    description = GeneratedDescriptionFactory(text=ORIGINALS[2])
+    description = GeneratedDescriptionFactory.create(text=ORIGINALS[2])
     assert TextShingle.objects.exists()
 
     description.delete()
@@ -82,7 +82,7 @@ def test_a_text_stored_twice_keeps_one_set_of_signatures() -> None:
 
 
 def test_an_exact_copy_too_short_for_trigrams_is_found() -> None:
-    short = GeneratedDescriptionFactory(text="Ghost ferry.")
+    short = GeneratedDescriptionFactory.create(text="Ghost ferry.")
 
     fields = overfit_check.stored_fields("GHOST   FERRY!")
 
@@ -109,7 +109,7 @@ def test_only_the_newest_texts_keep_signatures(
     settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     settings.OVERFIT_POOL_INDEX_LIMIT = 2
-    oldest = GeneratedDescriptionFactory(text=ORIGINALS[4])
+    oldest = GeneratedDescriptionFactory.create(text=ORIGINALS[4])
     with django_capture_on_commit_callbacks(execute=True):
         newer = _store([ORIGINALS[5], ORIGINALS[6]])
 
@@ -121,7 +121,7 @@ def test_only_the_newest_texts_keep_signatures(
 
 
 def test_prune_keeps_exactly_the_limit() -> None:
-    descriptions = [GeneratedDescriptionFactory(text=ORIGINALS[n]) for n in range(5)]
+    descriptions = [GeneratedDescriptionFactory.create(text=ORIGINALS[n]) for n in range(5)]
 
     deleted = TextShingle.objects.prune(keep=3)
 

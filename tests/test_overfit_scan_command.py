@@ -35,8 +35,8 @@ def _status(description: GeneratedDescription) -> str:
 
 
 def test_new_training_data_holds_texts_that_now_copy_it(capsys: Any) -> None:
-    copy = GeneratedDescriptionFactory(text=text_of("f6"))
-    original = GeneratedDescriptionFactory(text=ORIGINALS[0])
+    copy = GeneratedDescriptionFactory.create(text=text_of("f6"))
+    original = GeneratedDescriptionFactory.create(text=ORIGINALS[0])
     load_training_titles()
 
     output = _scan()
@@ -52,7 +52,7 @@ def test_new_training_data_holds_texts_that_now_copy_it(capsys: Any) -> None:
 
 def test_texts_released_when_their_source_leaves_the_training_set(settings: Any) -> None:
     load_training_titles()
-    held = GeneratedDescriptionFactory(text=text_of("f2"), status=Status.OVERFIT)
+    held = GeneratedDescriptionFactory.create(text=text_of("f2"), status=Status.OVERFIT)
     settings.OVERFIT_POLICY = "auto-approve"
 
     TrainingTitle.objects.filter(show_id="f2").delete()
@@ -63,7 +63,7 @@ def test_texts_released_when_their_source_leaves_the_training_set(settings: Any)
 
 
 def test_released_texts_wait_for_review_under_the_review_policy(settings: Any) -> None:
-    held = GeneratedDescriptionFactory(text=text_of("f2"), status=Status.OVERFIT)
+    held = GeneratedDescriptionFactory.create(text=text_of("f2"), status=Status.OVERFIT)
     settings.OVERFIT_POLICY = "review"
 
     _scan()
@@ -73,7 +73,7 @@ def test_released_texts_wait_for_review_under_the_review_policy(settings: Any) -
 
 def test_raised_thresholds_release_and_lowered_ones_hold(settings: Any) -> None:
     load_training_titles()
-    edited = GeneratedDescriptionFactory(
+    edited = GeneratedDescriptionFactory.create(
         text=text_of("f8").replace("Ottilie Brandt", "Margit Svensson")
     )
     _scan()
@@ -89,8 +89,8 @@ def test_raised_thresholds_release_and_lowered_ones_hold(settings: Any) -> None:
 
 def test_rejections_and_moderator_decisions_stand() -> None:
     moderator = User.objects.create_user("mod", is_staff=True)
-    rejected = GeneratedDescriptionFactory(text=text_of("f9"), status=Status.REJECTED)
-    overridden = GeneratedDescriptionFactory(
+    rejected = GeneratedDescriptionFactory.create(text=text_of("f9"), status=Status.REJECTED)
+    overridden = GeneratedDescriptionFactory.create(
         text=text_of("f10"),
         status=Status.APPROVED,
         moderated_by=moderator,
@@ -108,11 +108,11 @@ def test_rejections_and_moderator_decisions_stand() -> None:
 
 
 def test_the_later_of_two_near_duplicates_is_held() -> None:
-    first = GeneratedDescriptionFactory(text=ORIGINALS[1])
-    second = GeneratedDescriptionFactory(
+    first = GeneratedDescriptionFactory.create(text=ORIGINALS[1])
+    second = GeneratedDescriptionFactory.create(
         text=ORIGINALS[1].replace("fishing village", "mining town")
     )
-    unrelated = GeneratedDescriptionFactory(text=ORIGINALS[2])
+    unrelated = GeneratedDescriptionFactory.create(text=ORIGINALS[2])
 
     _scan()
 
@@ -125,7 +125,7 @@ def test_the_later_of_two_near_duplicates_is_held() -> None:
 
 
 def test_dry_run_changes_nothing() -> None:
-    copy = GeneratedDescriptionFactory(text=TRAINING[0].text)
+    copy = GeneratedDescriptionFactory.create(text=TRAINING[0].text)
     load_training_titles()
 
     output = _scan("--dry-run")
@@ -144,7 +144,7 @@ def test_it_scans_more_than_one_batch(monkeypatch: Any) -> None:
     from generator.management.commands import scan_overfit
 
     monkeypatch.setattr(scan_overfit, "BATCH_SIZE", 3)
-    texts = [GeneratedDescriptionFactory(text=f"{ORIGINALS[n]}") for n in range(7)]
+    texts = [GeneratedDescriptionFactory.create(text=f"{ORIGINALS[n]}") for n in range(7)]
     load_training_titles()
 
     output = _scan()

@@ -54,13 +54,15 @@ def build_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     tokenizer = build_tiny_tokenizer()
+    bos_token_id = tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS[0])
+    assert isinstance(bos_token_id, int)  # one token in, one id out
     config = GPT2Config(
         vocab_size=len(tokenizer),
         n_positions=128,
         n_embd=32,
         n_layer=2,
         n_head=2,
-        bos_token_id=tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS[0]),
+        bos_token_id=bos_token_id,
         eos_token_id=tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS[1]),
         pad_token_id=tokenizer.pad_token_id,
     )
