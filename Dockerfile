@@ -1,5 +1,6 @@
-# One image for web, workers and beat. GPU workers run the same image on an NVIDIA host.
-FROM python:3.11-slim
+# Two images from one file: `app` (web, workers and beat; GPU workers run it on an NVIDIA host)
+# and `proxy` (Debian's caddy with deploy/Caddyfile and the collected static files).
+FROM python:3.11-slim AS app
 ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 VENV_DIR=/opt/venv PATH=/opt/venv/bin:$PATH
 WORKDIR /app
 COPY pyproject.toml dev.py ./
@@ -12,4 +13,18 @@ USER tmdne
 ENV DATA_DIR=/data MODEL_DIR=/models PYTHONPATH=/app/site:/app WEB_CONCURRENCY=3
 EXPOSE 8000
 # The Procfile's web line (tests/test_compose_file.py checks); WEB_CONCURRENCY sets gunicorn's workers.
-CMD ["gunicorn", "--chdir", "site", "config.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+CMD ["gunicorn", "--chdir", "site", "config.wsgi", "--bind", "0.0.0.0:8000", "--worker-class", "sync", "--no-control-socket", "--access-logfile", "-"]
+
+# Bookworm's caddy (2.6), the same package deploy/topology.py tests the Caddyfile with.
+FROM debian:bookworm-slim AS proxy
+RUN apt-get update && apt-get install -y --no-install-recommends caddy ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY deploy/Caddyfile deploy/Caddyfile
+COPY --from=app /app/staticfiles staticfiles
+ENV STATIC_ROOT=/app/staticfiles XDG_DATA_HOME=/data XDG_CONFIG_HOME=/config
+EXPOSE 80 443 443/udp
+CMD ["caddy", "run", "--config", "deploy/Caddyfile", "--adapter", "caddyfile"]
+
+# The default target (`docker build .`) stays the app image.
+FROM app

@@ -1,15 +1,25 @@
+import copy
+import http.server
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
+import pytest
 import yaml
 from honcho.environ import parse_procfile  # type: ignore[import-untyped]
+
+from deploy.topology import COUNTERPARTS, DriftError, interpolate, plan
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 PROCFILE = ROOT / "Procfile"
 DOCKERFILE = ROOT / "Dockerfile"
+CADDYFILE = ROOT / "deploy" / "Caddyfile"
 APP_SERVICES = ("web", "worker", "train-worker", "beat")
 GPU_SERVICES = ("worker", "train-worker")
 
@@ -36,7 +46,7 @@ def _without_address(command: list[str]) -> list[str]:
 def test_it_names_every_service() -> None:
     services = _compose()["services"]
 
-    assert {"postgres", "redis", "migrate", *APP_SERVICES} <= set(services)
+    assert {"postgres", "redis", "migrate", "proxy", *APP_SERVICES} <= set(services)
 
 
 def test_every_procfile_process_is_a_compose_service_with_the_same_command() -> None:
@@ -48,11 +58,112 @@ def test_every_procfile_process_is_a_compose_service_with_the_same_command() -> 
         assert _without_address(services[name]["command"]) == _without_address(command), name
 
 
-def test_the_image_runs_the_procfiles_web_command() -> None:
-    cmd = next(line for line in DOCKERFILE.read_text().splitlines() if line.startswith("CMD "))
+def _image_commands() -> list[list[str]]:
+    """The Dockerfile's CMD lines in stage order: the app image's, then the proxy's."""
+    lines = DOCKERFILE.read_text().splitlines()
+    return [json.loads(line[4:]) for line in lines if line.startswith("CMD ")]
 
-    assert _without_address(json.loads(cmd[4:])) == _without_address(_procfile()["web"])
-    assert _compose()["services"]["web"]["command"][-4:-2] == ["--bind", "0.0.0.0:8000"]
+
+def test_the_image_runs_the_procfiles_web_command() -> None:
+    app, proxy = _image_commands()
+    web = _compose()["services"]["web"]["command"]
+
+    assert _without_address(app) == _without_address(_procfile()["web"])
+    assert web[web.index("--bind") + 1] == "0.0.0.0:8000"
+    assert proxy == _compose()["services"]["proxy"]["command"]
+
+
+def test_every_gunicorn_runs_sync_workers_without_the_shared_control_socket() -> None:
+    # gunicorn 27's default control socket is one path per user: two gunicorns delete each other's.
+    for command in (_procfile()["web"], _compose()["services"]["web"]["command"],
+                    _image_commands()[0]):  # fmt: skip
+        assert "--no-control-socket" in command
+        assert command[command.index("--worker-class") + 1] == "sync"
+
+
+def test_only_the_proxy_publishes_ports() -> None:
+    services = _compose()["services"]
+
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy"}
+    assert {"80:80", "443:443"} <= set(services["proxy"]["ports"])
+    assert services["proxy"]["environment"]["UPSTREAM"] == "web:8000"
+    assert services["proxy"]["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def test_the_caddyfile_gets_every_variable_it_needs_from_compose() -> None:
+    lines = [line for line in CADDYFILE.read_text().splitlines() if not line.startswith("#")]
+    required = set(re.findall(r"\{\$(\w+)\}", "\n".join(lines)))  # those with no default
+    proxy = _compose()["services"]["proxy"]
+
+    assert required == {"SITE_ADDRESS", "TLS_ISSUER", "STATIC_ROOT"}
+    assert required <= set(proxy["environment"])
+    assert proxy["environment"]["STATIC_ROOT"] == "/app/staticfiles"  # where the proxy image has it
+
+
+def test_the_topology_script_has_a_counterpart_for_every_compose_service() -> None:
+    compose = _compose()
+
+    order = plan(compose, parse_procfile(PROCFILE.read_text()).processes)
+
+    assert sorted(order) == sorted(compose["services"]) == sorted(COUNTERPARTS)
+    assert order.index("postgres") < order.index("migrate") < order.index("web")
+    assert order.index("web") < order.index("proxy")
+
+
+def test_a_compose_service_the_topology_does_not_know_is_drift() -> None:
+    compose = _compose()
+    procfile = parse_procfile(PROCFILE.read_text()).processes
+    grown = copy.deepcopy(compose)
+    grown["services"]["flower"] = {"image": "mher/flower"}
+    shrunk = copy.deepcopy(compose)
+    del shrunk["services"]["proxy"]
+
+    with pytest.raises(DriftError, match="flower"):
+        plan(grown, procfile)
+    with pytest.raises(DriftError, match="proxy"):
+        plan(shrunk, procfile)
+    with pytest.raises(DriftError, match="release"):
+        plan(compose, {**procfile, "release": "python manage.py migrate"})
+
+
+def test_compose_variables_are_read_as_compose_reads_them() -> None:
+    variables = {"SET": "value", "EMPTY": ""}
+
+    assert interpolate("${SET:?x}/${EMPTY:-fallback}/${UNSET-d}/$$HOSTNAME", variables) == (
+        "value/fallback/d/$HOSTNAME"
+    )
+    with pytest.raises(DriftError, match="set it"):
+        interpolate("${EMPTY:?set it}", variables)
+
+
+class _RecordHost(http.server.BaseHTTPRequestHandler):
+    seen: list[tuple[str, str | None]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append((self.path, self.headers["Host"]))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_web_health_check_asks_for_an_allowed_host() -> None:
+    check = _compose()["services"]["web"]["healthcheck"]["test"]
+    server = http.server.HTTPServer(("127.0.0.1", 0), _RecordHost)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    env = {**os.environ, "PORT": str(server.server_address[1]),
+           "ALLOWED_HOSTS": ".movies.example.org,127.0.0.1"}  # fmt: skip
+
+    result = subprocess.run([sys.executable, *check[2:]], cwd=ROOT, env=env, timeout=30)
+    thread.join(10)
+    server.server_close()
+
+    assert check[:2] == ["CMD", "python"]
+    assert result.returncode == 0
+    assert _RecordHost.seen == [("/healthz/", "movies.example.org")]
 
 
 def test_app_services_share_one_definition() -> None:
@@ -98,5 +209,6 @@ def test_services_have_healthchecks_and_persistent_volumes() -> None:
     for name in ("postgres", "redis", "web", *GPU_SERVICES):
         assert services[name]["healthcheck"]["test"], name
     assert "--appendonly" in services["redis"]["command"]
-    assert {"postgres-data", "redis-data", "models"} <= set(compose["volumes"])
+    assert {"postgres-data", "redis-data", "models", "caddy-data"} <= set(compose["volumes"])
+    assert "caddy-data:/data" in services["proxy"]["volumes"]  # certificates survive a restart
     assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
