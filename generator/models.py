@@ -106,6 +106,8 @@ class ModelRun(models.Model):
     device = models.CharField(max_length=100, blank=True)
     train_records = models.PositiveIntegerField(null=True, blank=True)
     eval_records = models.PositiveIntegerField(null=True, blank=True)
+    # generator.run_evaluation: Realism.as_dict() plus when, how sampled and the eval loss.
+    realism = models.JSONField(default=dict, blank=True)
 
     objects = ModelRunQuerySet.as_manager()
 

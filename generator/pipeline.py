@@ -1,8 +1,10 @@
 """One generation batch end to end: sample, filter, check for overfitting, store.
 
-Idempotent: a batch already done is skipped, a re-delivered batch re-samples with its stored seed,
-and the text-hash uniqueness rule with `bulk_create(ignore_conflicts=True)` means no text is ever
-stored twice. Storing and marking the batch done happen in one transaction.
+Idempotent: a batch already done is skipped, a re-delivered batch re-samples with its stored seed
+and chunk size, and the text-hash uniqueness rule with `bulk_create(ignore_conflicts=True)` means no
+text is ever stored twice. Storing and marking the batch done happen in one transaction. A batch
+with no recorded chunk size is chunked for the device of the process that runs it (not the one
+that created it), and the chunk size used is recorded with the batch.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
     sampler = get_sampler(batch.model_run.checkpoint_path)
     sampler.simulate_oom_above = settings.GENERATION_SIMULATE_OOM_ABOVE
     stored_sampling = dict(batch.sampling)
-    chunk_size = stored_sampling.pop("chunk_size", None)
+    # A recorded chunk size is kept: a text is reproduced from its seed, chunk size and row.
+    chunk_size = stored_sampling.pop("chunk_size", None) or sampler.auto_batch_size()
     genres = [batch.genre.name] if batch.genre else []
     samples = sampler.generate(
         prompt_prefix(batch.kind or None, genres),

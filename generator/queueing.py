@@ -17,7 +17,9 @@ GENERATE_BATCH = "generator.generate_batch"
 TOP_UP_POOLS = "generator.top_up_pools"
 FINETUNE = "generator.finetune"
 FAIL_STALE_RUNS = "generator.fail_stale_runs"
+EVALUATE_RUN = "generator.evaluate_run"
 TRAIN_QUEUE = "train"
+GPU_QUEUE = "gpu"
 NUDGE_CACHE_KEY = "pools:nudged"
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,19 @@ log = logging.getLogger(__name__)
 def finetune_on_commit(run_id: int) -> None:
     """Queue run `run_id` on the train queue once the current transaction commits."""
     signature = current_app.signature(FINETUNE, args=(run_id,), queue=TRAIN_QUEUE)
+    transaction.on_commit(signature.apply_async)
+
+
+def evaluate_run_on_commit(
+    run_id: int, samples: int | None = None, seed: int | None = None
+) -> None:
+    """Queue the realism evaluation of run `run_id` on the gpu queue once the transaction commits.
+
+    `samples` and `seed` default to the task's (300 and 0); the result lands on ModelRun.realism.
+    """
+    options = {"samples": samples, "seed": seed}
+    kwargs = {name: value for name, value in options.items() if value is not None}
+    signature = current_app.signature(EVALUATE_RUN, args=(run_id,), kwargs=kwargs, queue=GPU_QUEUE)
     transaction.on_commit(signature.apply_async)
 
 

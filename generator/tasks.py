@@ -19,12 +19,16 @@ from generator import pools, queueing
 from generator.finetune_execution import RunNotClaimable, execute_run
 from generator.models import ModelRun
 from generator.pipeline import batch_size, run_batch
+from generator.run_evaluation import DEFAULT_SAMPLES, EvaluationError
+from generator.run_evaluation import evaluate_run as evaluate
 
 log = logging.getLogger(__name__)
 
 FINETUNE_SOFT_TIME_LIMIT = getattr(settings, "FINETUNE_SOFT_TIME_LIMIT", 12 * 3600)
 # Past the soft limit the run records its failure; the hard limit only catches a stuck process.
 FINETUNE_HARD_TIME_LIMIT = FINETUNE_SOFT_TIME_LIMIT + 15 * 60
+# 300 samples of a small model take minutes on a CPU worker, seconds on a GPU.
+EVALUATE_SOFT_TIME_LIMIT = 3600
 
 
 # DjangoTask is what the Django fixup makes every task; naming it lets mypy see delay_on_commit.
@@ -108,3 +112,25 @@ def fail_stale_runs() -> int:
     if failed:
         log.warning("marked %s silent fine-tune run(s) failed", failed)
     return failed
+
+
+@shared_task(
+    name=queueing.EVALUATE_RUN,
+    # Routed to the gpu queue (settings.CELERY_TASK_ROUTES): it samples. Same seed, same figures,
+    # so a redelivered message just writes them again.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=EVALUATE_SOFT_TIME_LIMIT,
+    time_limit=EVALUATE_SOFT_TIME_LIMIT + 60,
+    ignore_result=True,
+)
+def evaluate_run(
+    run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0
+) -> dict[str, float | int | None] | None:
+    """Measure how real run `run_id`'s samples read and store it on ModelRun.realism."""
+    try:
+        realism = evaluate(run_id, samples, seed)
+    except EvaluationError as exc:
+        log.warning("realism of model run #%s not evaluated: %s", run_id, exc)
+        return None
+    return realism.as_dict()

@@ -4,7 +4,7 @@ import pytest
 
 from generator.ml.config import SamplingSettings
 from generator.ml.format import prompt_prefix
-from generator.ml.sampling import Sampler
+from generator.ml.sampling import Sampler, get_sampler
 from generator.models import GeneratedDescription, GenerationBatch, TextShingle
 from generator.pipeline import run_batch
 from generator.signatures import normal_hash, shingles
@@ -13,7 +13,7 @@ from titles.models import Genre
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_training_detector")]
 
-SAMPLING = {
+SAMPLING: dict[str, Any] = {
     "temperature": 0.9,
     "top_p": 0.95,
     "top_k": 50,
@@ -138,3 +138,40 @@ def test_stored_settings_reproduce_the_same_text(active_run: Any) -> None:
 
     assert description.text in samples[description.batch_row].text
     assert description.title in samples[description.batch_row].text
+
+
+def test_a_batch_is_chunked_for_the_device_of_the_worker_that_runs_it(active_run: Any) -> None:
+    # Created by a process that recorded no chunk size (the beat scheduler, a CPU-only command).
+    batch = run_batch(_batch(active_run, requested=20).pk)
+
+    assert batch is not None
+    device_chunk = get_sampler(active_run.checkpoint_path).auto_batch_size()
+    assert batch.sampling["chunk_size"] == min(20, device_chunk)
+    assert batch.accepted + sum(batch.rejections.values()) == 20
+
+
+def test_a_redelivered_batch_reproduces_its_texts_with_its_recorded_chunk_size(
+    active_run: Any,
+) -> None:
+    # A worker on a bigger device ran the whole batch in one chunk and recorded it.
+    batch = GenerationBatch.objects.create(
+        model_run=active_run, requested=20, sampling={**SAMPLING, "chunk_size": 20}
+    )
+    run_batch(batch.pk)
+    first = set(GeneratedDescription.objects.values_list("batch_row", "text_hash"))
+    assert first
+    # The texts are gone (say, a moderator cleared them) and the broker redelivers the batch.
+    GeneratedDescription.objects.all().delete()
+    GenerationBatch.objects.filter(pk=batch.pk).update(status=GenerationBatch.Status.RUNNING)
+
+    again = run_batch(batch.pk)
+
+    assert again is not None
+    assert set(GeneratedDescription.objects.values_list("batch_row", "text_hash")) == first
+    assert again.sampling["chunk_size"] == 20
+    # This CPU worker's own chunk size would have written other texts for the later rows.
+    sampler = Sampler(active_run.checkpoint_path, device="cpu")
+    settings = SamplingSettings(**SAMPLING)
+    whole = sampler.generate(prompt_prefix(), 20, settings, chunk_size=20)
+    chunked = sampler.generate(prompt_prefix(), 20, settings, chunk_size=sampler.auto_batch_size())
+    assert [s.text for s in whole[16:]] != [s.text for s in chunked[16:]]

@@ -263,6 +263,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TASK_ROUTES = {
     "generator.generate_batch": {"queue": "gpu"},
     "generator.finetune": {"queue": "train"},
+    "generator.evaluate_run": {"queue": "gpu"},
     "generator.top_up_pools": {"queue": "default"},
     "generator.fail_stale_runs": {"queue": "default"},
 }

@@ -1,0 +1,233 @@
+"""How real a finished run's descriptions read: sampled as production samples, against real ones.
+
+`evaluate_run(run_id, samples, seed)` loads the run's checkpoint, samples `samples` records with
+the production sampling settings (generator.pools.new_sampling: a temperature from the configured
+range, the configured top_p, top_k, repetition penalty and max_new_tokens), builds the real
+descriptions the run never trained on (its held-out eval split, generator.ml.splits, plus the
+titles beyond its `limit`), scores the samples with generator.ml.evaluation against them and the
+training detector, and stores the figures on `ModelRun.realism`. It queues nothing: the Celery
+task `generator.evaluate_run` and `manage.py evaluate_run` call it. It loads torch (the sampler),
+so the web process and the admin must queue the task by name (generator.queueing).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from generator.finetune_runs import DATABASE_SOURCE, training_records
+from generator.ml.config import SamplingSettings, TrainingConfig
+from generator.ml.dataset import DatasetError
+from generator.ml.evaluation import Realism, evaluate
+from generator.ml.format import (
+    END_TOKEN,
+    START_TOKEN,
+    FormatError,
+    Sample,
+    parse_record,
+    prompt_prefix,
+)
+from generator.ml.sampling import get_sampler
+from generator.ml.splits import SplitError, split_records
+from generator.ml.text import normalise, normalise_space
+from generator.models import ModelRun
+from generator.overfit_check import get_detector, thresholds
+from generator.pools import ALL, new_sampling
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SAMPLES = 300
+# One temperature is drawn per this many texts, as production draws one per batch.
+TEXTS_PER_TEMPERATURE = 16
+# The "all" pool's prompt leaves the kind to the model; the rest name a kind, as kind pools do.
+ALL_PROMPT_SHARE = 0.5
+KINDS = ("movie", "tv")
+
+
+class EvaluationError(ValueError):
+    """The run cannot be evaluated (missing, unfinished, no checkpoint, no held-out texts)."""
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The real descriptions a run never trained on, and the kinds of the records it did."""
+
+    descriptions: list[str]
+    from_split: int  # of them, from the run's held-out eval split
+    beyond_limit: int  # of them, from titles past the run's `limit`
+    trained: list[str]  # the descriptions it trained on
+    trained_kinds: Counter[str]  # "movie", "tv", or "" for plain-text records
+
+
+@dataclass(frozen=True)
+class SampleGroup:
+    """Texts sampled from one prompt with one production sampling draw (like one batch)."""
+
+    prompt: str  # ALL, "movie" or "tv"
+    count: int
+    sampling: dict[str, Any]  # generator.pools.new_sampling's dict
+
+
+def evaluable_run(run_id: int) -> ModelRun:
+    """The run, if it is done and its checkpoint is on disk; EvaluationError says why not."""
+    run = ModelRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise EvaluationError(f"no model run #{run_id}")
+    if run.status != ModelRun.Status.DONE:
+        raise EvaluationError(f"model run #{run_id} is {run.status}: only a done run is evaluated")
+    if not run.checkpoint_path:
+        raise EvaluationError(f"model run #{run_id} has no checkpoint")
+    if not Path(run.checkpoint_path).is_dir():
+        raise EvaluationError(
+            f"model run #{run_id}: its checkpoint {run.checkpoint_path} is not on this machine"
+        )
+    return run
+
+
+def record_fields(record: str) -> tuple[str, str]:
+    """(kind, description) of a formatted training record; kind "" for a plain-text one."""
+    try:
+        parsed = parse_record(record)
+    except FormatError:
+        body = record.removeprefix(START_TOKEN).removesuffix(END_TOKEN)
+        return "", normalise_space(body)
+    return parsed.kind, parsed.description
+
+
+def held_out(run: ModelRun) -> HeldOut:
+    """The run's held-out split plus titles past its `limit`, minus texts equal to trained ones."""
+    hyperparameters = run.hyperparameters
+    config = TrainingConfig.from_dict(hyperparameters)
+    limit = hyperparameters.get("limit")
+    try:
+        records = training_records(hyperparameters.get("data", DATABASE_SOURCE), None)
+        used = records[:limit]
+        train, split = split_records(
+            used, config.eval_fraction, config.seed, config.max_eval_records
+        )
+    except (DatasetError, SplitError, OSError) as exc:
+        raise EvaluationError(f"model run #{run.pk}: its training data: {exc}") from None
+    trained = [record_fields(record) for record in train]
+    seen = {normalise(description) for _kind, description in trained}
+    # A catalogue repeats some descriptions under other titles: those were trained on too.
+    from_split = _unseen(split, seen)
+    beyond = _unseen(records[len(used) :], seen)
+    if not from_split and not beyond:
+        raise EvaluationError(f"model run #{run.pk}: no real description it never trained on")
+    return HeldOut(
+        descriptions=from_split + beyond,
+        from_split=len(from_split),
+        beyond_limit=len(beyond),
+        trained=[description for _kind, description in trained],
+        trained_kinds=Counter(kind for kind, _description in trained),
+    )
+
+
+def _unseen(records: list[str], seen: set[str]) -> list[str]:
+    descriptions = [record_fields(record)[1] for record in records]
+    return [text for text in descriptions if text and normalise(text) not in seen]
+
+
+def prompt_counts(samples: int, kinds: Mapping[str, int]) -> dict[str, int]:
+    """Texts per prompt: ALL_PROMPT_SHARE on the "all" prompt, the rest by the trained kinds."""
+    movies, shows = kinds.get("movie", 0), kinds.get("tv", 0)
+    if not movies + shows:
+        return {ALL: samples}
+    kinded = samples - round(samples * ALL_PROMPT_SHARE)
+    movie_count = round(kinded * movies / (movies + shows))
+    counts = {ALL: samples - kinded, "movie": movie_count, "tv": kinded - movie_count}
+    return {prompt: count for prompt, count in counts.items() if count}
+
+
+def sampling_plan(samples: int, kinds: Mapping[str, int], seed: int) -> list[SampleGroup]:
+    """Seeded groups of production sampling draws covering `samples` texts."""
+    rng = random.Random(seed)
+    sizes = [
+        (prompt, min(TEXTS_PER_TEMPERATURE, count - start))
+        for prompt, count in prompt_counts(samples, kinds).items()
+        for start in range(0, count, TEXTS_PER_TEMPERATURE)
+    ]
+    temperatures = _stratified_temperatures(len(sizes), rng)
+    return [
+        SampleGroup(prompt, size, new_sampling(temperature, rng.randrange(2**62)))
+        for (prompt, size), temperature in zip(sizes, temperatures, strict=True)
+    ]
+
+
+def _stratified_temperatures(count: int, rng: random.Random) -> list[float]:
+    # One draw per equal slice of the range, shuffled: uniform over it, as production's draws are.
+    low, high = settings.GENERATION_TEMPERATURE_MIN, settings.GENERATION_TEMPERATURE_MAX
+    drawn = [
+        round(low + (index + rng.random()) / count * (high - low), 3) for index in range(count)
+    ]
+    rng.shuffle(drawn)
+    return drawn
+
+
+def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> Realism:
+    """Sample run `run_id`, score the samples against real held-out texts, store and return it."""
+    if samples < 1:
+        raise EvaluationError(f"samples must be at least 1, not {samples}")
+    if seed < 0:
+        raise EvaluationError(f"seed must be zero or positive, not {seed}")
+    run = evaluable_run(run_id)
+    real = held_out(run)
+    started = time.monotonic()
+    sampler = get_sampler(run.checkpoint_path)
+    chunk_size = sampler.auto_batch_size()
+    plan = sampling_plan(samples, real.trained_kinds, seed)
+    sampled: list[Sample] = []
+    for group in plan:
+        sampled += sampler.generate(
+            _prefix(group.prompt), group.count, SamplingSettings(**group.sampling), chunk_size
+        )
+    # As many real texts as samples, so the classifier's two classes weigh the same.
+    references = random.Random(seed).sample(real.descriptions, min(len(real.descriptions), samples))
+    realism = evaluate(sampled, references, get_detector(), thresholds(), seed=seed)
+    stored = {
+        **realism.as_dict(),
+        "evaluated_at": timezone.now().isoformat(),
+        "seed": seed,
+        "real_texts": len(references),
+        "held_out": {"eval_split": real.from_split, "beyond_limit": real.beyond_limit},
+        "eval_loss": run.last_eval_loss,
+        "sampling": _sampling_record(plan, chunk_size),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    ModelRun.objects.filter(pk=run.pk).update(realism=stored)
+    log.info("model run #%s realism: %s", run.pk, realism)
+    return realism
+
+
+def _prefix(prompt: str) -> str:
+    return prompt_prefix(None if prompt == ALL else prompt)
+
+
+def _sampling_record(plan: list[SampleGroup], chunk_size: int) -> dict[str, Any]:
+    first = plan[0].sampling
+    prompts: Counter[str] = Counter()
+    for group in plan:
+        prompts[group.prompt] += group.count
+    return {
+        "temperature_min": settings.GENERATION_TEMPERATURE_MIN,
+        "temperature_max": settings.GENERATION_TEMPERATURE_MAX,
+        **{name: first[name] for name in ("top_p", "top_k", "repetition_penalty")},
+        "max_new_tokens": first["max_new_tokens"],
+        "texts_per_temperature": TEXTS_PER_TEMPERATURE,
+        "chunk_size": chunk_size,
+        "prompts": dict(prompts),
+        # Enough to reproduce every text: prompt, rows, temperature and seed of each group.
+        "groups": [
+            [group.prompt, group.count, group.sampling["temperature"], group.sampling["seed"]]
+            for group in plan
+        ],
+    }
