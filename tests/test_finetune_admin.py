@@ -1,6 +1,7 @@
 """The admin lists runs, charts loss, shows samples escaped, activates one run and starts runs."""
 
 import importlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,17 @@ def test_the_list_shows_progress_losses_and_throughput(admin_client: Client) -> 
 
     page = admin_client.get(reverse(CHANGELIST)).content.decode()
 
-    assert f"#{run.pk} tiny" in page
-    assert "200 / 200" in page and "2.500" in page and "2.600" in page and "4.100" in page
-    assert "95" in page and "Title: A | B." in page
+    cells = dict(re.findall(r'<t[hd] class="field-(\w+)[^"]*">(.*?)</t[hd]>', page, re.DOTALL))
+    assert f">#{run.pk} tiny</a>" in cells["run_label"]
+    assert cells["progress"] == "200 / 200"
+    assert (cells["train_loss"], cells["eval_loss"], cells["base_loss"]) == (
+        "2.500",
+        "2.600",
+        "4.100",
+    )
+    assert cells["throughput"] == "95"
+    assert cells["sample_count"] == "1"
+    assert cells["latest_sample"] == "&lt;|film|&gt;[Movie] [Dramas] Title: A | B.&lt;|/film|&gt;"
     assert "Start fine-tune" in page
 
 

@@ -106,4 +106,5 @@ def test_sigterm_stops_after_the_step_and_the_resume_matches_an_unbroken_run(bas
     assert run.samples == unbroken.samples and len(run.samples) == 3
     resumed = AutoModelForCausalLM.from_pretrained(run.checkpoint_path).state_dict()
     whole = AutoModelForCausalLM.from_pretrained(unbroken.checkpoint_path).state_dict()
+    assert whole and resumed.keys() == whole.keys()
     assert all(torch.equal(resumed[name], tensor) for name, tensor in whole.items())

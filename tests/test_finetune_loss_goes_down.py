@@ -21,7 +21,8 @@ def test_loss_goes_down(tmp_path: Path) -> None:
     assert log.steps == list(range(1, 25))
     assert sum(log.losses[-4:]) / 4 < sum(log.losses[:4]) / 4 - 0.5
     assert result.base_eval_loss == log.base_eval
-    assert result.eval_loss is not None and result.eval_loss < result.base_eval_loss - 0.5
+    assert result.eval_loss is not None and result.base_eval_loss is not None
+    assert result.eval_loss < result.base_eval_loss - 0.5
     assert [step for step, _ in log.evals] == [12, 24]
     assert [step for step, _ in log.samples] == [24]  # sample_every=0: only at the end
     assert result.tokens_per_second > 0

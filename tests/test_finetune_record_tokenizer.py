@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
 from generator.ml.format import END_TOKEN, START_TOKEN, format_record, parse_record
 from generator.ml.training import encode_records, prepare_tokenizer_and_model
@@ -11,7 +11,7 @@ from tests.tiny_model import build_tiny_checkpoint
 
 
 @pytest.fixture
-def tokenizer(tmp_path: Path) -> object:
+def tokenizer(tmp_path: Path) -> PreTrainedTokenizerBase:
     path = build_tiny_checkpoint(tmp_path / "base")
     tokenizer = AutoTokenizer.from_pretrained(path)
     prepare_tokenizer_and_model(tokenizer, AutoModelForCausalLM.from_pretrained(path))
@@ -32,7 +32,7 @@ def tokenizer(tmp_path: Path) -> object:
     ],
 )
 def test_a_record_round_trips_through_the_tokenizer(
-    tokenizer: object, kind: str, genres: list[str], title: str, description: str
+    tokenizer: PreTrainedTokenizerBase, kind: str, genres: list[str], title: str, description: str
 ) -> None:
     text = format_record(kind, genres, title, description)
 
@@ -51,7 +51,9 @@ def test_a_record_round_trips_through_the_tokenizer(
     )
 
 
-def test_records_longer_than_max_length_are_cut_and_counted(tokenizer: object) -> None:
+def test_records_longer_than_max_length_are_cut_and_counted(
+    tokenizer: PreTrainedTokenizerBase,
+) -> None:
     long = format_record("movie", ["Dramas"], "Long", "word " * 80)
     short = format_record("movie", ["Dramas"], "Short", "A short one.")
 

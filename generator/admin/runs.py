@@ -8,14 +8,16 @@ holds (samples are model output) is escaped; the loss chart is inline SVG built 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
@@ -27,12 +29,18 @@ from generator.finetune_runs import DATABASE_SOURCE, create_run
 from generator.ml.bases import DEFAULT_BASE, BaseModelError, check_base
 from generator.ml.config import ConfigError, TrainingConfig
 from generator.ml.metrics import loss_with_perplexity
-from generator.models import ModelRun
+from generator.models import ModelRun, ModelRunQuerySet
 from titles.models import TrainingTitle
 
 START_TEMPLATE = "admin/generator/modelrun/start_finetune.html"
 SAMPLE_PREVIEW_CHARS = 90
 _DEFAULTS = TrainingConfig()
+# The largest value a PositiveIntegerField (ModelRun.total_steps) holds on every backend.
+MAX_DB_INTEGER = 2**31 - 1
+# Trainer seeds numpy too, which takes seeds below 2**32 only.
+MAX_SEED = 2**32 - 1
+# ModelRun's primary key is a BigAutoField.
+MAX_RUN_ID = 2**63 - 1
 
 
 class StartFineTuneForm(forms.Form):
@@ -43,21 +51,40 @@ class StartFineTuneForm(forms.Form):
         "Hugging Face id already in the worker's cache",
     )
     steps = forms.IntegerField(
-        min_value=1, required=False, initial=200, help_text="optimizer steps; or give epochs"
+        min_value=1,
+        max_value=MAX_DB_INTEGER,
+        required=False,
+        initial=200,
+        help_text="optimizer steps; or give epochs",
     )
     epochs = forms.FloatField(required=False, help_text="used when steps is empty")
-    batch_size = forms.IntegerField(min_value=1, initial=_DEFAULTS.batch_size)
-    grad_accum = forms.IntegerField(min_value=1, initial=_DEFAULTS.grad_accum)
-    lr = forms.FloatField(label="Learning rate", initial=_DEFAULTS.lr)
-    warmup = forms.IntegerField(min_value=0, initial=_DEFAULTS.warmup)
-    max_length = forms.IntegerField(min_value=8, initial=_DEFAULTS.max_length)
-    seed = forms.IntegerField(min_value=0, initial=_DEFAULTS.seed)
-    limit = forms.IntegerField(
-        min_value=2, required=False, help_text="train on the first N training titles only"
+    batch_size = forms.IntegerField(
+        min_value=1, max_value=MAX_DB_INTEGER, initial=_DEFAULTS.batch_size
     )
-    eval_every = forms.IntegerField(min_value=0, initial=_DEFAULTS.eval_every)
-    sample_every = forms.IntegerField(min_value=0, initial=_DEFAULTS.sample_every)
-    save_every = forms.IntegerField(min_value=0, initial=_DEFAULTS.save_every)
+    grad_accum = forms.IntegerField(
+        min_value=1, max_value=MAX_DB_INTEGER, initial=_DEFAULTS.grad_accum
+    )
+    lr = forms.FloatField(label="Learning rate", initial=_DEFAULTS.lr)
+    warmup = forms.IntegerField(min_value=0, max_value=MAX_DB_INTEGER, initial=_DEFAULTS.warmup)
+    max_length = forms.IntegerField(
+        min_value=8, max_value=MAX_DB_INTEGER, initial=_DEFAULTS.max_length
+    )
+    seed = forms.IntegerField(min_value=0, max_value=MAX_SEED, initial=_DEFAULTS.seed)
+    limit = forms.IntegerField(
+        min_value=2,
+        max_value=MAX_DB_INTEGER,
+        required=False,
+        help_text="train on the first N training titles only",
+    )
+    eval_every = forms.IntegerField(
+        min_value=0, max_value=MAX_DB_INTEGER, initial=_DEFAULTS.eval_every
+    )
+    sample_every = forms.IntegerField(
+        min_value=0, max_value=MAX_DB_INTEGER, initial=_DEFAULTS.sample_every
+    )
+    save_every = forms.IntegerField(
+        min_value=0, max_value=MAX_DB_INTEGER, initial=_DEFAULTS.save_every
+    )
 
     config: TrainingConfig
 
@@ -70,15 +97,21 @@ class StartFineTuneForm(forms.Form):
         return base
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned
+        titles = TrainingTitle.objects.count()
         try:
             self.config = TrainingConfig.from_given(cleaned)
         except ConfigError as exc:
             field = exc.field if exc.field in self.fields else None
             self.add_error(field, exc.message)
-        if TrainingTitle.objects.count() < 2:
+        else:
+            # Epochs become steps, which the run's row stores as a database integer.
+            if self.config.total_steps(titles) > MAX_DB_INTEGER:
+                self.add_error("epochs", f"more than {MAX_DB_INTEGER} steps; give fewer epochs")
+        if titles < 2:
             self.add_error(
                 None,
                 "Import training titles first (manage.py import_titles FILE): need at least 2.",
@@ -138,8 +171,9 @@ class ModelRunAdmin(admin.ModelAdmin):
         ("Hyperparameters", {"fields": ["hyperparameters_table"]}),
     ]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ModelRun]:
-        return super().get_queryset(request).with_copy_rate()
+    def get_queryset(self, request: HttpRequest) -> ModelRunQuerySet:
+        # The default manager is ModelRunQuerySet.as_manager(); ModelAdmin types it as a QuerySet.
+        return cast(ModelRunQuerySet, super().get_queryset(request)).with_copy_rate()
 
     def get_readonly_fields(self, request: HttpRequest, obj: ModelRun | None = None) -> list[str]:
         return [name for fieldset in self.fieldsets for name in _flat(fieldset[1]["fields"])]
@@ -153,6 +187,11 @@ class ModelRunAdmin(admin.ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        # Django's actions filter pk__in=<the posted ids> as given: "²" or an id past the key's
+        # range would be a server error there.
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if request.method == "POST" and any(_run_id(value) is None for value in selected):
+            return HttpResponseBadRequest("The selected runs are not run ids.")
         ModelRun.objects.fail_stale()
         extra = {**(extra_context or {}), "can_start": self.has_add_permission(request)}
         return super().changelist_view(request, extra_context=extra)
@@ -312,11 +351,20 @@ class ModelRunAdmin(admin.ModelAdmin):
         return format_html("<table>{}</table>", rows)
 
 
-def _flat(names: list[Any]) -> list[str]:
+def _flat(names: Sequence[str | Sequence[str]]) -> list[str]:
+    """Field names of a fieldset, rows of several fields ("a", "b") flattened."""
     flat: list[str] = []
     for name in names:
-        flat.extend(name if isinstance(name, tuple) else (name,))
+        flat.extend((name,) if isinstance(name, str) else name)
     return flat
+
+
+def _run_id(value: str) -> int | None:
+    """`value` as a run id (ASCII digits within the key's range), or None."""
+    if not (value.isascii() and value.isdecimal()):
+        return None
+    number = int(value)
+    return number if 1 <= number <= MAX_RUN_ID else None
 
 
 def _loss(value: float | None) -> str:
