@@ -29,6 +29,13 @@ def _genres() -> None:
         Genre.objects.create(name=name, slug=Genre.slug_for(name))
 
 
+def _ran(batch_id: int) -> GenerationBatch:
+    """Run a batch that has work to do: run_batch returns None only for a batch already done."""
+    batch = run_batch(batch_id)
+    assert batch is not None
+    return batch
+
+
 def _batch(run: Any, requested: int = 16, **fields: Any) -> GenerationBatch:
     return GenerationBatch.objects.create(
         model_run=run, requested=requested, sampling=SAMPLING, **fields
@@ -36,7 +43,7 @@ def _batch(run: Any, requested: int = 16, **fields: Any) -> GenerationBatch:
 
 
 def test_it_stores_accepted_texts_with_their_sampling_settings(active_run: Any) -> None:
-    batch = run_batch(_batch(active_run).pk)
+    batch = _ran(_batch(active_run).pk)
 
     assert batch.status == GenerationBatch.Status.DONE
     stored = list(batch.descriptions.all())
@@ -46,7 +53,7 @@ def test_it_stores_accepted_texts_with_their_sampling_settings(active_run: Any) 
         assert description.model_run == active_run
         assert description.temperature == 0.9
         assert description.seed == 1234
-        assert 0 <= description.batch_row < 16
+        assert description.batch_row is not None and 0 <= description.batch_row < 16
         assert description.genres.exists()
         assert description.status in (
             GeneratedDescription.Status.APPROVED,
@@ -55,14 +62,14 @@ def test_it_stores_accepted_texts_with_their_sampling_settings(active_run: Any) 
 
 
 def test_a_kind_batch_only_keeps_that_kind(active_run: Any) -> None:
-    batch = run_batch(_batch(active_run, kind="tv").pk)
+    batch = _ran(_batch(active_run, kind="tv").pk)
 
     kinds = set(batch.descriptions.values_list("kind", flat=True))
     assert kinds == {"tv"}, batch.rejections
 
 
 def test_stored_texts_carry_their_overfit_signatures(active_run: Any) -> None:
-    batch = run_batch(_batch(active_run).pk)
+    batch = _ran(_batch(active_run).pk)
 
     stored = list(batch.descriptions.all())
     assert stored, batch.rejections
@@ -73,14 +80,14 @@ def test_stored_texts_carry_their_overfit_signatures(active_run: Any) -> None:
 
 
 def test_a_redelivered_batch_creates_no_duplicates(active_run: Any) -> None:
-    batch = run_batch(_batch(active_run).pk)
+    batch = _ran(_batch(active_run).pk)
     before = sorted(GeneratedDescription.objects.values_list("text_hash", flat=True))
     assert before, batch.rejections
     signatures = TextShingle.objects.count()
     # The broker redelivers when the ack was lost: the batch looks like it is still running.
     GenerationBatch.objects.filter(pk=batch.pk).update(status=GenerationBatch.Status.RUNNING)
 
-    again = run_batch(batch.pk)
+    again = _ran(batch.pk)
 
     assert sorted(GeneratedDescription.objects.values_list("text_hash", flat=True)) == before
     assert again.status == GenerationBatch.Status.DONE
@@ -89,7 +96,7 @@ def test_a_redelivered_batch_creates_no_duplicates(active_run: Any) -> None:
 
 
 def test_a_done_batch_is_not_run_again(active_run: Any) -> None:
-    batch = run_batch(_batch(active_run).pk)
+    batch = _ran(_batch(active_run).pk)
     count = GeneratedDescription.objects.count()
 
     assert run_batch(batch.pk) is None
@@ -117,13 +124,17 @@ def test_a_crash_before_storing_loses_nothing_and_can_be_rerun(
     assert not TextShingle.objects.exists()
 
     GenerationBatch.objects.filter(pk=batch.pk).update(status=GenerationBatch.Status.QUEUED)
-    assert run_batch(batch.pk).status == GenerationBatch.Status.DONE
+    assert _ran(batch.pk).status == GenerationBatch.Status.DONE
     assert GeneratedDescription.objects.exists()
 
 
 def test_stored_settings_reproduce_the_same_text(active_run: Any) -> None:
-    batch = run_batch(_batch(active_run).pk)
+    batch = _ran(_batch(active_run).pk)
     description = batch.descriptions.first()
+    assert description is not None
+    assert description.seed is not None and description.batch_row is not None
+    assert description.temperature is not None and description.top_p is not None
+    assert description.top_k is not None and description.repetition_penalty is not None
 
     sampler = Sampler(active_run.checkpoint_path, device="cpu")
     settings = SamplingSettings(
@@ -142,7 +153,7 @@ def test_stored_settings_reproduce_the_same_text(active_run: Any) -> None:
 
 def test_a_batch_is_chunked_for_the_device_of_the_worker_that_runs_it(active_run: Any) -> None:
     # Created by a process that recorded no chunk size (the beat scheduler, a CPU-only command).
-    batch = run_batch(_batch(active_run, requested=20).pk)
+    batch = _ran(_batch(active_run, requested=20).pk)
 
     assert batch is not None
     device_chunk = get_sampler(active_run.checkpoint_path).auto_batch_size()
@@ -164,7 +175,7 @@ def test_a_redelivered_batch_reproduces_its_texts_with_its_recorded_chunk_size(
     GeneratedDescription.objects.all().delete()
     GenerationBatch.objects.filter(pk=batch.pk).update(status=GenerationBatch.Status.RUNNING)
 
-    again = run_batch(batch.pk)
+    again = _ran(batch.pk)
 
     assert again is not None
     assert set(GeneratedDescription.objects.values_list("batch_row", "text_hash")) == first
