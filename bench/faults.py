@@ -13,11 +13,19 @@ against them and, one after another:
 3. restarts Redis with work queued: the queued batches survive (AOF) and complete;
 4. restarts PostgreSQL while the site serves: the site recovers with no restart of its own.
 
+Then, on the production topology (deploy/topology.py: Caddy in front of two sync gunicorn workers):
+
+5. slow clients: 2, 10 and 50 sockets holding a partial request line or headers, against gunicorn
+   directly (the attack as reported) and through the proxy, with normal visitors' p99 and failures;
+6. a gunicorn worker killed with SIGKILL three times under load through the proxy: requests lost.
+
 Each step prints PASS or FAIL with its figures; the exit status is non-zero on any failure.
+`--proxy-only` runs steps 5 and 6 alone.
 """
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -28,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +45,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import free_port  # noqa: E402
+from deploy.topology import (  # noqa: E402
+    SITE_HOST,
+    SlowClients,
+    Topology,
+    percentile,
+    prerequisites,
+    slow_client_check,
+)
 
 PYTHON = sys.executable
 BIN = Path(sys.executable).parent
@@ -210,6 +227,7 @@ class Site:
                 "2",
                 "--log-level",
                 "warning",
+                "--no-control-socket",
             ],
             env=self.env,
             cwd=ROOT,
@@ -422,7 +440,105 @@ def fault_postgres_restart(site: Site, postgres: Postgres) -> bool:
     return ok
 
 
+def _direct_visits(port: int, count: int, timeout: float) -> tuple[list[float], int]:
+    """Page loads straight from gunicorn (no proxy), each on a new connection as the attack saw."""
+    latencies: list[float] = []
+    failures = 0
+    for _ in range(count):
+        began = time.monotonic()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        try:
+            headers = {"Host": SITE_HOST, "X-Forwarded-Proto": "https"}
+            connection.request("GET", "/", headers=headers)
+            ok = connection.getresponse().status == 200
+        except OSError:
+            ok = False
+        finally:
+            connection.close()
+        latencies.append((time.monotonic() - began) * 1000)
+        failures += not ok
+    return latencies, failures
+
+
+def fault_slow_clients(topology: Topology) -> bool:
+    # The attack as reported, straight at gunicorn's two sync workers: for contrast, not a check.
+    with SlowClients([(topology.ports["web"], None)], 2, 20).held():
+        time.sleep(0.5)
+        latencies, failures = _direct_visits(topology.ports["web"], 10, timeout=2)
+    print(
+        f"INFO 2 slow sockets straight at gunicorn (no proxy): {failures} of {len(latencies)} "
+        f"normal requests failed (2 s client timeout)"
+    )
+    results = []
+    for count in (2, 10, 50):
+        ok, line = slow_client_check(topology, count, seconds=10)
+        print(f"{'PASS' if ok else 'FAIL'} through the proxy, {line}")
+        results.append(ok)
+    return all(results)
+
+
+def fault_gunicorn_worker_killed(topology: Topology) -> bool:
+    answers: list[int] = []  # statuses; 0 for a request that got no answer at all
+    latencies: list[float] = []
+    stop = threading.Event()
+
+    def visitor_loop() -> None:
+        visitor = topology.visitor()
+        deadline = time.monotonic() + 30
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                answer = visitor.get("/")
+                answers.append(answer.status if "data-description-id" in answer.body else -1)
+                latencies.append(answer.seconds * 1000)
+            except OSError:
+                answers.append(0)
+                visitor.close()
+        visitor.close()
+
+    threads = [threading.Thread(target=visitor_loop, daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    killed = []
+    for _ in range(3):
+        time.sleep(2)
+        victim = topology.gunicorn_workers()[0]
+        os.kill(victim, signal.SIGKILL)
+        killed.append(victim)
+    time.sleep(2)
+    stop.set()
+    for thread in threads:
+        thread.join(35)
+    lost = [status for status in answers if status != 200]
+    replaced = not set(killed) & set(topology.gunicorn_workers())
+    ok = not lost and replaced and len(answers) > 50
+    print(
+        f"{'PASS' if ok else 'FAIL'} 3 gunicorn workers SIGKILLed under load through the proxy "
+        f"(4 visitors, 2 workers): {len(answers)} requests, lost: {len(lost) or 'none'} "
+        f"{sorted(set(lost)) if lost else ''}; p99 {percentile(latencies, 0.99):.0f} ms; "
+        f"workers respawned: {replaced}"
+    )
+    return ok
+
+
+def proxy_faults() -> list[bool]:
+    if missing := prerequisites():
+        print(f"FAIL the production topology needs {', '.join(missing)}")
+        return [False]
+    workdir = Path(tempfile.mkdtemp(prefix="tmdne-faults-proxy-"))
+    try:
+        with Topology(workdir) as topology:
+            return [fault_slow_clients(topology), fault_gunicorn_worker_killed(topology)]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--proxy-only", action="store_true", help="only the proxy faults (5, 6)")
+    if parser.parse_args().proxy_only:
+        results = proxy_faults()
+        print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
+        return 0 if all(results) else 1
     if os.geteuid() != 0 or not shutil.which("runuser") or not shutil.which("redis-server"):
         print("needs root, runuser, PostgreSQL's server binaries and redis-server")
         return 2
@@ -446,6 +562,7 @@ def main() -> int:
         redis.stop()
         postgres.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+    results += proxy_faults()
     print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
     return 0 if all(results) else 1
 
