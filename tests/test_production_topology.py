@@ -27,6 +27,10 @@ CHECKS = (
 )
 
 
+@pytest.mark.skipif(
+    bool(os.environ.get("DATABASE_URL")),
+    reason="runs once per `dev.py test`, in the SQLite leg: it starts its own PostgreSQL and Redis",
+)
 def test_the_production_topology_serves_through_the_proxy() -> None:
     missing = prerequisites()
     if missing and not IN_CI:
