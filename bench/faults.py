@@ -567,5 +567,131 @@ def main() -> int:
     return 0 if all(results) else 1
 
 
+def report_flood() -> int:
+    """`--report-flood`: 100 addresses and 100 cookieless sessions report and vote, in-process.
+
+    Runs the site's views through Django's test client on a throwaway SQLite database, one fresh
+    client (no cookies) per request and REMOTE_ADDR set per request, as if each came straight
+    from that address (no proxy). The feedback rate limit is raised so that what is measured is
+    the one-voter-per-address rule, not the limiter.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="tmdne-flood-"))
+    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATA_DIR=str(workdir),
+        STATIC_ROOT=str(workdir / "static"),
+        SECRET_KEY="flood-bench-" + "y" * 50,
+        SITE_HTTPS="0",
+        ALLOWED_HOSTS="testserver",
+        FEEDBACK_RATE_LIMIT="100000",
+        REPORT_HIDE_THRESHOLD="3",
+    )
+    sys.path.insert(0, str(ROOT / "site"))
+    try:
+        return 0 if _report_flood() else 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _report_flood() -> bool:
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+
+    from generator import moderation, queueing
+    from generator.models import GeneratedDescription
+    from web.models import Report, hide_threshold
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    queueing.nudge_top_up = lambda: None  # no broker here: serving must not try to queue a top-up
+    single, spread, votes = (
+        GeneratedDescription.objects.create(
+            title=f"Flood target {name}",
+            kind="movie",
+            text=f"An invented story, {name}.",
+            text_hash=f"flood-{name}",
+            status="approved",
+        )
+        for name in ("single", "spread", "votes")
+    )
+    first = [f"198.18.0.{n}" for n in range(1, 101)]
+    second = [f"198.18.1.{n}" for n in range(1, 101)]
+
+    def post(address: str, text: GeneratedDescription, action: str, data: dict) -> int:
+        client = Client(REMOTE_ADDR=address, headers={"HX-Request": "true"})
+        return client.post(f"/d/{text.pk}/{action}/", data).status_code
+
+    def report(address: str, text: GeneratedDescription) -> int:
+        return post(address, text, "report", {"reason": "offensive"})
+
+    # 1. One address, 100 sessions that each drop their cookies.
+    for _ in range(100):
+        report("203.0.113.7", single)
+    single.refresh_from_db()
+    one_counts_once = single.report_count == 1 and single.status == "approved"
+
+    # 2. 100 addresses report one text: it is hidden at the threshold, the rest find it gone.
+    answers = [report(address, spread) for address in first]
+    spread.refresh_from_db()
+    landed = Report.objects.filter(description=spread).count()
+    hidden_at_threshold = spread.status == "pending" and landed == 3
+
+    # 3. A moderator approves it; its reporters come back, then addresses that never reported.
+    moderator = get_user_model().objects.create_user("flood-moderator")
+    moderation.decide([spread], moderation.DECISIONS["approve"], moderator)
+    spread.refresh_from_db()
+    raised = hide_threshold(spread)
+    reporters = [address for address, code in zip(first, answers, strict=True) if code == 200]
+    again = [report(address, spread) for address in reporters]
+    spread.refresh_from_db()
+    replay_counted = spread.report_count
+    hidden_with = None
+    for address in [address for address in first if address not in reporters] + second:
+        report(address, spread)
+        spread.refresh_from_db()
+        if spread.status != "approved":
+            hidden_with = spread.report_count
+            break
+    approved_kept = replay_counted == 0 and hidden_with is not None and hidden_with >= raised
+
+    # 4. Votes: 100 cookieless sessions from one address, then 100 addresses.
+    for _ in range(100):
+        post("203.0.113.7", votes, "vote", {"value": "up"})
+    votes.refresh_from_db()
+    one_address_votes = votes.up_votes
+    for address in first:
+        post(address, votes, "vote", {"value": "up"})
+    votes.refresh_from_db()
+    votes_ok = one_address_votes == 1 and votes.up_votes == 101
+
+    ok = one_counts_once and hidden_at_threshold and approved_kept and votes_ok
+    statuses = {code: answers.count(code) for code in sorted(set(answers))}
+    print(
+        f"{'PASS' if one_counts_once else 'FAIL'} one address, 100 cookieless sessions: "
+        f"{single.report_count} report landed, text {single.status}"
+    )
+    print(
+        f"{'PASS' if hidden_at_threshold else 'FAIL'} 100 addresses: {landed} reports landed "
+        f"before the text went to review (threshold 3); answers {statuses}"
+    )
+    print(
+        f"{'PASS' if approved_kept else 'FAIL'} after a moderator's approval: threshold {raised}; "
+        f"its {len(reporters)} reporters again added {replay_counted} (answers "
+        f"{sorted(set(again))}); "
+        f"new addresses hid it with {hidden_with} reports, none with fewer than {raised}"
+    )
+    print(
+        f"{'PASS' if votes_ok else 'FAIL'} votes: 100 cookieless sessions from one address "
+        f"gave up_votes={one_address_votes}; 100 more addresses gave {votes.up_votes}"
+    )
+    return ok
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_flood() if "--report-flood" in sys.argv[1:] else main())

@@ -1,6 +1,8 @@
 """Moderation of generated texts: a moderator's decisions and the machine's re-checks.
 
 One service for the admin (its actions, row buttons and text pages) and `manage.py scan_overfit`.
+A decision that leaves a text public clears its visitors' report count: the moderator overruled
+those reports, and web.models.hide_threshold counts them against hiding it again.
 Functions write to the database and return what they did; they never queue Celery tasks, and
 logging who did what (the admin's LogEntry) is the caller's part.
 
@@ -59,6 +61,7 @@ class Change:
 
     description: GeneratedDescription
     updates: dict[str, Any]
+    reports_cleared: int = 0  # the visitors' reports the decision overruled
 
     def describe(self) -> str:
         """ "status Pending review → Approved, featured", for the admin's history."""
@@ -68,6 +71,9 @@ class Change:
             parts.append(f"status {before} → {Status(self.updates['status']).label}")
         if "featured" in self.updates:
             parts.append("featured" if self.updates["featured"] else "no longer featured")
+        if self.reports_cleared:
+            cleared = self.reports_cleared
+            parts.append(f"{cleared} report{'s' if cleared != 1 else ''} cleared")
         return ", ".join(parts)
 
 
@@ -111,18 +117,29 @@ def decide(
     now = timezone.now()
     changes = []
     with transaction.atomic():
+        # Reports keep arriving after a page was loaded: clear the count the database holds now.
+        reported = dict(
+            GeneratedDescription.objects.select_for_update()
+            .filter(pk__in=[description.pk for description in descriptions])
+            .values_list("pk", "report_count")
+        )
         for description in descriptions:
+            description.report_count = reported.get(description.pk, description.report_count)
             updates: dict[str, Any] = {}
             if decision.status is not None and description.status != decision.status:
                 updates["status"] = decision.status
             if decision.featured is not None and description.featured != decision.featured:
                 updates["featured"] = decision.featured
+            public = updates.get("status", description.status) == Status.APPROVED
+            if public and description.report_count:
+                updates["report_count"] = 0
             if not updates:
                 continue
             GeneratedDescription.objects.filter(pk=description.pk).update(
                 **updates, moderated_by=user, moderated_at=now
             )
-            changes.append(Change(description, updates))
+            cleared = description.report_count if "report_count" in updates else 0
+            changes.append(Change(description, updates, cleared))
     return changes
 
 

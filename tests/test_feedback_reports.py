@@ -1,4 +1,4 @@
-"""Reports: one per visitor and description; enough of them send a text back to review."""
+"""Reports: one per client address and text; enough of them send a text back to review."""
 
 from typing import Any
 
@@ -40,11 +40,11 @@ def test_reports_over_the_threshold_hide_the_text_for_review(settings: Any) -> N
     description = GeneratedDescriptionFactory.create()
     Client().get("/")  # served once: public from now on
 
-    for _ in range(2):
-        report(Client(), description)
+    for n in range(2):
+        report(Client(REMOTE_ADDR=f"198.51.100.{n + 1}"), description)
     description.refresh_from_db()
     still_public = description.status
-    report(Client(), description)
+    report(Client(REMOTE_ADDR="198.51.100.3"), description)
     description.refresh_from_db()
 
     assert still_public == GeneratedDescription.Status.APPROVED

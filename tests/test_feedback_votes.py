@@ -1,4 +1,4 @@
-"""Thumbs up / down: one vote per visitor and description, counted on the description with F()."""
+"""Thumbs up / down: one vote per client address and text, counted on the text with F()."""
 
 import pytest
 from django.test import Client
@@ -39,11 +39,12 @@ def test_changing_a_vote_moves_it_between_the_counts() -> None:
     assert Vote.objects.get().value == "down"
 
 
-def test_each_visitor_counts() -> None:
+def test_each_address_counts() -> None:
     description = GeneratedDescriptionFactory.create()
 
-    for value in ("up", "up", "down"):
-        Client().post(f"/d/{description.pk}/vote/", {"value": value}, headers=HTMX)
+    for n, value in enumerate(("up", "up", "down")):
+        client = Client(REMOTE_ADDR=f"198.51.100.{n + 1}")
+        client.post(f"/d/{description.pk}/vote/", {"value": value}, headers=HTMX)
 
     assert counts(description) == (2, 1)
 

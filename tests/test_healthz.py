@@ -1,6 +1,7 @@
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from generator.models import ModelRun, Pool
@@ -40,3 +41,58 @@ def test_it_answers_503_when_the_broker_is_down(client: Client, settings: Any) -
 
 def test_it_only_answers_get(client: Client) -> None:
     assert client.post("/healthz/").status_code == 405
+
+
+@pytest.fixture
+def broker_down(settings: Any) -> None:
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+
+
+def _run_with_a_path_base() -> None:
+    ModelRun.objects.create(base="/srv/models/secret-base", status="done", is_active=True)
+
+
+@pytest.mark.usefixtures("broker_down")
+def test_strangers_get_the_status_and_ok_or_fail_only() -> None:
+    _run_with_a_path_base()
+
+    response = Client(REMOTE_ADDR="203.0.113.7").get("/healthz/")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "degraded",
+        "database": {"ok": True},
+        "broker": {"ok": False},
+    }
+    assert b"127.0.0.1" not in response.content and b"/srv/models" not in response.content
+
+
+@pytest.mark.usefixtures("broker_down")
+def test_a_proxied_request_from_loopback_is_not_local() -> None:
+    proxied = Client(REMOTE_ADDR="127.0.0.1", headers={"X-Forwarded-For": "203.0.113.7"})
+
+    body = proxied.get("/healthz/").json()
+
+    assert body == {"status": "degraded", "database": {"ok": True}, "broker": {"ok": False}}
+
+
+@pytest.mark.usefixtures("broker_down")
+def test_staff_from_anywhere_get_the_details() -> None:
+    _run_with_a_path_base()
+    staff = Client(REMOTE_ADDR="203.0.113.7")
+    staff.force_login(User.objects.create_user("ops", is_staff=True))
+
+    body = staff.get("/healthz/").json()
+
+    assert "127.0.0.1:1" in body["broker"]["error"]
+    assert body["active_model_run"]["base"] == "/srv/models/secret-base"
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_localhost_gets_the_details(address: str) -> None:
+    _run_with_a_path_base()
+
+    body = Client(REMOTE_ADDR=address).get("/healthz/").json()
+
+    assert body["database"]["vendor"]
+    assert body["active_model_run"]["base"] == "/srv/models/secret-base"

@@ -7,16 +7,20 @@ selected rows, o opens; on a text's page a/r/h/f/c decide and go to the next tex
 Decisions and re-checks are generator.moderation's (re-checks shared with scan_overfit); this
 module logs each as an admin LogEntry (who, when, what), and decisions stamp moderated_by/_at.
 Texts come from the model, so nothing here edits a text; everything is escaped, being untrusted.
+Request parameters that should name a text or a run are checked (ASCII digits, at most 18) and
+answer 400 otherwise: int() takes "²" and Python ints outgrow the database's.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin import helpers
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -32,11 +36,21 @@ from generator.ml.overfit import copied_runs
 from generator.models import GeneratedDescription, ModelRun
 from generator.moderation import DECISIONS, Decision
 from titles.models import TrainingTitle
+from web.models import Report, hide_threshold
 
 Status = GeneratedDescription.Status
 QUEUE_STATUSES = (Status.PENDING, Status.OVERFIT)
 TEMPLATES = "admin/generator/generateddescription"
 RECHECK = "recheck"
+_ID = re.compile(r"[0-9]{1,18}")  # the URL converters' rule: fits a bigint, ASCII digits only
+CLIENT_KEY_SHOWN = 10  # hex digits of a reporter's keyed hash shown to moderators
+
+
+def parse_id(value: str, what: str) -> int:
+    """An id from a request parameter, or a 400 naming the parameter."""
+    if not _ID.fullmatch(value):
+        raise BadRequest(f"{what} must be a number of at most 18 digits")
+    return int(value)
 
 
 class ReviewQueueFilter(admin.SimpleListFilter):
@@ -112,6 +126,12 @@ class ModelRunFilter(admin.SimpleListFilter):
     title = "model run (copy rate)"
     parameter_name = "run"
 
+    def __init__(self, request: HttpRequest, params: Any, model: Any, model_admin: Any) -> None:
+        super().__init__(request, params, model, model_admin)
+        # Checked here too: with no run listed, Django drops the filter before queryset().
+        if self.value() is not None:
+            parse_id(self.value() or "", "run")
+
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         runs = ModelRun.objects.with_copy_rate().filter(outputs_total__gt=0)[:30]
         return [(str(run.pk), f"#{run.pk}: {run.copy_rate_label()}") for run in runs]
@@ -120,9 +140,28 @@ class ModelRunFilter(admin.SimpleListFilter):
         value = self.value()
         if value is None:
             return queryset
-        if not value.isdigit():
-            return queryset.none()
-        return queryset.filter(model_run_id=int(value))
+        return queryset.filter(model_run_id=parse_id(value, "run"))
+
+
+class ReportInline(admin.TabularInline):
+    """Who (a shortened keyed hash of the address) reported the text, why and when."""
+
+    model = Report
+    fields = readonly_fields = ("who", "reason", "created_at")
+    ordering = ["-created_at"]
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "visitor reports"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="who")
+    def who(self, report: Report) -> str:
+        return f"{report.client_key[:CLIENT_KEY_SHOWN]}…"
 
 
 @admin.register(GeneratedDescription)
@@ -155,6 +194,7 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
     list_select_related = ["model_run"]
     list_per_page = 50
     show_full_result_count = False
+    inlines = [ReportInline]
     actions = [
         "approve_selected",
         "reject_selected",
@@ -207,6 +247,7 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
                     "up_votes",
                     "down_votes",
                     "report_count",
+                    "hides_at",
                 ],
             },
         ),
@@ -267,8 +308,17 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
         return f"#{obj.model_run_id}" if obj.model_run_id else "–"
 
     @admin.display(description="reports", ordering="report_count")
-    def reports(self, obj: GeneratedDescription) -> int:
-        return obj.report_count
+    def reports(self, obj: GeneratedDescription) -> str:
+        if not obj.report_count:
+            return "0"
+        reports = reverse("admin:web_report_changelist")
+        return format_html(
+            '<a href="{}?description__id__exact={}">{}</a>', reports, obj.pk, obj.report_count
+        )
+
+    @admin.display(description="hidden for review at")
+    def hides_at(self, obj: GeneratedDescription) -> str:
+        return f"hidden at {hide_threshold(obj)} reports since the last approval"
 
     @admin.display(description="decide")
     def decide(self, obj: GeneratedDescription) -> str:
@@ -361,6 +411,9 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(f"{request.path}?queue=review")
         if request.method == "POST" and "decide" in request.POST:
             return self._decide_row(request)
+        # Django's actions filter pk__in=<the posted ids> as given: "²" would be a server error.
+        for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+            parse_id(value, "a selected text's id")
         context = {**(extra_context or {}), "can_decide": self.has_change_permission(request)}
         return super().changelist_view(request, context)
 
@@ -369,10 +422,9 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         name, _, pk = request.POST["decide"].partition(":")
         decision = DECISIONS.get(name)
-        if decision is None or not pk.isdigit():
-            messages.error(request, "Unknown decision.")
-            return HttpResponseRedirect(request.get_full_path())
-        obj = get_object_or_404(GeneratedDescription, pk=int(pk))
+        if decision is None:
+            raise BadRequest(f"unknown decision {name[:40]!r}")
+        obj = get_object_or_404(GeneratedDescription, pk=parse_id(pk, "the text's id"))
         if self.apply_decision(request, [obj], decision):
             messages.success(request, f"{decision.label}: “{obj.title}”.")
         return HttpResponseRedirect(request.get_full_path())

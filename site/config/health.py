@@ -1,14 +1,21 @@
-"""`/healthz/`: database, broker, active model run and pool levels, for compose and balancers."""
+"""`/healthz/`: database, broker, active model run and pool levels, for compose and balancers.
+
+Anyone gets the status and ok/fail per component; the details (error messages naming hosts and
+ports, the active run's base, pool levels) only staff and requests made on the machine itself.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
+
+from config.client import client_address
 
 CHECK_TIMEOUT_SECONDS = 1.0
 
@@ -70,18 +77,38 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
+def _may_see_details(request: HttpRequest) -> bool:
+    if _is_local(request):
+        return True
+    try:
+        user = request.user
+        return bool(user.is_active and user.is_staff)
+    except Exception:  # noqa: BLE001 - the session lives in the database, which may be down
+        return False
+
+
+def _is_local(request: HttpRequest) -> bool:
+    # A request relayed by a proxy on this machine arrives from loopback but is not local.
+    if "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META:
+        return False
+    try:
+        return ipaddress.ip_address(client_address(request)).is_loopback
+    except ValueError:
+        return False
+
+
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     database = _database()
     broker = _broker()
-    active_run, pools = _model_and_pools() if database["ok"] else (None, [])
     healthy = database["ok"] and broker["ok"]
-    body = {
+    body: dict = {
         "status": "ok" if healthy else "degraded",
-        "database": database,
-        "broker": broker,
-        "active_model_run": active_run,
-        "pools": pools,
+        "database": {"ok": database["ok"]},
+        "broker": {"ok": broker["ok"]},
     }
+    if _may_see_details(request):
+        active_run, pools = _model_and_pools() if database["ok"] else (None, [])
+        body.update(database=database, broker=broker, active_model_run=active_run, pools=pools)
     return JsonResponse(body, status=200 if healthy else 503)

@@ -82,8 +82,11 @@ SECURE_SSL_REDIRECT = SITE_HTTPS
 SESSION_COOKIE_SECURE = SITE_HTTPS
 CSRF_COOKIE_SECURE = SITE_HTTPS
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000 if SITE_HTTPS else 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SITE_HTTPS
-SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", SITE_HTTPS)
+# Subdomains and the browsers' preload list are hard to leave again: the operator opts in.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+# check --deploy warns when those two are off (W005, W021): here that is the intended default.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -132,6 +135,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
     "django_htmx",
     "template_partials",
     "axes",
@@ -145,7 +149,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestSanityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.staticfiles.WhiteNoiseWithoutManifest",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -163,6 +167,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 ADMIN_URL = os.environ.get("ADMIN_URL", "admin/")
+# Where a login lands when `next` is missing or refused (Django's default is a 404 here).
+LOGIN_REDIRECT_URL = "admin:index"
 # Admin login throttling: lock a username + address pair out after repeated failures.
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = envfloat("AXES_COOLOFF_HOURS", 0.25)
@@ -285,7 +291,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Embedded runs have no shared cache: each gunicorn worker counts feedback clicks on its own.
-    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
 # It only holds what can be recomputed: while Redis is down, reads miss and writes are dropped.
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
@@ -322,6 +328,13 @@ LOGGING = {
 # Visitor site (site/web): feedback limits, hiding reported texts, benchmark-only views.
 REPORT_HIDE_THRESHOLD = envint("REPORT_HIDE_THRESHOLD", 3)  # reports that send a text to review
 FEEDBACK_RATE_LIMIT = envint("FEEDBACK_RATE_LIMIT", 30)  # votes + reports per client per minute
+# Key of the hash feedback keeps client addresses under; empty: derived from SECRET_KEY. Set it
+# so rotating SECRET_KEY does not let every address vote and report again.
+FEEDBACK_HASH_KEY = os.environ.get("FEEDBACK_HASH_KEY", "")
+# /.well-known/security.txt (RFC 9116): Contact is a mailto: or https: URI; empty: no file.
+SECURITY_CONTACT = os.environ.get("SECURITY_CONTACT", "")
+# Its Expires, ISO 8601 UTC ("2027-06-30T00:00:00Z"); empty: 180 days after the process started.
+SECURITY_TXT_EXPIRES = os.environ.get("SECURITY_TXT_EXPIRES", "")
 # django-ratelimit counts in the default cache, keyed by config.client.client_address.
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_IP_META_KEY = "config.client.client_address"

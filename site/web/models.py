@@ -1,30 +1,73 @@
-"""Visitor feedback: one vote and one report per visitor and description."""
+"""Visitor feedback: one vote and one report per client address and description.
+
+A client is its address (config.client.client_address) kept only as a keyed hash, so dropping
+cookies does not make a new voter. Hiding rule: a text goes back to review at
+REPORT_HIDE_THRESHOLD reports, and after a moderator approves it, at REPORT_HIDE_THRESHOLD new
+reports plus one for every report the moderator overruled (3, 6, 12, ...).
+"""
 
 from __future__ import annotations
+
+import ipaddress
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
+from django.utils.crypto import salted_hmac
 
 from generator.models import GeneratedDescription
 
-VISITOR_ID_LENGTH = 32
+CLIENT_KEY_LENGTH = 32  # hex digits of HMAC-SHA256: 128 bits, plenty to keep clients apart
+_CLIENT_KEY_SALT = "web.feedback.client"
+IPV6_CLIENT_PREFIX = 64  # one IPv6 subscriber usually holds a whole /64
 
 
-class VoteQuerySet(models.QuerySet):
-    def cast(self, description: GeneratedDescription, visitor: str, value: str) -> Vote:
-        """Record a visitor's vote, or change it; the description's counters follow with F()."""
-        counter = {Vote.Value.UP: "up_votes", Vote.Value.DOWN: "down_votes"}
+def client_key(address: str) -> str:
+    """The keyed hash feedback is stored under; the raw address is never written anywhere."""
+    secret = settings.FEEDBACK_HASH_KEY or settings.SECRET_KEY
+    digest = salted_hmac(
+        _CLIENT_KEY_SALT, _client_network(address), secret=secret, algorithm="sha256"
+    )
+    return digest.hexdigest()[:CLIENT_KEY_LENGTH]
+
+
+def _client_network(address: str) -> str:
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(parsed)
+
+
+def hide_threshold(description: GeneratedDescription) -> int:
+    """Reports since the last approval that send the text back to review (see the module)."""
+    overruled = 0
+    if description.moderated_at is not None:
+        overruled = Report.objects.filter(
+            description_id=description.pk, created_at__lte=description.moderated_at
+        ).count()
+    return int(settings.REPORT_HIDE_THRESHOLD) + overruled
+
+
+class VoteQuerySet(models.QuerySet["Vote", "Vote"]):
+    def cast(self, description: GeneratedDescription, client: str, value: str) -> Vote:
+        """Record a client's vote, or change it; the description's counters follow with F()."""
+        counter: dict[str, str] = {Vote.Value.UP: "up_votes", Vote.Value.DOWN: "down_votes"}
         with transaction.atomic():
-            vote = self.select_for_update().filter(description=description, visitor=visitor).first()
+            mine = self.select_for_update().filter(description=description, client_key=client)
+            vote: Vote | None = mine.first()
             if vote is None:
                 try:
                     with transaction.atomic():
-                        vote = self.create(description=description, visitor=visitor, value=value)
+                        vote = self.create(description=description, client_key=client, value=value)
                 except IntegrityError:
-                    # The same visitor voting twice at once: the other request recorded it.
-                    return self.get(description=description, visitor=visitor)
+                    # The same client voting twice at once: the other request recorded it.
+                    return self.get(description=description, client_key=client)
                 _descriptions(description).update(**{counter[value]: F(counter[value]) + 1})
             elif vote.value != value:
                 old = counter[vote.value]
@@ -36,19 +79,22 @@ class VoteQuerySet(models.QuerySet):
         return vote
 
 
-class ReportQuerySet(models.QuerySet):
-    def file(self, description: GeneratedDescription, visitor: str, reason: str) -> bool:
-        """Record a report (once per visitor); enough of them send the text back to review."""
+class ReportQuerySet(models.QuerySet["Report", "Report"]):
+    def file(self, description: GeneratedDescription, client: str, reason: str) -> bool:
+        """Record a report (once per client); enough of them send the text back to review."""
         with transaction.atomic():
             try:
                 with transaction.atomic():
-                    self.create(description=description, visitor=visitor, reason=reason)
+                    self.create(description=description, client_key=client, reason=reason)
             except IntegrityError:
                 return False
             _descriptions(description).update(report_count=F("report_count") + 1)
+            current = _descriptions(description).only("pk", "moderated_at").first()
+            if current is None:
+                return True
             # Conditional UPDATE: concurrent reports hide the text exactly once, and only if public.
             GeneratedDescription.objects.servable().filter(
-                pk=description.pk, report_count__gte=settings.REPORT_HIDE_THRESHOLD
+                pk=description.pk, report_count__gte=hide_threshold(current)
             ).update(status=GeneratedDescription.Status.PENDING)
         return True
 
@@ -65,7 +111,7 @@ class Vote(models.Model):
     description = models.ForeignKey(
         GeneratedDescription, on_delete=models.CASCADE, related_name="votes"
     )
-    visitor = models.CharField(max_length=VISITOR_ID_LENGTH)
+    client_key = models.CharField(max_length=CLIENT_KEY_LENGTH)
     value = models.CharField(max_length=4, choices=Value.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -74,7 +120,9 @@ class Vote(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["description", "visitor"], name="one_vote_per_visitor")
+            models.UniqueConstraint(
+                fields=["description", "client_key"], name="one_vote_per_client"
+            )
         ]
 
     def __str__(self) -> str:
@@ -90,7 +138,7 @@ class Report(models.Model):
     description = models.ForeignKey(
         GeneratedDescription, on_delete=models.CASCADE, related_name="reports"
     )
-    visitor = models.CharField(max_length=VISITOR_ID_LENGTH)
+    client_key = models.CharField(max_length=CLIENT_KEY_LENGTH)
     reason = models.CharField(max_length=16, choices=Reason.choices)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -100,7 +148,7 @@ class Report(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["description", "visitor"], name="one_report_per_visitor"
+                fields=["description", "client_key"], name="one_report_per_client"
             )
         ]
 

@@ -1,7 +1,10 @@
 from django.conf import settings
+from django.contrib.sitemaps import views as sitemap_views
 from django.urls import path, register_converter
+from django.views.decorators.http import require_safe
 
 from web import views
+from web.sitemaps import SITEMAPS
 
 
 class _DescriptionId:
@@ -24,6 +27,20 @@ urlpatterns = [
     path("d/<description_id:pk>/vote/", views.vote, name="vote"),
     path("d/<description_id:pk>/report/", views.report, name="report"),
     path("about/", views.about, name="about"),
+    path("robots.txt", views.robots_txt, name="robots-txt"),
+    path(".well-known/security.txt", views.security_txt, name="security-txt"),
+    path(
+        "sitemap.xml",
+        require_safe(sitemap_views.index),
+        {"sitemaps": SITEMAPS, "sitemap_url_name": "sitemap-section"},
+        name="sitemap",
+    ),
+    path(
+        "sitemap-<section>.xml",
+        require_safe(sitemap_views.sitemap),
+        {"sitemaps": SITEMAPS},
+        name="sitemap-section",
+    ),
 ]
 
 if settings.BENCHMARK_VIEWS:

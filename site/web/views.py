@@ -1,11 +1,14 @@
-"""Visitor pages: a random unseen description per load, permalinks, feedback, the about page."""
+"""Visitor pages: a random unseen description per load, permalinks, feedback, the about page.
+
+Also the files crawlers and security researchers look for: robots.txt and security.txt.
+"""
 
 from __future__ import annotations
 
 import random
-import re
-import secrets
 import zlib
+from datetime import UTC, datetime, timedelta
+from functools import cache as once
 from typing import Any
 
 from django.conf import settings
@@ -18,24 +21,24 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit  # type: ignore[import-untyped]
 
+from config.client import client_address
 from generator import queueing
 from generator.models import GeneratedDescription, ModelRun
 from titles.models import Genre, Kind
-from web.models import Report, Vote
+from web.models import Report, Vote, client_key
 from web.walk import GenreChoice, PoolFilter, Walk, next_in_filter
 
 POSTER_COLOURS = 12
 EMPTY_POLL_ID = "pool-empty"
 _WALK_COOKIE = "tmdne_walk"
-_VISITOR_COOKIE = "tmdne_visitor"
 _COOKIE_MAX_AGE = 365 * 24 * 3600
-_VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+SECURITY_TXT_DAYS = 180  # RFC 9116 asks for an Expires under a year away
 _GENRES_CACHE_KEY = "web:servable-genres"
 _GENRES_CACHE_SECONDS = 60
 _KIND_CHIPS = (("", "All"), (Kind.MOVIE, "Movies"), (Kind.TV_SHOW, "TV Shows"))
@@ -64,7 +67,7 @@ class _BadFilter(ValueError):
 
 @never_cache
 @vary_on_headers("HX-Request")
-@require_GET
+@require_safe
 def home(request: HtmxHttpRequest) -> HttpResponse:
     try:
         pool_filter = _pool_filter(request)
@@ -75,8 +78,8 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     partial = _wants_partial(request)
     if step.description is None and partial and request.htmx.trigger == EMPTY_POLL_ID:
         return HttpResponse(status=204)  # still empty: the poller keeps its place, nothing re-read
-    if step.description is not None:
-        _after_serving(step.description)
+    if step.description is not None and request.method == "GET":
+        _after_serving(step.description)  # HEAD shows no one the text: not a view
     context = _page_context(request, step.description, pool_filter, lap_complete=step.lap_complete)
     response = render(request, "home.html#card" if partial else "home.html", context)
     if partial and step.description is not None:
@@ -87,7 +90,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 
 @never_cache
 @vary_on_headers("HX-Request")
-@require_GET
+@require_safe
 def permalink(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         pool_filter = _pool_filter(request)
@@ -97,13 +100,13 @@ def permalink(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     description = servable.filter(pk=pk).first()
     if description is None:
         return _withdrawn(request, pk)
-    visitor = _known_visitor(request)
+    client = _client(request)
     context = _page_context(
         request,
         description,
         pool_filter,
-        vote=_vote_of(visitor, description),
-        reported=_has_reported(visitor, description),
+        vote=_vote_of(client, description),
+        reported=_has_reported(client, description),
         feedback_message=" ".join(str(message) for message in messages.get_messages(request)),
     )
     return render(request, "permalink.html", context)
@@ -118,10 +121,10 @@ def vote(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     value = request.POST.get("value", "")
     if value not in Vote.Value.values:
         return _message(request, "Unknown vote", "Vote with thumbs up or thumbs down.", 400)
-    visitor = _visitor(request)
-    Vote.objects.cast(description, visitor, value)
+    client = _client(request)
+    Vote.objects.cast(description, client, value)
     note = "Glad you'd watch it." if value == Vote.Value.UP else "Noted: not for you."
-    return _feedback_response(request, description, visitor, note)
+    return _feedback_response(request, description, client, note)
 
 
 @require_POST
@@ -134,19 +137,54 @@ def report(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if reason not in Report.Reason.values:
         reasons = ", ".join(Report.Reason.values)
         return _message(request, "Unknown reason", f"Report with one of: {reasons}.", 400)
-    visitor = _visitor(request)
-    filed = Report.objects.file(description, visitor, reason)
+    client = _client(request)
+    filed = Report.objects.file(description, client, reason)
     note = "Thanks: a moderator will look at it." if filed else "You have reported this already."
-    return _feedback_response(request, description, visitor, note)
+    return _feedback_response(request, description, client, note)
 
 
-@require_GET
+@require_safe
 def about(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "about.html")
 
 
+@require_safe
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    lines = ["User-agent: *", "Allow: /", "Disallow: /healthz/"]
+    # A custom ADMIN_URL is meant to be unguessable: robots.txt, which anyone reads, keeps it.
+    if settings.ADMIN_URL == "admin/":
+        lines.append("Disallow: /admin/")
+    lines.append(f"Sitemap: {request.build_absolute_uri(reverse('sitemap'))}")
+    return _text("\n".join(lines) + "\n")
+
+
+@require_safe
+def security_txt(request: HttpRequest) -> HttpResponse:
+    """RFC 9116: how to report a vulnerability; none without a configured contact."""
+    if not settings.SECURITY_CONTACT:
+        raise Http404("No security contact is configured.")
+    fields = [
+        ("Contact", settings.SECURITY_CONTACT),
+        ("Expires", settings.SECURITY_TXT_EXPIRES or _default_security_txt_expiry()),
+        ("Preferred-Languages", "en"),
+        ("Canonical", request.build_absolute_uri(reverse("security-txt"))),
+    ]
+    return _text("".join(f"{name}: {value}\n" for name, value in fields))
+
+
+@once
+def _default_security_txt_expiry() -> str:
+    # Fixed for the life of the process: a deploy renews it, a request never does.
+    expires = datetime.now(UTC) + timedelta(days=SECURITY_TXT_DAYS)
+    return expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(body: str) -> HttpResponse:
+    return HttpResponse(body, content_type="text/plain; charset=utf-8")
+
+
 @never_cache
-@require_GET
+@require_safe
 def baseline(request: HtmxHttpRequest) -> HttpResponse:
     """bench/serve.py's reference: the same page for get(pk=random id), no walk, no write."""
     bounds = cache.get_or_set(
@@ -171,7 +209,7 @@ def _feedback_target(request: HtmxHttpRequest, pk: int) -> GeneratedDescription 
         return _withdrawn(request, pk)
     if getattr(request, "limited", False):  # set by django-ratelimit's decorator
         note = "Too many clicks: wait a minute."
-        return _feedback_response(request, description, _known_visitor(request), note, 429)
+        return _feedback_response(request, description, _client(request), note, 429)
     return description
 
 
@@ -333,7 +371,7 @@ def _withdrawn(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def _feedback_response(
     request: HtmxHttpRequest,
     description: GeneratedDescription,
-    visitor: str | None,
+    client: str,
     note: str,
     status: int = 200,
 ) -> HttpResponse:
@@ -341,8 +379,8 @@ def _feedback_response(
         context = {
             **_feedback_urls(reverse("permalink", args=[description.pk])),
             "description": description,
-            "vote": _vote_of(visitor, description),
-            "reported": _has_reported(visitor, description),
+            "vote": _vote_of(client, description),
+            "reported": _has_reported(client, description),
             "feedback_message": note,
             "report_reasons": Report.Reason.choices,
         }
@@ -352,22 +390,16 @@ def _feedback_response(
     else:
         messages.info(request, note)
         response = HttpResponseRedirect(reverse("permalink", args=[description.pk]), status=303)
-    if visitor is not None and visitor != _known_visitor(request):
-        _set_cookie(response, _VISITOR_COOKIE, visitor)
     return response
 
 
-def _vote_of(visitor: str | None, description: GeneratedDescription) -> str | None:
-    if visitor is None:
-        return None
-    votes = Vote.objects.filter(description=description, visitor=visitor)
+def _vote_of(client: str, description: GeneratedDescription) -> str | None:
+    votes = Vote.objects.filter(description=description, client_key=client)
     return votes.values_list("value", flat=True).first()
 
 
-def _has_reported(visitor: str | None, description: GeneratedDescription) -> bool:
-    return visitor is not None and (
-        Report.objects.filter(description=description, visitor=visitor).exists()
-    )
+def _has_reported(client: str, description: GeneratedDescription) -> bool:
+    return Report.objects.filter(description=description, client_key=client).exists()
 
 
 def _message(request: HtmxHttpRequest, heading: str, detail: str, status: int) -> HttpResponse:
@@ -380,14 +412,9 @@ def _wants_partial(request: HtmxHttpRequest) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
-def _known_visitor(request: HtmxHttpRequest) -> str | None:
-    value = request.get_signed_cookie(_VISITOR_COOKIE, default=None, salt=_VISITOR_COOKIE)
-    return value if value and _VISITOR_ID.match(value) else None
-
-
-def _visitor(request: HtmxHttpRequest) -> str:
-    """The visitor's anonymous id; a new one for a first vote or report, set by the response."""
-    return _known_visitor(request) or secrets.token_urlsafe(16)
+def _client(request: HttpRequest) -> str:
+    """Who votes and reports: the client's address as a keyed hash, whatever its cookies say."""
+    return client_key(client_address(request))
 
 
 def _set_cookie(response: HttpResponse, name: str, value: str) -> None:

@@ -6,8 +6,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 GROUP = "moderators"
-# Exactly what reviewing needs: read the texts, the runs and the training data; decide on texts.
-# No add/delete, and nothing on users, groups, sessions or log entries.
+# Exactly what reviewing needs: read the texts, the runs, the training data and the visitors'
+# reports and votes; decide on texts. No add/delete, and nothing on users, groups, sessions or
+# log entries.
 PERMISSIONS = (
     "generator.view_generateddescription",
     "generator.change_generateddescription",
@@ -15,6 +16,8 @@ PERMISSIONS = (
     "generator.view_generationbatch",
     "titles.view_trainingtitle",
     "titles.view_genre",
+    "web.view_report",
+    "web.view_vote",
 )
 
 
