@@ -9,7 +9,7 @@ from django.core.cache import caches
 from django.test import Client
 
 from generator.queueing import nudge_top_up
-from tests.serving_helpers import make_pool
+from tests.factories import make_pool
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.test import Client, RequestFactory
 
 from config.client import client_address
-from tests.serving_helpers import make_pool
+from tests.factories import make_pool
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}

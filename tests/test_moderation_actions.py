@@ -50,6 +50,12 @@ def _reload(*descriptions: GeneratedDescription) -> list[GeneratedDescription]:
     return [GeneratedDescription.objects.get(pk=d.pk) for d in descriptions]
 
 
+def _text_id(entry: LogEntry) -> int:
+    """The id of the text a log entry is about (LogEntry.object_id is a nullable text field)."""
+    assert entry.object_id is not None
+    return int(entry.object_id)
+
+
 @pytest.mark.parametrize(
     ("action", "status", "featured"),
     [
@@ -63,7 +69,8 @@ def test_bulk_actions_change_status_and_log_each_text(
     client: Client, moderator: User, action: str, status: str, featured: bool
 ) -> None:
     texts = [
-        GeneratedDescriptionFactory(text=ORIGINALS[n], status=Status.PENDING) for n in range(3)
+        GeneratedDescriptionFactory.create(text=ORIGINALS[n], status=Status.PENDING)
+        for n in range(3)
     ]
     before = timezone.now()
 
@@ -75,15 +82,15 @@ def test_bulk_actions_change_status_and_log_each_text(
         assert text.moderated_by == moderator
         assert text.moderated_at is not None and text.moderated_at >= before
     entries = LogEntry.objects.filter(user=moderator, action_flag=CHANGE)
-    assert sorted(int(e.object_id) for e in entries) == sorted(t.pk for t in texts)
+    assert sorted(_text_id(e) for e in entries) == sorted(t.pk for t in texts)
     entry = entries.first()
     assert entry is not None and entry.action_time >= before
     assert f"status Pending review → {Status(status).label}" in entry.get_change_message()
 
 
 def test_rejecting_or_holding_stops_featuring(client: Client) -> None:
-    featured = GeneratedDescriptionFactory(text=ORIGINALS[0], featured=True)
-    also_featured = GeneratedDescriptionFactory(text=ORIGINALS[1], featured=True)
+    featured = GeneratedDescriptionFactory.create(text=ORIGINALS[0], featured=True)
+    also_featured = GeneratedDescriptionFactory.create(text=ORIGINALS[1], featured=True)
 
     _act(client, "reject_selected", featured)
     _act(client, "hold_selected", also_featured)
@@ -92,7 +99,7 @@ def test_rejecting_or_holding_stops_featuring(client: Client) -> None:
 
 
 def test_unfeature_keeps_the_status(client: Client) -> None:
-    text = GeneratedDescriptionFactory(text=ORIGINALS[0], featured=True)
+    text = GeneratedDescriptionFactory.create(text=ORIGINALS[0], featured=True)
 
     _act(client, "unfeature_selected", text)
 
@@ -102,20 +109,20 @@ def test_unfeature_keeps_the_status(client: Client) -> None:
 
 
 def test_texts_already_in_that_state_are_not_logged_again(client: Client) -> None:
-    approved = GeneratedDescriptionFactory(text=ORIGINALS[0], status=Status.APPROVED)
-    pending = GeneratedDescriptionFactory(text=ORIGINALS[1], status=Status.PENDING)
+    approved = GeneratedDescriptionFactory.create(text=ORIGINALS[0], status=Status.APPROVED)
+    pending = GeneratedDescriptionFactory.create(text=ORIGINALS[1], status=Status.PENDING)
 
     _act(client, "approve_selected", approved, pending)
 
-    assert [int(e.object_id) for e in LogEntry.objects.all()] == [pending.pk]
+    assert [_text_id(e) for e in LogEntry.objects.all()] == [pending.pk]
     (approved,) = _reload(approved)
     assert approved.moderated_by is None
 
 
 def test_recheck_holds_new_copies_and_releases_old_holds(client: Client) -> None:
     load_training_titles()
-    copy = GeneratedDescriptionFactory(text=text_of("f13"), status=Status.APPROVED)
-    wrongly_held = GeneratedDescriptionFactory(text=ORIGINALS[4], status=Status.OVERFIT)
+    copy = GeneratedDescriptionFactory.create(text=text_of("f13"), status=Status.APPROVED)
+    wrongly_held = GeneratedDescriptionFactory.create(text=ORIGINALS[4], status=Status.OVERFIT)
 
     _act(client, "recheck_selected", copy, wrongly_held)
 
@@ -124,7 +131,7 @@ def test_recheck_holds_new_copies_and_releases_old_holds(client: Client) -> None
     assert copy.nearest_show_id == "f13" and copy.overfit_score == 1.0
     assert wrongly_held.status == Status.APPROVED
     assert (copy.moderated_by, wrongly_held.moderated_by) == (None, None)  # the machine decided
-    messages = {int(e.object_id): e.get_change_message() for e in LogEntry.objects.all()}
+    messages = {_text_id(e): e.get_change_message() for e in LogEntry.objects.all()}
     assert messages[copy.pk].startswith("Re-checked: score 1.00 (exact); status Approved →")
     assert messages[wrongly_held.pk].endswith("status Held: overfit → Approved")
 
@@ -133,7 +140,7 @@ def test_recheck_keeps_a_moderators_decision_and_refreshes_its_evidence(
     client: Client, moderator: User
 ) -> None:
     load_training_titles()
-    approved_copy = GeneratedDescriptionFactory(
+    approved_copy = GeneratedDescriptionFactory.create(
         text=text_of("f13"),
         status=Status.APPROVED,
         moderated_by=moderator,
@@ -158,7 +165,7 @@ def test_recheck_keeps_a_moderators_decision_and_refreshes_its_evidence(
 
 def test_recheck_uses_the_current_training_set(client: Client) -> None:
     load_training_titles()
-    text = GeneratedDescriptionFactory(
+    text = GeneratedDescriptionFactory.create(
         text=text_of("f20"), status=Status.OVERFIT, nearest_show_id="f20"
     )
     TrainingTitle.objects.filter(show_id="f20").delete()
@@ -171,8 +178,8 @@ def test_recheck_uses_the_current_training_set(client: Client) -> None:
 
 
 def test_the_row_buttons_decide_one_text_and_keep_the_filters(client: Client) -> None:
-    text = GeneratedDescriptionFactory(text=ORIGINALS[0], status=Status.PENDING)
-    other = GeneratedDescriptionFactory(text=ORIGINALS[1], status=Status.PENDING)
+    text = GeneratedDescriptionFactory.create(text=ORIGINALS[0], status=Status.PENDING)
+    other = GeneratedDescriptionFactory.create(text=ORIGINALS[1], status=Status.PENDING)
 
     response = client.post(
         f"{LIST}?queue=review&kind__exact=movie", {"decide": f"reject:{text.pk}"}
@@ -188,9 +195,9 @@ def test_the_row_buttons_decide_one_text_and_keep_the_filters(client: Client) ->
 
 
 def test_a_decision_on_a_text_page_moves_on_to_the_next_in_the_queue(client: Client) -> None:
-    older = GeneratedDescriptionFactory(text=ORIGINALS[0], status=Status.PENDING)
-    newer = GeneratedDescriptionFactory(text=ORIGINALS[1], status=Status.OVERFIT)
-    GeneratedDescriptionFactory(text=ORIGINALS[2], status=Status.APPROVED)
+    older = GeneratedDescriptionFactory.create(text=ORIGINALS[0], status=Status.PENDING)
+    newer = GeneratedDescriptionFactory.create(text=ORIGINALS[1], status=Status.OVERFIT)
+    GeneratedDescriptionFactory.create(text=ORIGINALS[2], status=Status.APPROVED)
 
     first = client.post(f"{LIST}{newer.pk}/moderate/", {"decision": "approve"})
     second = client.post(f"{LIST}{older.pk}/moderate/", {"decision": "hold"})
@@ -204,7 +211,7 @@ def test_a_decision_on_a_text_page_moves_on_to_the_next_in_the_queue(client: Cli
 
 def test_a_text_page_can_recheck_and_feature(client: Client) -> None:
     load_training_titles()
-    text = GeneratedDescriptionFactory(text=ORIGINALS[3], status=Status.PENDING)
+    text = GeneratedDescriptionFactory.create(text=ORIGINALS[3], status=Status.PENDING)
 
     recheck = client.post(f"{LIST}{text.pk}/moderate/", {"decision": "recheck"})
     feature = client.post(f"{LIST}{text.pk}/moderate/", {"decision": "feature"})
@@ -219,7 +226,7 @@ def test_a_text_page_can_recheck_and_feature(client: Client) -> None:
 
 
 def test_the_moderation_url_only_takes_posts(client: Client) -> None:
-    text = GeneratedDescriptionFactory(text=ORIGINALS[0], status=Status.PENDING)
+    text = GeneratedDescriptionFactory.create(text=ORIGINALS[0], status=Status.PENDING)
 
     assert client.get(f"{LIST}{text.pk}/moderate/").status_code == 405
     assert client.post(f"{LIST}999999/moderate/", {"decision": "approve"}).status_code == 404

@@ -40,7 +40,7 @@ def staff() -> User:
 
 @pytest.fixture
 def pending() -> GeneratedDescription:
-    return GeneratedDescriptionFactory(text=ORIGINALS[0], status=Status.PENDING)
+    return GeneratedDescriptionFactory.create(text=ORIGINALS[0], status=Status.PENDING)
 
 
 def _approve(client: Client, description: GeneratedDescription) -> int:
@@ -64,9 +64,7 @@ def test_the_group_has_exactly_the_review_permissions(moderator: User) -> None:
 
 def test_setup_is_idempotent_and_removes_extra_permissions(moderator: User) -> None:
     group = Group.objects.get(name=GROUP)
-    group.permissions.add(
-        *Group.permissions.field.related_model.objects.filter(codename="add_user")
-    )
+    group.permissions.add(*Permission.objects.filter(codename="add_user"))
 
     out = StringIO()
     call_command("setup_moderators", stdout=out)

@@ -47,21 +47,21 @@ def test_both_callers_apply_the_same_rule(caller: str, settings: Any) -> None:
     moderator = User.objects.create_user("mod", is_staff=True)
     decided = {"moderated_by": moderator, "moderated_at": timezone.now()}
     cases = {
-        "copy": (GeneratedDescriptionFactory(text=text_of("f3")), Status.OVERFIT),
+        "copy": (GeneratedDescriptionFactory.create(text=text_of("f3")), Status.OVERFIT),
         "approved copy, moderated": (
-            GeneratedDescriptionFactory(text=text_of("f4"), **decided),
+            GeneratedDescriptionFactory.create(text=text_of("f4"), **decided),
             Status.APPROVED,
         ),
         "rejected copy": (
-            GeneratedDescriptionFactory(text=text_of("f5"), status=Status.REJECTED),
+            GeneratedDescriptionFactory.create(text=text_of("f5"), status=Status.REJECTED),
             Status.REJECTED,
         ),
         "held original": (
-            GeneratedDescriptionFactory(text=ORIGINALS[0], status=Status.OVERFIT),
+            GeneratedDescriptionFactory.create(text=ORIGINALS[0], status=Status.OVERFIT),
             Status.APPROVED,
         ),
         "held original, moderated": (
-            GeneratedDescriptionFactory(text=ORIGINALS[1], status=Status.OVERFIT, **decided),
+            GeneratedDescriptionFactory.create(text=ORIGINALS[1], status=Status.OVERFIT, **decided),
             Status.OVERFIT,
         ),
     }
@@ -83,7 +83,7 @@ def test_both_callers_apply_the_same_rule(caller: str, settings: Any) -> None:
 
 
 def test_a_dry_run_reports_the_change_and_writes_nothing() -> None:
-    copy = GeneratedDescriptionFactory(text=text_of("f6"))
+    copy = GeneratedDescriptionFactory.create(text=text_of("f6"))
     load_training_titles()
 
     (result,) = moderation.recheck([copy], dry_run=True)
@@ -99,7 +99,7 @@ def test_a_dry_run_reports_the_change_and_writes_nothing() -> None:
 
 
 def test_a_decision_made_during_the_recheck_wins() -> None:
-    copy = GeneratedDescriptionFactory(text=text_of("f7"))
+    copy = GeneratedDescriptionFactory.create(text=text_of("f7"))
     load_training_titles()
     stale = GeneratedDescription.objects.get(pk=copy.pk)
     GeneratedDescription.objects.filter(pk=copy.pk).update(moderated_at=timezone.now())

@@ -19,7 +19,7 @@ LIST = "/admin/generator/generateddescription/"
 def _checked(text: str, title: str = "An Original Title", **fields: Any) -> GeneratedDescription:
     """A text stored with the status and evidence the pipeline hook gives it."""
     fields = {**overfit_check.stored_fields(text, title), **fields}
-    return GeneratedDescriptionFactory(text=text, title=title, **fields)
+    return GeneratedDescriptionFactory.create(text=text, title=title, **fields)
 
 
 def _shown(client: Client, **params: Any) -> set[int]:
@@ -29,10 +29,10 @@ def _shown(client: Client, **params: Any) -> set[int]:
 
 
 def test_the_list_opens_on_the_review_queue(admin_client: Client) -> None:
-    pending = GeneratedDescriptionFactory(text=ORIGINALS[0], status=Status.PENDING)
-    held = GeneratedDescriptionFactory(text=ORIGINALS[1], status=Status.OVERFIT)
-    approved = GeneratedDescriptionFactory(text=ORIGINALS[2], status=Status.APPROVED)
-    rejected = GeneratedDescriptionFactory(text=ORIGINALS[3], status=Status.REJECTED)
+    pending = GeneratedDescriptionFactory.create(text=ORIGINALS[0], status=Status.PENDING)
+    held = GeneratedDescriptionFactory.create(text=ORIGINALS[1], status=Status.OVERFIT)
+    approved = GeneratedDescriptionFactory.create(text=ORIGINALS[2], status=Status.APPROVED)
+    rejected = GeneratedDescriptionFactory.create(text=ORIGINALS[3], status=Status.REJECTED)
 
     landing = admin_client.get(LIST)
 
@@ -134,7 +134,7 @@ def test_filters_by_score_run_kind_genre_reports_and_reason(
         "A reclusive violinist in Lisbon hears her late teacher on the radio every night, until "
         "a radio host and a hacker race to find the source of the broadcast."
     )
-    unchecked = GeneratedDescriptionFactory(text=ORIGINALS[1])
+    unchecked = GeneratedDescriptionFactory.create(text=ORIGINALS[1])
 
     assert _shown(admin_client, queue="all", score="overfit") == {exact.pk}
     assert _shown(admin_client, queue="all", score="borderline") == {borderline.pk}
@@ -167,7 +167,9 @@ def test_fifty_texts_fit_one_page_and_one_action_clears_them(
     admin_client: Client, django_assert_max_num_queries: Any
 ) -> None:
     texts = [
-        GeneratedDescriptionFactory(text=f"{ORIGINALS[n % 14]} Part {n}.", status=Status.PENDING)
+        GeneratedDescriptionFactory.create(
+            text=f"{ORIGINALS[n % 14]} Part {n}.", status=Status.PENDING
+        )
         for n in range(50)
     ]
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
@@ -37,6 +38,10 @@ from generator.models import GeneratedDescription, ModelRun
 from generator.moderation import DECISIONS, Decision
 from titles.models import TrainingTitle
 from web.models import Report, hide_threshold
+
+if TYPE_CHECKING:
+    # The stubs' alias for what ModelAdmin.get_list_display returns (a list or a tuple).
+    from django.contrib.admin.options import _ListDisplayT
 
 Status = GeneratedDescription.Status
 QUEUE_STATUSES = (Status.PENDING, Status.OVERFIT)
@@ -92,7 +97,7 @@ class ScoreFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         review, threshold = settings.OVERFIT_REVIEW_THRESHOLD, settings.OVERFIT_THRESHOLD
-        ranges = {
+        ranges: dict[str, dict[str, float | bool]] = {
             "overfit": {"overfit_score__gte": threshold},
             "borderline": {"overfit_score__gte": review, "overfit_score__lt": threshold},
             "clear": {"overfit_score__lt": review},
@@ -256,12 +261,12 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
     # Texts come from the model and are changed only through decisions, never through the form.
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field for _name, options in self.fieldsets for field in options["fields"]]
+        return flatten_fieldsets(self.fieldsets)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def get_list_display(self, request: HttpRequest) -> Sequence[str]:
+    def get_list_display(self, request: HttpRequest) -> _ListDisplayT[GeneratedDescription]:
         if self.has_change_permission(request):
             return self.list_display
         return [name for name in self.list_display if name != "decide"]
@@ -511,11 +516,13 @@ def _page_decisions(obj: GeneratedDescription | None) -> list[tuple[str, str, st
         (*feature, "f"),
         (RECHECK, "Re-check", "c"),
     ]
-    current = {
+    # Keyed by str: the status field reads as a plain str, and a Status member is one.
+    decision_for_status: dict[str, str] = {
         Status.APPROVED: "approve",
         Status.REJECTED: "reject",
         Status.OVERFIT: "hold",
-    }.get(obj.status)
+    }
+    current = decision_for_status.get(obj.status)
     return [button for button in buttons if button[0] != current]
 
 
