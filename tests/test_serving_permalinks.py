@@ -32,7 +32,7 @@ def test_a_permalink_shows_the_card_with_open_graph_and_twitter_tags() -> None:
     assert '<meta property="og:title" content="Pickle Street Irregulars">' in html
     assert f'<meta property="og:url" content="{url}">' in html
     assert f'<link rel="canonical" href="{url}">' in html
-    assert '<meta name="twitter:card" content="summary">' in html
+    assert '<meta name="twitter:card" content="summary_large_image">' in html
     assert "detective agency from a pickle shop" in html
     assert f"model run #{run.pk} (smollm2-135m-instruct)" in html
     assert f'data-copy-url="{url}"' in html

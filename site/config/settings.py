@@ -340,6 +340,10 @@ RATELIMIT_USE_CACHE = "default"
 RATELIMIT_IP_META_KEY = "config.client.client_address"
 RATELIMIT_FAIL_OPEN = True  # a cache outage lets clicks through rather than refusing them all
 BENCHMARK_VIEWS = envbool("BENCHMARK_VIEWS", False)  # /bench/baseline/, for bench/serve.py only
+API_RATE_LIMIT = envint("API_RATE_LIMIT", 60)  # /api/ requests per client address per minute
+# Share cards (/d/<id>/card.png) rendered once per version and kept here; safe to delete.
+SHARE_CARD_DIR = envpath("SHARE_CARD_DIR", DATA_DIR / "cards")
+LIST_PAGE_SIZE = envint("LIST_PAGE_SIZE", 20)  # texts per page of Most wanted and Fresh
 
 # Overfit checks (generator/ml/overfit.py; README "Overfit checks"). Defaults match the module's.
 OVERFIT_THRESHOLD = envfloat("OVERFIT_THRESHOLD", 0.75)  # a score this high holds a text as a copy

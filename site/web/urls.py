@@ -3,7 +3,8 @@ from django.contrib.sitemaps import views as sitemap_views
 from django.urls import path, register_converter
 from django.views.decorators.http import require_safe
 
-from web import views
+from web import api, rankings, share, views
+from web.feeds import NewDescriptionsFeed
 from web.sitemaps import SITEMAPS
 
 
@@ -26,6 +27,12 @@ urlpatterns = [
     path("d/<description_id:pk>/", views.permalink, name="permalink"),
     path("d/<description_id:pk>/vote/", views.vote, name="vote"),
     path("d/<description_id:pk>/report/", views.report, name="report"),
+    path("d/<description_id:pk>/card.png", share.share_card, name="share-card"),
+    path("best/", rankings.most_wanted, name="best"),
+    path("fresh/", rankings.fresh, name="fresh"),
+    path("feed/", require_safe(NewDescriptionsFeed()), name="feed"),
+    path("api/descriptions/random", api.random_description, name="api-random"),
+    path("api/descriptions/<str:ident>", api.description_detail, name="api-description"),
     path("about/", views.about, name="about"),
     path("robots.txt", views.robots_txt, name="robots-txt"),
     path(".well-known/security.txt", views.security_txt, name="security-txt"),

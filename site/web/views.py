@@ -6,7 +6,6 @@ Also the files crawlers and security researchers look for: robots.txt and securi
 from __future__ import annotations
 
 import random
-import zlib
 from datetime import UTC, datetime, timedelta
 from functools import cache as once
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
-from django.db.models import Exists, F, Max, Min, OuterRef, Q, QuerySet, Value
+from django.db.models import F, Max, Min, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -30,18 +29,18 @@ from django_ratelimit.decorators import ratelimit  # type: ignore[import-untyped
 from config.client import client_address
 from generator import queueing
 from generator.models import GeneratedDescription, ModelRun
-from titles.models import Genre, Kind
+from web.filters import BadFilter as _BadFilter
+from web.filters import filter_chips as _filter_chips
+from web.filters import pool_filter as _pool_filter
 from web.models import Report, Vote, client_key
-from web.walk import GenreChoice, PoolFilter, Walk, next_in_filter
+from web.posters import poster_colour as _poster_colour
+from web.share import card_url
+from web.walk import PoolFilter, Walk, next_in_filter
 
-POSTER_COLOURS = 12
 EMPTY_POLL_ID = "pool-empty"
 _WALK_COOKIE = "tmdne_walk"
 _COOKIE_MAX_AGE = 365 * 24 * 3600
 SECURITY_TXT_DAYS = 180  # RFC 9116 asks for an Expires under a year away
-_GENRES_CACHE_KEY = "web:servable-genres"
-_GENRES_CACHE_SECONDS = 60
-_KIND_CHIPS = (("", "All"), (Kind.MOVIE, "Movies"), (Kind.TV_SHOW, "TV Shows"))
 _FEEDBACK_RATE_GROUP = "web:feedback"  # votes and reports share one count per client
 
 
@@ -59,10 +58,6 @@ def _feedback_rate(group: str, request: HttpRequest) -> str:
 _feedback_rate_limit = ratelimit(
     group=_FEEDBACK_RATE_GROUP, key="ip", rate=_feedback_rate, method="POST", block=False
 )
-
-
-class _BadFilter(ValueError):
-    """A kind or genre in the query string that does not exist; the message says which."""
 
 
 @never_cache
@@ -222,82 +217,6 @@ def _after_serving(description: GeneratedDescription) -> None:
     queueing.nudge_top_up()
 
 
-def _pool_filter(request: HtmxHttpRequest) -> PoolFilter:
-    kind = request.GET.get("kind", "")
-    if kind and kind not in Kind.values:
-        raise _BadFilter(f'There is no kind "{kind[:40]}": use "movie" or "tv".')
-    slug = request.GET.get("genre", "")
-    genre = _genre_by_slug(slug) if slug else None
-    if slug and genre is None:
-        raise _BadFilter(f'There is no genre "{slug[:40]}". Pick one from the list.')
-    return PoolFilter(kind=kind, genre=genre)
-
-
-def _genre_by_slug(slug: str) -> GenreChoice | None:
-    for genre, _kinds in _servable_genres():
-        if genre.slug == slug:
-            return genre
-    # A genre with nothing servable yet is still a valid filter: it shows the empty state.
-    row = Genre.objects.filter(slug=slug[:100]).values_list("pk", "slug", "name").first()
-    return GenreChoice(*row) if row else None
-
-
-def _servable_genres() -> list[tuple[GenreChoice, frozenset[str]]]:
-    """Genres with at least one servable description, and the kinds they have; cached a minute."""
-    genres = cache.get(_GENRES_CACHE_KEY)
-    if genres is None:
-        servable = GeneratedDescription.objects.servable()
-        rows = (
-            Genre.objects.annotate(
-                movie=Exists(servable.filter(kind=Kind.MOVIE, genres=OuterRef("pk"))),
-                tv=Exists(servable.filter(kind=Kind.TV_SHOW, genres=OuterRef("pk"))),
-            )
-            .filter(Q(movie=True) | Q(tv=True))
-            .order_by("name")
-            .values_list("pk", "slug", "name", "movie", "tv")
-        )
-        genres = [
-            (
-                GenreChoice(pk, slug, name),
-                frozenset(k for k, has in ((Kind.MOVIE, movie), (Kind.TV_SHOW, tv)) if has),
-            )
-            for pk, slug, name, movie, tv in rows
-        ]
-        cache.set(_GENRES_CACHE_KEY, genres, _GENRES_CACHE_SECONDS)
-    return genres
-
-
-def _filter_chips(pool_filter: PoolFilter) -> dict[str, Any]:
-    # Links are built here, not with {% url %} per chip: reversing dominated the render time.
-    home = reverse("home")
-    genres = _servable_genres()
-    kinds_of = {genre.slug: kinds for genre, kinds in genres}
-    kind_chips = []
-    for kind, label in _KIND_CHIPS:
-        # Keep the genre when it has texts of that kind; "TV Horror" under Movies would be empty.
-        genre = pool_filter.genre
-        keep = genre is not None and (not kind or kind in kinds_of.get(genre.slug, ()))
-        target = PoolFilter(kind=kind, genre=genre if keep else None)
-        kind_chips.append(
-            {"label": label, "href": home + target.query, "on": pool_filter.kind == kind}
-        )
-    genre_chips = [
-        {
-            "label": genre.name,
-            "href": home + PoolFilter(kind=pool_filter.kind, genre=genre).query,
-            "on": pool_filter.genre == genre,
-        }
-        for genre, kinds in genres
-        if not pool_filter.kind or pool_filter.kind in kinds
-    ]
-    return {
-        "kind_chips": kind_chips,
-        "genre_chips": genre_chips,
-        "any_genre_href": home + PoolFilter(kind=pool_filter.kind).query,
-        "next_href": home + pool_filter.query,
-    }
-
-
 def _page_context(
     request: HtmxHttpRequest,
     description: GeneratedDescription | None,
@@ -333,17 +252,13 @@ def _card_context(
         "made_by": _made_by(description.model_run),
         "permalink": path + pool_filter.query,
         "share_url": request.build_absolute_uri(path),
+        "share_image": request.build_absolute_uri(card_url(description, genres)),
         "report_reasons": Report.Reason.choices,
     }
 
 
 def _feedback_urls(permalink: str) -> dict[str, str]:
     return {"vote_url": f"{permalink}vote/", "report_url": f"{permalink}report/"}
-
-
-def _poster_colour(seed: str) -> int:
-    # crc32, not hash(): the same genre gets the same colour in every process and every release.
-    return zlib.crc32(seed.encode()) % POSTER_COLOURS
 
 
 def _made_by(run: ModelRun | None) -> str:
