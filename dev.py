@@ -207,6 +207,14 @@ def command_run(args: argparse.Namespace) -> int:
     manage("migrate", "--no-input", "-v", "0", env=env)
     manage("setup_moderators", "-v", "0", env=env)
     manage("collectstatic", "--no-input", "-v", "0", env=env)
+    if args.titles is not None:
+        # Import the titles and queue the first fine-tune; the workers started below train it.
+        titles = str(Path(args.titles).expanduser().resolve())
+        try:
+            manage("bootstrap", "--titles", titles, env=env)
+        except subprocess.CalledProcessError:
+            say("nothing was started: fix the titles file named above and run again")
+            return 1
     say(f"site on http://{args.host}:{args.port}/  (admin: /admin/; Ctrl-C stops everything)")
     say("broker: " + ("Redis at " + env["REDIS_URL"] if env.get("REDIS_URL") else "filesystem"))
     # honcho starts the Procfile's processes and, on Ctrl-C, SIGTERM or one exiting, stops them all.
@@ -228,6 +236,12 @@ def main() -> int:
     run = commands.add_parser("run", help="set up and run the site, workers and beat")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000)
+    run.add_argument(
+        "--titles",
+        metavar="CSV",
+        help="import this Netflix titles CSV and, unless a model is active or training, "
+        "queue the first fine-tune; it serves once it passes the quality gate",
+    )
     run.set_defaults(func=command_run)
     test = commands.add_parser("test", help="set up and run the whole test suite")
     test.add_argument("--sqlite-only", action="store_true", help="skip the PostgreSQL + Redis run")

@@ -1,9 +1,12 @@
 """The README's run command: honcho starts the Procfile (gunicorn, two Celery workers, beat) and
 stops all of it together."""
 
+import csv
+import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -11,6 +14,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from generator.ml.dataset import NETFLIX_COLUMNS
+from tests.samples import SAMPLE_ROWS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +39,9 @@ def _get(url: str) -> tuple[int, bytes]:
 
 def test_dev_py_run_serves_the_site_with_workers_and_beat(tmp_path: Path) -> None:
     port = _free_port()
+    titles = tmp_path / "netflix_titles.csv"
+    with titles.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([NETFLIX_COLUMNS, *SAMPLE_ROWS])
     log = tmp_path / "run.log"
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
@@ -42,7 +51,7 @@ def test_dev_py_run_serves_the_site_with_workers_and_beat(tmp_path: Path) -> Non
     }
     with log.open("w") as output:
         run = subprocess.Popen(
-            [sys.executable, "dev.py", "run", "--port", str(port)],
+            [sys.executable, "dev.py", "run", "--port", str(port), "--titles", str(titles)],
             cwd=ROOT,
             env=env,
             stdout=output,
@@ -75,3 +84,11 @@ def test_dev_py_run_serves_the_site_with_workers_and_beat(tmp_path: Path) -> Non
         assert f"{process}.1 stopped" in text, process
     assert returncode == 128 + signal.SIGTERM  # honcho reports the stop it was asked for
     assert (tmp_path / "data" / "db.sqlite3").exists()
+    # --titles imported the titles and queued the first fine-tune before the workers started.
+    assert "Imported 3 new titles" in text
+    assert "Queued fine-tune run #1 on the train queue" in text
+    with sqlite3.connect(tmp_path / "data" / "db.sqlite3") as db:
+        runs = db.execute("SELECT hyperparameters FROM generator_modelrun").fetchall()
+        titles_in = db.execute("SELECT COUNT(*) FROM titles_trainingtitle").fetchone()[0]
+    assert len(runs) == 1 and json.loads(runs[0][0])["activate_when_good"] is True
+    assert titles_in == 3

@@ -24,6 +24,7 @@ register_converter(_DescriptionId, "description_id")
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("status/", views.status, name="status"),
     path("d/<description_id:pk>/", views.permalink, name="permalink"),
     path("d/<description_id:pk>/vote/", views.vote, name="vote"),
     path("d/<description_id:pk>/report/", views.report, name="report"),

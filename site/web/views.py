@@ -6,6 +6,7 @@ Also the files crawlers and security researchers look for: robots.txt and securi
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache as once
 from typing import Any
@@ -28,7 +29,9 @@ from django_ratelimit.decorators import ratelimit  # type: ignore[import-untyped
 
 from config.client import client_address
 from generator import queueing
+from generator.management.commands.bootstrap import ACTIVATE_WHEN_GOOD, ACTIVATION, REFUSED
 from generator.models import GeneratedDescription, ModelRun
+from titles.models import TrainingTitle
 from web.filters import BadFilter as _BadFilter
 from web.filters import filter_chips as _filter_chips
 from web.filters import pool_filter as _pool_filter
@@ -38,6 +41,8 @@ from web.share import card_url
 from web.walk import PoolFilter, Walk, next_in_filter
 
 EMPTY_POLL_ID = "pool-empty"
+STATUS_POLL_SECONDS = 5
+BOOTSTRAP_COMMAND = "python3 dev.py run --titles path/to/netflix_titles.csv"
 _WALK_COOKIE = "tmdne_walk"
 _COOKIE_MAX_AGE = 365 * 24 * 3600
 SECURITY_TXT_DAYS = 180  # RFC 9116 asks for an Expires under a year away
@@ -81,6 +86,155 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         push_url(response, context["permalink"])
     _set_cookie(response, _WALK_COOKIE, walk.with_cursor(pool_filter.key, step.cursor).encode())
     return response
+
+
+@never_cache
+@require_safe
+def status(request: HtmxHttpRequest) -> HttpResponse:
+    """What the site is doing while it has nothing to serve, for the home page's poller."""
+    try:
+        pool_filter = _pool_filter(request)
+    except _BadFilter as error:
+        return _message(request, "No such filter", str(error), status=400)
+    next_href = reverse("home") + pool_filter.query
+    if not _wants_partial(request):
+        return HttpResponseRedirect(next_href)  # without htmx the home page tells it all
+    if GeneratedDescription.objects.servable().exists():
+        site_status = SiteStatus("ready", "The first descriptions are ready")
+    else:
+        site_status = _site_status()
+    context = {**_status_context(site_status, pool_filter), "next_href": next_href}
+    return render(request, "home.html#status", context)
+
+
+@dataclass(frozen=True)
+class SiteStatus:
+    """Why there is nothing to serve yet, in words for a visitor; `state` names it for the page."""
+
+    state: str
+    heading: str
+    detail: str = ""
+    step: int = 0
+    total_steps: int = 0
+    eta: str = ""
+    # Set where the site cannot move on by itself: what its operator can do instead.
+    operator_step: str = ""
+
+    @property
+    def percent(self) -> int:
+        return self.step * 100 // self.total_steps if self.total_steps else 0
+
+
+def _status_context(site_status: SiteStatus, pool_filter: PoolFilter) -> dict[str, Any]:
+    return {
+        "site_status": site_status,
+        "status_url": reverse("status") + pool_filter.query,
+        "status_poll_seconds": STATUS_POLL_SECONDS,
+        "bootstrap_command": BOOTSTRAP_COMMAND,
+    }
+
+
+def _site_status() -> SiteStatus:
+    """From the runs: the one generating, one training or queued, the latest finished or failed."""
+    if ModelRun.objects.filter(is_active=True).exists():
+        return SiteStatus(
+            "writing",
+            "Writing the first descriptions",
+            "The model is trained and checked. It is writing the first batch now; each one is "
+            "checked against the real descriptions before it can appear here.",
+        )
+    training = ModelRun.objects.filter(status=ModelRun.Status.RUNNING).first()
+    if training is not None:
+        return _training_status(training)
+    if ModelRun.objects.filter(status=ModelRun.Status.QUEUED).exists():
+        return SiteStatus(
+            "queued",
+            "Training is about to start",
+            "A fine-tune is queued and starts as soon as the training worker is free.",
+        )
+    latest = ModelRun.objects.first()
+    if latest is None:
+        if TrainingTitle.objects.exists():
+            return SiteStatus(
+                "no-model",
+                "No model is training yet",
+                "The training titles are in, but no fine-tune has been started. This command "
+                "starts one:",
+            )
+        return SiteStatus(
+            "no-data",
+            "No training data yet",
+            "There are no real descriptions to learn from. This command imports them and "
+            "starts training:",
+        )
+    return _finished_status(latest)
+
+
+def _training_status(run: ModelRun) -> SiteStatus:
+    if not run.total_steps:
+        return SiteStatus(
+            "training",
+            "Training is starting",
+            "Loading the base model and the training titles.",
+        )
+    step = min(run.step, run.total_steps)
+    detail = "The model is learning from real descriptions. The site opens when it is done."
+    return SiteStatus(
+        "training",
+        f"Training step {step} of {run.total_steps}",
+        detail,
+        step=step,
+        total_steps=run.total_steps,
+        eta=_eta(run, step),
+    )
+
+
+def _eta(run: ModelRun, step: int) -> str:
+    """Time left at the pace so far (started_at to the last heartbeat); empty before a step."""
+    if not step or run.started_at is None:
+        return ""
+    elapsed = (run.heartbeat_at or timezone.now()) - run.started_at
+    left = elapsed / step * (run.total_steps - step)
+    minutes = round(left.total_seconds() / 60)
+    if minutes < 1:
+        return "less than a minute left"
+    if minutes < 90:
+        return f"about {minutes} minute{'s' if minutes != 1 else ''} left"
+    return f"about {minutes / 60:.1f} hours left"
+
+
+def _finished_status(run: ModelRun) -> SiteStatus:
+    """The latest run is done or failed, and none is active."""
+    if run.status == ModelRun.Status.FAILED:
+        return SiteStatus(
+            "stopped",
+            "Training stopped",
+            "The fine-tune stopped before the end.",
+            operator_step="Running the site's start command again resumes it from its last "
+            "checkpoint.",
+        )
+    verdict = str(run.hyperparameters.get(ACTIVATION, ""))
+    if verdict.startswith(REFUSED):
+        return SiteStatus(
+            "refused",
+            "The model did not pass the quality gate",
+            verdict.removeprefix(REFUSED),
+            operator_step="Its operator can train another with other settings, or switch this "
+            "one on anyway in the admin.",
+        )
+    if run.hyperparameters.get(ACTIVATE_WHEN_GOOD):
+        return SiteStatus(
+            "evaluating",
+            "Evaluating the model",
+            "Training is done. The model is writing test descriptions to check that they read "
+            "like real ones and copy none; if they pass, it starts writing for this site.",
+        )
+    return SiteStatus(
+        "inactive",
+        "A model is trained, but not switched on",
+        "It writes for this site once it is switched on.",
+        operator_step="A moderator switches it on in the admin once its figures look right.",
+    )
 
 
 @never_cache
@@ -234,6 +388,9 @@ def _page_context(
         "empty_poll_id": EMPTY_POLL_ID,
         **_filter_chips(pool_filter),
     }
+    if description is None and not GeneratedDescription.objects.servable().exists():
+        # Nothing to serve anywhere: say truthfully why, and poll the status until there is.
+        context.update(_status_context(_site_status(), pool_filter))
     if description is not None:
         context.update(_card_context(request, description, pool_filter))
         context.update(vote=vote, reported=reported, feedback_message=feedback_message)
