@@ -80,6 +80,9 @@ def finetune(run_id: int) -> str:
         log.warning("fine-tune run #%s is not queued; skipping", run_id)
         return "skipped"
     log.info("fine-tune run #%s finished: %s", run.pk, run.status)
+    if run.status == ModelRun.Status.DONE:
+        # Every finished run gets realism figures, sampled on a gpu worker.
+        queueing.evaluate_run_on_commit(run.pk)
     return run.status
 
 

@@ -111,3 +111,23 @@ class FailAfterStep(TrainerCallback):
     ) -> None:
         if state.global_step == self.step:
             raise self.error
+
+
+def tiny_command_arguments(base: Path, config: TrainingConfig = TINY_CONFIG) -> list[str]:
+    """`manage.py finetune` arguments training `base` with `config`'s settings."""
+    flags = {
+        "--steps": config.steps,
+        "--batch-size": config.batch_size,
+        "--lr": config.lr,
+        "--warmup": config.warmup,
+        "--max-length": config.max_length,
+        "--eval-every": config.eval_every,
+        "--sample-every": config.sample_every,
+        "--save-every": config.save_every,
+        "--num-samples": config.num_samples,
+    }
+    return [
+        "--base",
+        str(base),
+        *(part for flag, value in flags.items() for part in (flag, str(value))),
+    ]

@@ -8,8 +8,9 @@ holds (samples are model output) is escaped; the loss chart is inline SVG built 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,7 +18,14 @@ from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseNotAllowed,
+    HttpResponseNotFound,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
@@ -30,9 +38,15 @@ from generator.ml.bases import DEFAULT_BASE, BaseModelError, check_base
 from generator.ml.config import ConfigError, TrainingConfig
 from generator.ml.metrics import loss_with_perplexity
 from generator.models import ModelRun, ModelRunQuerySet
+from generator.quality_gate import distinct_2_share, gate, run_activation_problems, thresholds
 from titles.models import TrainingTitle
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
+
 START_TEMPLATE = "admin/generator/modelrun/start_finetune.html"
+COMPARE_TEMPLATE = "admin/generator/modelrun/compare.html"
+ACTIVATE_TEMPLATE = "admin/generator/modelrun/activate_confirmation.html"
 SAMPLE_PREVIEW_CHARS = 90
 _DEFAULTS = TrainingConfig()
 # The largest value a PositiveIntegerField (ModelRun.total_steps) holds on every backend.
@@ -133,12 +147,14 @@ class ModelRunAdmin(admin.ModelAdmin):
         "sample_count",
         "latest_sample",
         "copy_rate_label",
+        "auc_label",
+        "distinct_2_label",
         "created_at",
     ]
     list_display_links = ["run_label"]
     list_filter = ["status", "is_active", "base"]
     search_fields = ["base", "error"]
-    actions = ["activate_run", "resume_runs"]
+    actions = ["activate_run", "compare_runs", "resume_runs"]
     change_list_template = "admin/generator/modelrun/change_list.html"
     fieldsets = [
         (
@@ -160,7 +176,7 @@ class ModelRunAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     "loss_summary",
-                    "loss_chart",
+                    ("loss_chart", "realism_table"),
                     "throughput",
                     ("train_records", "eval_records"),
                     "checkpoint_path",
@@ -176,7 +192,17 @@ class ModelRunAdmin(admin.ModelAdmin):
         return cast(ModelRunQuerySet, super().get_queryset(request)).with_copy_rate()
 
     def get_readonly_fields(self, request: HttpRequest, obj: ModelRun | None = None) -> list[str]:
-        return [name for fieldset in self.fieldsets for name in _flat(fieldset[1]["fields"])]
+        names = [name for fieldset in self.fieldsets for name in _flat(fieldset[1]["fields"])]
+        return [*names, EVALUABLE_REALISM_TABLE]
+
+    def get_fieldsets(self, request: HttpRequest, obj: ModelRun | None = None) -> _FieldsetSpec:
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self.has_change_permission(request, obj):
+            return fieldsets
+        # Only users who may change runs get the table with the Evaluate button.
+        return [
+            (name, {**options, "fields": _swap(options["fields"])}) for name, options in fieldsets
+        ]
 
     def has_delete_permission(self, request: HttpRequest, obj: ModelRun | None = None) -> bool:
         # A running run still writes its row; deleting it under the worker would lose the record.
@@ -208,7 +234,41 @@ class ModelRunAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.start_view),
             name="generator_modelrun_start",
         )
-        return [start, *super().get_urls()]
+        evaluate = path(
+            "<path:object_id>/evaluate/",
+            self.admin_site.admin_view(self.evaluate_view),
+            name="generator_modelrun_evaluate",
+        )
+        return [start, evaluate, *super().get_urls()]
+
+    def evaluate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: queue the realism evaluation of a done run on the gpu queue."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        run_id = _run_id(object_id)
+        run = ModelRun.objects.filter(pk=run_id).first() if run_id else None
+        if run is None:
+            return HttpResponseNotFound("No such run.")
+        if not self.has_change_permission(request, run):
+            raise PermissionDenied
+        change_url = reverse("admin:generator_modelrun_change", args=[run.pk])
+        if run.status != ModelRun.Status.DONE or not run.checkpoint_path:
+            self.message_user(
+                request,
+                f"Run #{run.pk} is {run.status}: only a finished run with a checkpoint is "
+                "evaluated.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(change_url)
+        queueing.evaluate_run_on_commit(run.pk)
+        self.log_change(request, run, "Queued its realism evaluation")
+        self.message_user(
+            request,
+            f"Run #{run.pk}'s realism evaluation is queued on the gpu queue; the figures appear "
+            "here once a gpu worker has sampled it.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(change_url)
 
     def start_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_add_permission(request):
@@ -240,18 +300,58 @@ class ModelRunAdmin(admin.ModelAdmin):
         return TemplateResponse(request, START_TEMPLATE, context)
 
     @admin.action(description="Activate the selected run for generation", permissions=["change"])
-    def activate_run(self, request: HttpRequest, queryset: QuerySet[ModelRun]) -> None:
+    def activate_run(
+        self, request: HttpRequest, queryset: QuerySet[ModelRun]
+    ) -> TemplateResponse | None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one run to activate.", messages.ERROR)
-            return
+            return None
         run = queryset.get()
+        problems = run_activation_problems(run)
+        confirmed = request.POST.get("confirm") == "yes"
+        if problems and run.status == ModelRun.Status.DONE and not confirmed:
+            # Like delete_selected: an intermediate page; nothing changes until it is confirmed.
+            self.message_user(
+                request,
+                f"Run #{run.pk} is not activated: it does not pass the quality gate.",
+                messages.WARNING,
+            )
+            context = {
+                **self.admin_site.each_context(request),
+                "title": f"Activate run #{run.pk} anyway?",
+                "opts": self.model._meta,
+                "run": run,
+                "problems": problems,
+                "active": ModelRun.objects.active(),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, ACTIVATE_TEMPLATE, context)
         try:
             run.activate()
         except ValueError as exc:
             self.message_user(request, f"Not activated: {exc}.", messages.ERROR)
-            return
-        self.log_change(request, run, "Activated for generation")
+            return None
+        note = f" despite: {'; '.join(problems)}" if problems else ""
+        self.log_change(request, run, f"Activated for generation{note}")
         self.message_user(request, f"Run #{run.pk} is now the active model.", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Compare the selected runs side by side", permissions=["view"])
+    def compare_runs(
+        self, request: HttpRequest, queryset: QuerySet[ModelRun]
+    ) -> TemplateResponse | None:
+        runs = list(queryset.order_by("pk"))
+        if len(runs) < 2:
+            self.message_user(request, "Select two or more runs to compare.", messages.ERROR)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Compare runs " + ", ".join(f"#{run.pk}" for run in runs),
+            "opts": self.model._meta,
+            "runs": runs,
+            "rows": comparison_rows(runs),
+        }
+        return TemplateResponse(request, COMPARE_TEMPLATE, context)
 
     @admin.action(description="Resume the selected failed runs", permissions=["change"])
     def resume_runs(self, request: HttpRequest, queryset: QuerySet[ModelRun]) -> None:
@@ -268,6 +368,22 @@ class ModelRunAdmin(admin.ModelAdmin):
         if skipped:
             text += f" {skipped} not failed, so not resumed."
         self.message_user(request, text, messages.SUCCESS if resumed else messages.WARNING)
+
+    @admin.display(description="AUC")
+    def auc_label(self, run: ModelRun) -> str:
+        return _number(run.realism.get("discriminator_auc"))
+
+    @admin.display(description="distinct-2")
+    def distinct_2_label(self, run: ModelRun) -> str:
+        return _number(run.realism.get("distinct_2"))
+
+    @admin.display(description="realism")
+    def realism_table(self, run: ModelRun) -> SafeString:
+        return realism_html(run, evaluate_button=False)
+
+    @admin.display(description="realism")
+    def realism_table_evaluable(self, run: ModelRun) -> SafeString:
+        return realism_html(run, evaluate_button=True)
 
     @admin.display(description="run", ordering="pk")
     def run_label(self, run: ModelRun) -> str:
@@ -349,6 +465,222 @@ class ModelRunAdmin(admin.ModelAdmin):
             ((name, json.dumps(value)) for name, value in sorted(run.hyperparameters.items())),
         )
         return format_html("<table>{}</table>", rows)
+
+
+EVALUABLE_REALISM_TABLE = "realism_table_evaluable"
+
+
+@dataclass(frozen=True)
+class RealismRow:
+    """One figure of ModelRun.realism: how to show it, what it means, which way is better."""
+
+    key: str
+    label: str
+    meaning: str
+    show: Callable[[Any], str]
+    lower_is_better: bool | None  # None: not better or worse, only context
+
+
+def _rate(value: Any) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+REALISM_ROWS = (
+    RealismRow(
+        "discriminator_auc",
+        "discriminator AUC",
+        "how well a classifier tells generated from real: 0.5 cannot, 1.0 always can",
+        _number,
+        True,
+    ),
+    RealismRow(
+        "distinct_2",
+        "distinct-2",
+        "distinct word pairs over all word pairs; below the real texts' is repetitive",
+        _number,
+        False,
+    ),
+    RealismRow(
+        "real_distinct_2", "distinct-2 of real texts", "the same, for the real texts", _number, None
+    ),
+    RealismRow(
+        "length_distance",
+        "length distance",
+        "Kolmogorov-Smirnov distance between word counts: 0 is the same spread",
+        _number,
+        True,
+    ),
+    RealismRow(
+        "format_failure_rate",
+        "format failures",
+        "samples that never ended or do not parse as a record",
+        _rate,
+        True,
+    ),
+    RealismRow(
+        "real_title_rate",
+        "real titles",
+        "parsed samples titled like a training title",
+        _rate,
+        True,
+    ),
+    RealismRow(
+        "copy_rate",
+        "copies",
+        "parsed samples the overfit check calls copies of training descriptions",
+        _rate,
+        True,
+    ),
+    RealismRow(
+        "eval_loss",
+        "held-out eval loss",
+        "the run's last eval loss when it was evaluated",
+        lambda value: _number(value, 4),
+        True,
+    ),
+)
+
+
+def _gate_column(key: str, realism: dict[str, Any]) -> str:
+    """The threshold a figure is held to, with a pass or fail mark; "" for ungated figures."""
+    limits = thresholds()
+    if key == "discriminator_auc":
+        value, limit, text = realism.get(key), limits.max_auc, f"≤ {limits.max_auc:.2f}"
+        passed = value is not None and value <= limit
+    elif key == "distinct_2":
+        share = distinct_2_share(realism)
+        text = f"≥ {limits.min_distinct_2:.0%} of real"
+        if share is not None:
+            text += f" (is {share:.0%})"
+        passed = share is not None and share >= limits.min_distinct_2
+    elif key == "real_title_rate":
+        value, text = realism.get(key), f"≤ {limits.max_real_title_rate:.1%}"
+        passed = value is not None and value <= limits.max_real_title_rate
+    elif key == "copy_rate":
+        value, text = realism.get(key), f"≤ {limits.max_copy_rate:.1%}"
+        passed = value is not None and value <= limits.max_copy_rate
+    else:
+        return ""
+    return f"{'✓' if passed else '✗'} {text}"
+
+
+def realism_html(run: ModelRun, evaluate_button: bool) -> SafeString:
+    """The realism table of a run's detail page, or "not evaluated yet" (with the button)."""
+    evaluable = run.status == ModelRun.Status.DONE and bool(run.checkpoint_path)
+    button = (
+        format_html(
+            '<button type="submit" class="button" formaction="{}" formmethod="post" '
+            'formnovalidate name="evaluate">{}</button>',
+            reverse("admin:generator_modelrun_evaluate", args=[run.pk]),
+            "Evaluate again" if run.realism else "Evaluate",
+        )
+        if evaluate_button and evaluable
+        else ""
+    )
+    realism = run.realism
+    if not realism:
+        why = "" if evaluable else " (only a finished run with a checkpoint is evaluated)"
+        return format_html('<p class="realism-empty">Not evaluated yet{}.</p>{}', why, button)
+    rows = format_html_join(
+        "",
+        '<tr><th scope="row">{}</th><td>{}</td><td>{}</td><td class="help">{}</td></tr>',
+        (
+            (row.label, row.show(realism.get(row.key)), _gate_column(row.key, realism), row.meaning)
+            for row in REALISM_ROWS
+        ),
+    )
+    failed = gate(realism)
+    verdict = "failed: " + "; ".join(failed) if failed else "passed"
+    return format_html(
+        '<table class="realism"><thead><tr><th>figure</th><th>value</th><th>gate</th>'
+        "<th>meaning</th></tr></thead><tbody>{}</tbody></table>"
+        "<p><strong>Quality gate {}</strong></p>"
+        "<p><small>{} samples against {} real texts never trained on, seed {}, "
+        "evaluated {} in {} s.</small></p>{}",
+        rows,
+        verdict,
+        realism.get("samples", "–"),
+        realism.get("real_texts", "–"),
+        realism.get("seed", "–"),
+        str(realism.get("evaluated_at", "–"))[:19].replace("T", " "),
+        realism.get("seconds", "–"),
+        button,
+    )
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    label: str
+    cells: list[tuple[str, bool]]  # (shown value, is the best of the runs compared)
+
+
+def comparison_rows(runs: Sequence[ModelRun]) -> list[ComparisonRow]:
+    """Rows of the compare page: training figures then every realism figure, the best marked."""
+    figures: list[tuple[str, Callable[[ModelRun], Any], Callable[[Any], str], bool | None]] = [
+        ("base", lambda run: run.base, str, None),
+        ("status", lambda run: run.status, str, None),
+        ("steps", lambda run: run.step, str, None),
+        (
+            "records (train / eval)",
+            lambda run: f"{run.train_records} / {run.eval_records}",
+            str,
+            None,
+        ),
+        ("train loss", lambda run: run.last_train_loss, _number, True),
+        ("eval loss", lambda run: run.last_eval_loss, _number, True),
+        ("base model eval loss", lambda run: run.base_eval_loss, _number, None),
+    ]
+    for row in REALISM_ROWS:
+        if row.key != "eval_loss":  # the eval loss above is the same figure, current
+            figures.append((row.label, _realism_getter(row.key), row.show, row.lower_is_better))
+    figures.append(
+        ("distinct-2, share of real", distinct_2_share_of, _rate, False),
+    )
+    figures.append(
+        ("samples", _realism_getter("samples"), lambda v: "–" if v is None else str(v), None)
+    )
+    figures.append(("quality gate", lambda run: _gate_verdict(run), str, None))
+    return [
+        ComparisonRow(label, _cells([value(run) for run in runs], show, lower_is_better))
+        for label, value, show, lower_is_better in figures
+    ]
+
+
+def _realism_getter(key: str) -> Callable[[ModelRun], Any]:
+    return lambda run: run.realism.get(key)
+
+
+def distinct_2_share_of(run: ModelRun) -> float | None:
+    return distinct_2_share(run.realism)
+
+
+def _gate_verdict(run: ModelRun) -> str:
+    failed = gate(run.realism)
+    return "passed" if not failed else "failed: " + "; ".join(failed)
+
+
+def _cells(
+    values: list[Any], show: Callable[[Any], str], lower_is_better: bool | None
+) -> list[tuple[str, bool]]:
+    measured = [value for value in values if value is not None]
+    best = None
+    # A best value only means something among two or more measured runs that differ.
+    if lower_is_better is not None and len(measured) >= 2 and len(set(measured)) > 1:
+        best = min(measured) if lower_is_better else max(measured)
+    return [(show(value), value is not None and value == best) for value in values]
+
+
+def _swap(names: Sequence[str | Sequence[str]]) -> tuple[str | tuple[str, ...], ...]:
+    """Fieldset names with the realism table replaced by the one with the Evaluate button."""
+
+    def swap(name: str) -> str:
+        return EVALUABLE_REALISM_TABLE if name == "realism_table" else name
+
+    return tuple(swap(name) if isinstance(name, str) else tuple(map(swap, name)) for name in names)
 
 
 def _flat(names: Sequence[str | Sequence[str]]) -> list[str]:

@@ -15,7 +15,6 @@ Checkpoints are Trainer's `checkpoint-N/` (see generator.ml.checkpoints); a fini
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import threading
 import time
@@ -47,16 +46,13 @@ from generator.ml.checkpoints import (
 )
 from generator.ml.config import TrainingConfig
 from generator.ml.format import END_TOKEN, SPECIAL_TOKENS, prompt_prefix
+from generator.ml.splits import split_records
 
 PAD_TOKEN = "<|pad|>"
 SAMPLE_PROMPTS = (prompt_prefix("movie"), prompt_prefix("tv"), prompt_prefix())
 # The cosine decay ends at this share of the peak learning rate, not at zero.
 MIN_LR_RATE = 0.1
 ADAM_BETAS = (0.9, 0.95)
-
-
-class DataError(ValueError):
-    """Training data that cannot be trained on (too few records, nothing left after the split)."""
 
 
 class TrainingInterrupted(Exception):
@@ -102,22 +98,6 @@ class StopSignal:
 
     def is_set(self) -> bool:
         return self._event.is_set()
-
-
-def split_records(
-    records: Sequence[str], eval_fraction: float, seed: int, max_eval: int
-) -> tuple[list[str], list[str]]:
-    """(train, held-out eval) from a seeded shuffle, so a resumed run sees the same split."""
-    if len(records) < 2:
-        raise DataError(
-            f"need at least 2 training records for a held-out split, got {len(records)}"
-        )
-    order = list(range(len(records)))
-    random.Random(seed).shuffle(order)
-    eval_count = min(max_eval, len(records) - 1, max(1, round(len(records) * eval_fraction)))
-    held_out = set(order[:eval_count])
-    train = [record for index, record in enumerate(records) if index not in held_out]
-    return train, [records[index] for index in sorted(held_out)]
 
 
 def prepare_tokenizer_and_model(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> None:

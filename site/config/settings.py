@@ -358,3 +358,10 @@ OVERFIT_POOL_INDEX_LIMIT = envint("OVERFIT_POOL_INDEX_LIMIT", 200_000)
 OVERFIT_POLICY = os.environ.get("OVERFIT_POLICY", "auto-approve")
 if OVERFIT_POLICY not in ("auto-approve", "review"):
     raise ValueError(f"OVERFIT_POLICY={OVERFIT_POLICY!r} is not 'auto-approve' or 'review'")
+
+# Quality gate of a run's realism (generator/quality_gate.py; README "Realism"): activating a run
+# past these asks for confirmation. Distinct-2 is a share of the real texts' distinct-2.
+QUALITY_MAX_AUC = envfloat("QUALITY_MAX_AUC", 0.75)
+QUALITY_MIN_DISTINCT_2 = envfloat("QUALITY_MIN_DISTINCT_2", 0.85)
+QUALITY_MAX_REAL_TITLE_RATE = envfloat("QUALITY_MAX_REAL_TITLE_RATE", 0.03)
+QUALITY_MAX_COPY_RATE = envfloat("QUALITY_MAX_COPY_RATE", 0.0)

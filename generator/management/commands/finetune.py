@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 from collections.abc import Callable
@@ -16,11 +17,14 @@ from generator.finetune_runs import (
     resume_step,
     training_records,
 )
+from generator.management.commands.evaluate_run import MAX_SAMPLES, MIN_SAMPLES, table
 from generator.ml.bases import DEFAULT_BASE, BaseModelError, resolve_base
 from generator.ml.config import ConfigError, TrainingConfig
 from generator.ml.dataset import DatasetError
 from generator.ml.metrics import loss_with_perplexity
 from generator.models import ModelRun
+from generator.quality_gate import gate, run_activation_problems
+from generator.run_evaluation import DEFAULT_SAMPLES, EvaluationError, evaluate_run
 
 # Options that set a TrainingConfig field of the same name (dashes for underscores).
 CONFIG_OPTIONS = (
@@ -91,10 +95,32 @@ class Command(BaseCommand):
             "--resume", type=int, metavar="RUN", help="continue a failed or interrupted run"
         )
         parser.add_argument(
-            "--activate", action="store_true", help="make the finished run the active one"
+            "--evaluate",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="measure the finished run's realism here, right after training (default); "
+            "--no-evaluate leaves it to `manage.py evaluate_run`",
+        )
+        parser.add_argument(
+            "--eval-samples",
+            type=int,
+            default=DEFAULT_SAMPLES,
+            help=f"texts sampled for the realism evaluation, default {DEFAULT_SAMPLES}",
+        )
+        parser.add_argument(
+            "--activate",
+            action="store_true",
+            help="make the finished run the active one, if it passes the quality gate and is "
+            "not worse than the active run",
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="with --activate: activate even a run that fails the quality gate",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        _check_evaluation_options(options)
         main = is_main_process()
         show_progress = options["verbosity"] > 0 and main
         setup = self._resumable_run if options["resume"] is not None else self._new_run
@@ -116,9 +142,40 @@ class Command(BaseCommand):
         self._report(run)
         if run.status != ModelRun.Status.DONE:
             raise CommandError(f"run #{run.pk} failed: {run.error.splitlines()[0]}")
+        if options["evaluate"]:
+            self._evaluate(run, options["eval_samples"])
         if options["activate"]:
-            run.activate()
-            self.stdout.write(self.style.SUCCESS(f"Run #{run.pk} is now the active model."))
+            self._activate(run, force=options["force"])
+
+    def _evaluate(self, run: ModelRun, samples: int) -> None:
+        # In-process: this command may run where no gpu worker listens for the Celery task.
+        self.stdout.write(
+            f"Evaluating run #{run.pk}: sampling {samples} texts with the production settings…"
+        )
+        try:
+            evaluate_run(run.pk, samples)
+        except EvaluationError as exc:
+            self.stderr.write(f"Realism not evaluated: {exc}")
+            return
+        run.refresh_from_db()
+        self.stdout.write(f"Realism of run #{run.pk}:")
+        for figure, value in table(run.realism):
+            self.stdout.write(f"  {figure:<24} {value}")
+        failed = gate(run.realism)
+        verdict = "failed: " + "; ".join(failed) if failed else "passed"
+        self.stdout.write(f"  quality gate             {verdict}")
+
+    def _activate(self, run: ModelRun, force: bool) -> None:
+        problems = run_activation_problems(run)
+        if problems and not force:
+            raise CommandError(
+                f"run #{run.pk} is done but not activated: {'; '.join(problems)}. "
+                "Pass --force to activate it anyway."
+            )
+        if problems:
+            self.stderr.write(f"Activating run #{run.pk} anyway: {'; '.join(problems)}")
+        run.activate()
+        self.stdout.write(self.style.SUCCESS(f"Run #{run.pk} is now the active model."))
 
     def _new_run(self, options: dict[str, Any]) -> ModelRun:
         config = _config_from_options(options)
@@ -194,6 +251,15 @@ class Command(BaseCommand):
             lines.extend(f"    {text}" for text in entry["texts"])
         self.stdout.write(self.style.SUCCESS(lines[0]))
         self.stdout.write("\n".join(lines[1:]))
+
+
+def _check_evaluation_options(options: dict[str, Any]) -> None:
+    """Before any training: the evaluation and activation options make sense together."""
+    samples = options["eval_samples"]
+    if options["evaluate"] and not MIN_SAMPLES <= samples <= MAX_SAMPLES:
+        raise CommandError(f"--eval-samples must be between {MIN_SAMPLES} and {MAX_SAMPLES}")
+    if options["force"] and not options["activate"]:
+        raise CommandError("--force only goes with --activate")
 
 
 def _config_from_options(options: dict[str, Any]) -> TrainingConfig:
