@@ -29,6 +29,14 @@ def _done_run(**fields: Any) -> ModelRun:
         "eval_loss_curve": [[100, 2.8], [200, 2.6]],
         "base_eval_loss": 4.1,
         "tokens_per_second": 95.0,
+        # Within the quality gate, so activating it needs no confirmation.
+        "realism": {
+            "discriminator_auc": 0.6,
+            "distinct_2": 0.85,
+            "real_distinct_2": 0.85,
+            "real_title_rate": 0.0,
+            "copy_rate": 0.0,
+        },
         **fields,
     }
     return ModelRun.objects.create(**values)
@@ -131,7 +139,11 @@ def test_the_start_form_queues_a_run_that_trains(
     run = ModelRun.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:generator_modelrun_change", args=[run.pk])
-    assert len(callbacks) == 1
+    # The fine-tune, then the realism evaluation it queues for its finished run.
+    assert [callback.__self__.task for callback in callbacks] == [
+        "generator.finetune",
+        "generator.evaluate_run",
+    ]
     assert run.status == ModelRun.Status.DONE, run.error
     assert run.step == 4 and run.checkpoint_path.endswith("final")
     assert [point[0] for point in run.eval_loss_curve] == [2, 4]

@@ -121,7 +121,7 @@ def evaluate(
     copies = sum(1 for text in descriptions if training.check(text, "", thresholds).overfit)
     parsed_count = max(len(records), 1)
     # distinct-2 grows as texts get fewer: compare equal numbers of texts.
-    real_sample = list(real_descriptions[: max(len(descriptions), 1)])
+    real_sample = list(real_descriptions[: len(descriptions) or len(samples)])
     return Realism(
         samples=len(samples),
         discriminator_auc=discriminator_auc(descriptions, real_descriptions, seed),
