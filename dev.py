@@ -182,7 +182,11 @@ def command_test(args: argparse.Namespace) -> int:
         say("CI needs Debian's caddy for the production topology test and could not install it")
         return 1
     failures = 0
-    failures += _pytest("SQLite + filesystem broker", base_env, args.pytest_args) != 0
+    # Two processes on the embedded leg: its cache and broker are per process or per test folder;
+    # the services leg stays in one, since its tests share one Redis database and broker.
+    parallel = [] if "-n" in args.pytest_args else ["-n", "2", "--dist", "loadfile"]
+    sqlite_args = [*parallel, *args.pytest_args]
+    failures += _pytest("SQLite + filesystem broker", base_env, sqlite_args) != 0
     if args.sqlite_only:
         return 1 if failures else 0
     if ensure_postgres() and ensure_redis():
