@@ -15,7 +15,7 @@ from transformers import (
 
 from generator.ml.checkpoints import FINAL_CHECKPOINT, RESUME_STATE, checkpoints, is_resumable
 from generator.ml.format import SPECIAL_TOKENS
-from generator.ml.training import StopSignal, TrainingInterrupted, train
+from generator.ml.training import FineTune, StopSignal, TrainingInterrupted
 from tests.finetune_helpers import StepLog, tiny_config
 from tests.tiny_model import TINY_RECORDS, build_tiny_checkpoint
 
@@ -49,7 +49,7 @@ def test_checkpoint_saves_reloads_and_resumes_bit_for_bit(tmp_path: Path) -> Non
     first = StepLog()
 
     with pytest.raises(TrainingInterrupted) as interrupted:
-        train(
+        FineTune(
             base,
             RECORDS,
             tmp_path / "run",
@@ -57,7 +57,7 @@ def test_checkpoint_saves_reloads_and_resumes_bit_for_bit(tmp_path: Path) -> Non
             callbacks=[first, StopAtStep(5, stop)],
             stop=stop,
             show_progress=False,
-        )
+        ).run()
 
     checkpoint = interrupted.value.checkpoint
     assert interrupted.value.step == 5 and interrupted.value.reason == "test stop"
@@ -71,7 +71,7 @@ def test_checkpoint_saves_reloads_and_resumes_bit_for_bit(tmp_path: Path) -> Non
     AutoModelForCausalLM.from_pretrained(checkpoint)
 
     second = StepLog()
-    result = train(
+    result = FineTune(
         checkpoint,
         RECORDS,
         tmp_path / "run",
@@ -79,7 +79,7 @@ def test_checkpoint_saves_reloads_and_resumes_bit_for_bit(tmp_path: Path) -> Non
         callbacks=[second],
         resume_from=checkpoint,
         show_progress=False,
-    )
+    ).run()
 
     assert first.steps == [1, 2, 3, 4, 5]
     assert second.steps == [6, 7, 8]
@@ -89,9 +89,9 @@ def test_checkpoint_saves_reloads_and_resumes_bit_for_bit(tmp_path: Path) -> Non
     assert checkpoints(tmp_path / "run") == []  # the resume state is deleted once done
 
     unbroken = StepLog()
-    whole = train(
+    whole = FineTune(
         base, RECORDS, tmp_path / "unbroken", CONFIG, callbacks=[unbroken], show_progress=False
-    )
+    ).run()
 
     # Same batches, dropout masks and schedule: every number is identical, not merely close.
     assert first.losses + second.losses == unbroken.losses

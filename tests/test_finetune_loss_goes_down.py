@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.ml.training import MIN_LR_RATE, train
+from generator.ml.training import MIN_LR_RATE, FineTune
 from tests.finetune_helpers import StepLog, tiny_config
 from tests.tiny_model import TINY_RECORDS, build_tiny_checkpoint
 
@@ -14,9 +14,9 @@ def test_loss_goes_down(tmp_path: Path) -> None:
     log = StepLog()
     config = tiny_config(steps=24, warmup=4, eval_every=12, sample_every=0, save_every=0)
 
-    result = train(
+    result = FineTune(
         base, TINY_RECORDS * 4, tmp_path / "run", config, callbacks=[log], show_progress=False
-    )
+    ).run()
 
     assert log.steps == list(range(1, 25))
     assert sum(log.losses[-4:]) / 4 < sum(log.losses[:4]) / 4 - 0.5

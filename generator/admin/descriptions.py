@@ -212,17 +212,7 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
         (None, {"fields": ["title", "kind", "genre_list", "text", "status", "featured"]}),
         (
             "Overfit check",
-            {
-                "fields": [
-                    "comparison",
-                    "overfit_score",
-                    "overfit_reason",
-                    "nearest_show_id",
-                    "nearest_generated",
-                    "copied_span",
-                    "checked_at",
-                ]
-            },
+            {"fields": ["comparison", *moderation.EVIDENCE_FIELDS]},
         ),
         ("Moderation", {"fields": ["moderated_by", "moderated_at"]}),
         (

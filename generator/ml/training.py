@@ -133,32 +133,6 @@ def device_name(device: torch.device) -> str:
     return f"CPU, {threads} thread{'s' if threads != 1 else ''}"
 
 
-def train(
-    model_source: str | Path,
-    records: Sequence[str],
-    output_dir: Path,
-    config: TrainingConfig,
-    *,
-    callbacks: Sequence[TrainerCallback] = (),
-    resume_from: Path | None = None,
-    stop: StopSignal | None = None,
-    show_progress: bool = True,
-    device: str | None = None,
-) -> TrainingResult:
-    """Fine-tune `model_source` on `records`; see FineTune."""
-    return FineTune(
-        model_source,
-        records,
-        output_dir,
-        config,
-        callbacks=callbacks,
-        resume_from=resume_from,
-        stop=stop,
-        show_progress=show_progress,
-        device=device,
-    ).run()
-
-
 class FineTune:
     """One fine-tune on Trainer, set up and described (`start`) before `run` trains it.
 
