@@ -27,6 +27,19 @@ def invented_text(number: int, series: str = "story") -> str:
     return f"{who} {what} {why} (Invented {series} number {number}.)"
 
 
+# Realism figures inside every QUALITY_* threshold: a run that may be activated without asking.
+PASSING_REALISM: dict[str, Any] = {
+    "discriminator_auc": 0.62,
+    "distinct_2": 0.80,
+    "real_distinct_2": 0.85,
+    "length_distance": 0.1,
+    "format_failure_rate": 0.0,
+    "real_title_rate": 0.01,
+    "copy_rate": 0.0,
+    "samples": 300,
+}
+
+
 class GenreFactory(DjangoModelFactory[Genre]):
     class Meta:
         model = Genre

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from config.celery import app as celery_app
 from generator.models import ModelRun
+from tests.factories import PASSING_REALISM
 from tests.finetune_helpers import add_tiny_titles
 from tests.tiny_model import build_tiny_checkpoint
 
@@ -30,13 +31,7 @@ def _done_run(**fields: Any) -> ModelRun:
         "base_eval_loss": 4.1,
         "tokens_per_second": 95.0,
         # Within the quality gate, so activating it needs no confirmation.
-        "realism": {
-            "discriminator_auc": 0.6,
-            "distinct_2": 0.85,
-            "real_distinct_2": 0.85,
-            "real_title_rate": 0.0,
-            "copy_rate": 0.0,
-        },
+        "realism": PASSING_REALISM,
         **fields,
     }
     return ModelRun.objects.create(**values)

@@ -11,17 +11,9 @@ from generator.quality_gate import (
     gate,
     run_activation_problems,
 )
+from tests.factories import PASSING_REALISM
 
-GOOD: dict[str, Any] = {
-    "discriminator_auc": 0.62,
-    "distinct_2": 0.80,
-    "real_distinct_2": 0.85,
-    "length_distance": 0.1,
-    "format_failure_rate": 0.0,
-    "real_title_rate": 0.01,
-    "copy_rate": 0.0,
-    "samples": 300,
-}
+GOOD = PASSING_REALISM
 
 
 def test_a_run_within_every_threshold_passes() -> None:

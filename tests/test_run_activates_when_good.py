@@ -9,20 +9,11 @@ import pytest
 
 from generator.models import ModelRun
 from generator.tasks import activate_when_good, evaluate_run
-from tests.factories import ModelRunFactory
+from tests.factories import PASSING_REALISM, ModelRunFactory
 
 pytestmark = pytest.mark.django_db
 
-GOOD: dict[str, Any] = {
-    "discriminator_auc": 0.62,
-    "distinct_2": 0.80,
-    "real_distinct_2": 0.85,
-    "length_distance": 0.1,
-    "format_failure_rate": 0.0,
-    "real_title_rate": 0.01,
-    "copy_rate": 0.0,
-    "samples": 300,
-}
+GOOD = PASSING_REALISM
 FLAGGED = {"steps": 200, "activate_when_good": True}
 
 
