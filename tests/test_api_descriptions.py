@@ -18,6 +18,7 @@ FIELDS = {
     "text",
     "permalink",
     "share_image",
+    "pitched",
     "up_votes",
     "down_votes",
 }

@@ -190,7 +190,7 @@ def test_the_gpu_workers_reserve_an_nvidia_device_and_run_one_task() -> None:
         services[name]["command"][services[name]["command"].index("-Q") + 1]
         for name in GPU_SERVICES
     }
-    assert queues == {"default,gpu", "train"}
+    assert queues == {"pitch,default,gpu", "train"}
 
 
 def test_worker_healthchecks_ping_the_names_the_workers_run_under() -> None:

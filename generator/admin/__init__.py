@@ -2,5 +2,6 @@
 
 from generator.admin import (
     descriptions,  # noqa: F401
+    pitches,  # noqa: F401
     runs,  # noqa: F401
 )

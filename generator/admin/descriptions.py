@@ -178,6 +178,7 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
         "text_with_span",
         "score",
         "status",
+        "origin",
         "run",
         "reports",
         "decide",
@@ -193,6 +194,7 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
         ReportsFilter,
         "overfit_reason",
         "featured",
+        "pitched",
     ]
     search_fields = ["title", "text", "=nearest_show_id", "copied_span"]
     search_help_text = "Search titles, texts, copied spans and nearest show ids"
@@ -209,7 +211,10 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
         "recheck_selected",
     ]
     fieldsets = [
-        (None, {"fields": ["title", "kind", "genre_list", "text", "status", "featured"]}),
+        (
+            None,
+            {"fields": ["title", "kind", "genre_list", "text", "status", "featured", "pitched"]},
+        ),
         (
             "Overfit check",
             {"fields": ["comparison", *moderation.EVIDENCE_FIELDS]},
@@ -297,6 +302,11 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
             f"{obj.overfit_score:.2f}",
             format_html("<br><small>{}</small>", reason) if reason else "",
         )
+
+    @admin.display(description="origin", ordering="pitched")
+    def origin(self, obj: GeneratedDescription) -> str:
+        # A visitor chose the title: moderators read it knowing that.
+        return "Pitched by a visitor" if obj.pitched else "Pool"
 
     @admin.display(description="run", ordering="model_run")
     def run(self, obj: GeneratedDescription) -> str:

@@ -88,6 +88,15 @@ def prompt_prefix(kind: str | None = None, genres: Sequence[str] = ()) -> str:
     return f"{START_TOKEN}{header(kind, genres)} "
 
 
+def pitch_prompt(kind: str, genres: Sequence[str], title: str) -> str:
+    """A record up to its description, for a title a visitor pitched; the model writes the rest.
+
+    It stops at "|" without the separator's trailing space: in training the description's first
+    word carries its leading space, so the model writes " A ..." as it learned to.
+    """
+    return f"{START_TOKEN}{header(kind, genres)} {_clean(title)}{SEPARATOR.rstrip()}"
+
+
 def parse_record(text: str) -> Record:
     """Parse a generated record (with or without its markers) or raise FormatError."""
     body = text.strip()

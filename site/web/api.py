@@ -119,6 +119,7 @@ def _fields(request: HttpRequest, description: GeneratedDescription) -> dict[str
         "text": description.text,
         "permalink": request.build_absolute_uri(reverse("permalink", args=[description.pk])),
         "share_image": request.build_absolute_uri(card_url(description, genres)),
+        "pitched": description.pitched,  # a visitor chose the title; the model wrote the rest
         "up_votes": description.up_votes,
         "down_votes": description.down_votes,
     }

@@ -14,6 +14,7 @@ from django.utils.feedgenerator import Atom1Feed
 from generator.models import GeneratedDescription
 
 FEED_ITEMS = 50
+PITCHED_CATEGORY = "Pitched by a visitor"
 
 # django-stubs types Feed by its item and object; at run time it is a plain class.
 if TYPE_CHECKING:
@@ -41,7 +42,8 @@ class NewDescriptionsFeed(_Feed):
         return newest.prefetch_related("genres")[:FEED_ITEMS]
 
     def item_title(self, item: GeneratedDescription) -> str:
-        return item.title
+        # A visitor's title is never passed off as the model's own invention.
+        return f"{item.title} (pitched by a visitor)" if item.pitched else item.title
 
     def item_description(self, item: GeneratedDescription) -> str:
         return item.text
@@ -56,4 +58,5 @@ class NewDescriptionsFeed(_Feed):
         return item.moderated_at or item.created_at
 
     def item_categories(self, item: GeneratedDescription) -> list[str]:
-        return [genre.name for genre in item.genres.all()]
+        genres = [genre.name for genre in item.genres.all()]
+        return [*genres, PITCHED_CATEGORY] if item.pitched else genres

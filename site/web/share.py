@@ -59,6 +59,7 @@ class CardFacts:
     text: str
     genres: tuple[str, ...]  # names, in the order the page shows them
     colour: int
+    pitched: bool = False  # a visitor's title: the card says so
 
     @classmethod
     def of(cls, description: GeneratedDescription, genres: Sequence[Genre]) -> CardFacts:
@@ -70,11 +71,14 @@ class CardFacts:
             text=description.text,
             genres=tuple(genre.name for genre in genres),
             colour=poster_colour(seed),
+            pitched=description.pitched,
         )
 
     @property
     def version(self) -> str:
         parts = [RENDER_VERSION, self.title, self.kind, self.text, *self.genres]
+        if self.pitched:  # only then: every other card keeps its URL
+            parts.append("pitched")
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
@@ -173,6 +177,8 @@ def render_card(facts: CardFacts) -> bytes:
     draw.text((_MARGIN + 30, mark_top), settings.SITE_NAME.upper(), font=brand_font, fill=_WHITE)
     note_font = _font("DejaVuSans.ttf", 22)
     note = "A film that was never made" if facts.kind != Kind.TV_SHOW else "A show never made"
+    if facts.pitched:
+        note = "Pitched by a visitor"
     draw.text((WIDTH - _MARGIN, mark_top + 2), note, font=note_font, fill=_MUTED, anchor="ra")
 
     # Drawn last and solid: the genre's colour, exactly, whatever the gradient does.

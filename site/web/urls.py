@@ -3,7 +3,7 @@ from django.contrib.sitemaps import views as sitemap_views
 from django.urls import path, register_converter
 from django.views.decorators.http import require_safe
 
-from web import api, rankings, share, views
+from web import api, pitch, rankings, share, views
 from web.feeds import NewDescriptionsFeed
 from web.sitemaps import SITEMAPS
 
@@ -34,6 +34,8 @@ urlpatterns = [
     path("feed/", require_safe(NewDescriptionsFeed()), name="feed"),
     path("api/descriptions/random", api.random_description, name="api-random"),
     path("api/descriptions/<str:ident>", api.description_detail, name="api-description"),
+    path("pitch/", pitch.new_pitch, name="pitch-new"),
+    path("pitch/<slug:public_id>/", pitch.pitch_page, name="pitch"),
     path("about/", views.about, name="about"),
     path("robots.txt", views.robots_txt, name="robots-txt"),
     path(".well-known/security.txt", views.security_txt, name="security-txt"),

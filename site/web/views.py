@@ -36,6 +36,7 @@ from web.filters import BadFilter as _BadFilter
 from web.filters import filter_chips as _filter_chips
 from web.filters import pool_filter as _pool_filter
 from web.models import Report, Vote, client_key
+from web.pitch_authors import authors_preview
 from web.posters import poster_colour as _poster_colour
 from web.share import card_url
 from web.walk import PoolFilter, Walk, next_in_filter
@@ -248,7 +249,12 @@ def permalink(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     servable = _with_card_relations(GeneratedDescription.objects.servable())
     description = servable.filter(pk=pk).first()
     if description is None:
-        return _withdrawn(request, pk)
+        preview = authors_preview(request, pk)  # a pitch waiting for review, for its author only
+        if preview is None:
+            return _withdrawn(request, pk)
+        response = render(request, "permalink.html", card_page_context(request, preview))
+        response["X-Robots-Tag"] = "noindex"
+        return response
     client = _client(request)
     context = _page_context(
         request,
@@ -395,6 +401,13 @@ def _page_context(
         context.update(_card_context(request, description, pool_filter))
         context.update(vote=vote, reported=reported, feedback_message=feedback_message)
     return context
+
+
+def card_page_context(
+    request: HtmxHttpRequest, description: GeneratedDescription
+) -> dict[str, Any]:
+    """The context of a card on its own, unfiltered: permalinks and the pitch page show it."""
+    return _page_context(request, description, PoolFilter())
 
 
 def _card_context(

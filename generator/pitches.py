@@ -1,0 +1,174 @@
+"""A visitor's pitched title written up by the model: sample, screen, overfit check, store.
+
+Runs on the gpu worker, from the `generator.pitch` task or from inside a running pool batch
+(pipeline.py passes `run_waiting` as the sampler's pause, so a pitch never waits a whole batch).
+Each pitch is claimed with a conditional UPDATE: whichever caller gets it runs it, the other does
+nothing. Services return results and never queue tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from generator.ml.config import SamplingSettings
+from generator.ml.filters import Accepted, screen
+from generator.ml.format import pitch_prompt
+from generator.ml.sampling import Sampler, get_sampler
+from generator.ml.text import text_hash
+from generator.models import GeneratedDescription, ModelRun, Pitch
+from generator.overfit_check import apply_verdicts
+from generator.pitch_policy import blocklist
+from titles.models import Genre
+
+log = logging.getLogger(__name__)
+
+NO_MODEL = "No model is switched on yet, so nothing can be written. Try again later."
+NOTHING_GOOD = "The model could not write one for this title; try another."
+NO_GENRES = "The site has no genres to write in yet. Try again later."
+BROKEN = "Something went wrong while writing this one. Try again in a minute."
+IMMEDIATELY = "immediately"
+# Genres the worker picks from when the visitor left it to the model: the kind's most common.
+GENRE_CHOICES = 5
+
+
+def run_pitch(pitch_id: int, sampler: Sampler | None = None) -> Pitch | None:
+    """Write pitch `pitch_id`; None when another caller has it or it is finished already.
+
+    `sampler` is the one a running batch already holds; another checkpoint's is not used.
+    """
+    if not Pitch.objects.claim(pitch_id):
+        log.info("pitch %s is taken or finished", pitch_id)
+        return None
+    pitch = Pitch.objects.select_related("genre").get(pk=pitch_id)
+    try:
+        _write(pitch, sampler)
+    except Exception:
+        log.exception("pitch %s failed", pitch_id)
+        Pitch.objects.fail(pitch_id, BROKEN)
+    pitch.refresh_from_db()
+    return pitch
+
+
+def run_waiting(sampler: Sampler) -> list[int]:
+    """Run every queued pitch with `sampler` (a batch's pause point); returns those it ran."""
+    ran = []
+    for pitch_id in Pitch.objects.waiting():
+        if run_pitch(pitch_id, sampler) is not None:
+            ran.append(pitch_id)
+    return ran
+
+
+def _write(pitch: Pitch, sampler: Sampler | None) -> None:
+    run = ModelRun.objects.active()
+    if run is None:
+        Pitch.objects.fail(pitch.pk, NO_MODEL)
+        return
+    if sampler is None or sampler.checkpoint != run.checkpoint_path:
+        sampler = get_sampler(run.checkpoint_path)
+    genre = pitch.genre or _genre_for(pitch)
+    if genre is None:
+        Pitch.objects.fail(pitch.pk, NO_GENRES)
+        return
+    sampling = _sampling(pitch)
+    count = settings.PITCH_CANDIDATES
+    samples = sampler.generate(
+        pitch_prompt(pitch.kind, [genre.name], pitch.title),
+        count,
+        SamplingSettings(**sampling),
+        chunk_size=count,
+    )
+    screening = screen(samples, kind=pitch.kind, genres=[genre.name], known_genres={genre.name})
+    row = _first_good(pitch, run, sampling, screening.accepted)
+    if row is None:
+        Pitch.objects.fail(pitch.pk, NOTHING_GOOD)
+        log.info("pitch %s: no candidate passed (%s)", pitch.pk, dict(screening.rejections))
+        return
+    with transaction.atomic():
+        GeneratedDescription.objects.store([row])
+        row = GeneratedDescription.objects.get(text_hash=row.text_hash)
+        row.genres.add(genre)
+        done = Pitch.objects.filter(pk=pitch.pk, status=Pitch.Status.RUNNING).update(
+            status=Pitch.Status.DONE, description=row, error="", finished_at=timezone.now()
+        )
+        if not done:  # lost its claim meanwhile (stale, claimed again): keep nothing of ours
+            transaction.set_rollback(True)
+
+
+def _first_good(
+    pitch: Pitch, run: ModelRun, sampling: dict[str, Any], accepted: list[Accepted]
+) -> GeneratedDescription | None:
+    """The first candidate past the blocklist, not stored before and not a copy, ready to store."""
+    words = blocklist()
+    candidates = [
+        item
+        for item in accepted
+        if words.match(item.record.description) is None
+        and not GeneratedDescription.objects.filter(
+            text_hash=text_hash(item.record.description)
+        ).exists()
+    ]
+    rows = [_description(pitch, run, sampling, item) for item in candidates]
+    apply_verdicts(rows)  # the pool's overfit check: training copies, real titles, duplicates
+    for row in rows:
+        if row.status == GeneratedDescription.Status.OVERFIT:
+            continue
+        publish = settings.PITCH_PUBLISH == IMMEDIATELY
+        clear = (row.overfit_score or 0.0) < settings.OVERFIT_REVIEW_THRESHOLD
+        row.status = (
+            GeneratedDescription.Status.APPROVED
+            if publish and clear
+            else GeneratedDescription.Status.PENDING
+        )
+        return row
+    return None
+
+
+def _description(
+    pitch: Pitch, run: ModelRun, sampling: dict[str, Any], item: Accepted
+) -> GeneratedDescription:
+    return GeneratedDescription(
+        title=pitch.title,
+        kind=item.record.kind,
+        text=item.record.description,
+        pitched=True,
+        model_run=run,
+        batch_row=item.sample.row,
+        temperature=sampling["temperature"],
+        top_p=sampling["top_p"],
+        top_k=sampling["top_k"],
+        repetition_penalty=sampling["repetition_penalty"],
+        seed=sampling["seed"],
+    )
+
+
+def _sampling(pitch: Pitch) -> dict[str, Any]:
+    """Production sampling, seeded by the pitch: the text is reproduced from the pitch alone."""
+    rng = random.Random(pitch.seed)
+    low, high = settings.GENERATION_TEMPERATURE_MIN, settings.GENERATION_TEMPERATURE_MAX
+    return {
+        "temperature": round(rng.uniform(low, high), 3),
+        "top_p": settings.GENERATION_TOP_P,
+        "top_k": settings.GENERATION_TOP_K,
+        "repetition_penalty": settings.GENERATION_REPETITION_PENALTY,
+        "max_new_tokens": settings.GENERATION_MAX_NEW_TOKENS,
+        "seed": pitch.seed,
+    }
+
+
+def _genre_for(pitch: Pitch) -> Genre | None:
+    """One of the kind's most common training genres, drawn with the pitch's seed."""
+    by_use = (
+        Genre.objects.filter(training_titles__kind=pitch.kind)
+        .annotate(titles=Count("training_titles"))
+        .order_by("-titles", "name")
+    )
+    common: list[Genre] = list(by_use[:GENRE_CHOICES])
+    common = common or list(Genre.objects.order_by("name")[:GENRE_CHOICES])
+    return random.Random(pitch.seed).choice(common) if common else None
