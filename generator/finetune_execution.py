@@ -216,13 +216,26 @@ class DatabaseRecorder(TrainerCallback):
         self.run.device = start.device[:100]
         self.run.train_records = start.train_records
         self.run.eval_records = start.eval_records
-        self._save("total_steps", "device", "train_records", "eval_records")
+        fields = ["total_steps", "device", "train_records", "eval_records"]
+        if start.vocabulary is not None:
+            vocabulary = start.vocabulary
+            self.run.hyperparameters["vocabulary"] = (
+                f"trimmed from {vocabulary.old_size:,} to {vocabulary.new_size:,} tokens"
+            )
+            fields.append("hyperparameters")
+        self._save(*fields)
 
     def record_result(self, result: TrainingResult) -> None:
         self.run.step = result.step
         self.run.checkpoint_path = str(result.checkpoint)
         self.run.tokens_per_second = round(result.tokens_per_second, 1)
-        self._save("step", "checkpoint_path", "tokens_per_second")
+        # Why it stopped and which weights final/ holds: no ModelRun column says it (yet).
+        self.run.hyperparameters["stop_reason"] = result.stop_reason
+        self.run.hyperparameters["best_step"] = result.best_step
+        self.run.hyperparameters["best_eval_loss"] = result.eval_loss
+        if result.stop_reason:
+            logger.info("run #%s: %s", self.run.pk, result.stop_reason)
+        self._save("step", "checkpoint_path", "tokens_per_second", "hyperparameters")
 
     def on_log(
         self,

@@ -44,6 +44,11 @@ def titles(db: None, settings: Any, tmp_path: Path) -> None:
         (["--base", "/nonexistent/checkpoint"], "'/nonexistent/checkpoint': no such checkpoint"),
         (["--resume", "999"], "--resume 999: there is no fine-tuning run #999"),
         (["--resume", "1", "--lr", "0.1"], "its own settings; drop --lr"),
+        (["--patience", "-1"], "--patience: must not be negative, not -1"),
+        (["--patience", "2", "--eval-every", "0"], "--patience: needs eval_every above 0"),
+        (["--max-minutes", "0"], "--max-minutes: must be above 0, not 0.0"),
+        (["--max-minutes", "nan"], "--max-minutes: must be above 0, not nan"),
+        (["--resume", "1", "--no-trim-vocab"], "its own settings; drop --trim-vocab"),
     ],
 )
 def test_the_cli_rejects_bad_arguments(titles: None, arguments: list[str], message: str) -> None:

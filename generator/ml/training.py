@@ -10,6 +10,10 @@ Progress reaches the caller through standard TrainerCallbacks; samples arrive in
 
 Checkpoints are Trainer's `checkpoint-N/` (see generator.ml.checkpoints); a finished run leaves
 `final/`, loadable with AutoModelForCausalLM.from_pretrained and AutoTokenizer.from_pretrained.
+Its weights are those of the lowest held-out eval loss: `patience` evals in a row without a lower
+one stop the run early, and so does the `max_minutes` budget; either way it finishes as done. A
+large vocabulary (Gemma 3's 262k tokens) is first trimmed to the corpus's tokens
+(generator.ml.vocab), so the saved tokenizer and model are small and self-consistent.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file, save_file
 from transformers import (
     DataCollatorForLanguageModeling,
     PreTrainedModel,
@@ -36,6 +41,7 @@ from transformers import (
     TrainerState,
     TrainingArguments,
 )
+from transformers.trainer_callback import ExportableState
 
 from generator.ml.bases import load_pretrained
 from generator.ml.checkpoints import (
@@ -47,12 +53,15 @@ from generator.ml.checkpoints import (
 from generator.ml.config import TrainingConfig
 from generator.ml.format import END_TOKEN, SPECIAL_TOKENS, prompt_prefix
 from generator.ml.splits import split_records
+from generator.ml.vocab import TrimmedVocabulary, should_trim, trim_vocabulary, vocabulary_rows
 
 PAD_TOKEN = "<|pad|>"
 SAMPLE_PROMPTS = (prompt_prefix("movie"), prompt_prefix("tv"), prompt_prefix())
 # The cosine decay ends at this share of the peak learning rate, not at zero.
 MIN_LR_RATE = 0.1
 ADAM_BETAS = (0.9, 0.95)
+# Inside a checkpoint-N/ whose own weights are not the best so far: the best weights, for a resume.
+BEST_WEIGHTS = "best-model.safetensors"
 
 
 class TrainingInterrupted(Exception):
@@ -74,15 +83,18 @@ class TrainingStart:
     truncated_records: int
     parameters: int
     device: str
+    vocabulary: TrimmedVocabulary | None = None  # None: the base's vocabulary, untrimmed
 
 
 @dataclass(frozen=True)
 class TrainingResult:
     step: int
     checkpoint: Path
-    eval_loss: float | None
+    eval_loss: float | None  # of the saved (best) weights
     base_eval_loss: float | None
     tokens_per_second: float
+    best_step: int | None = None  # the step whose weights were saved; None: never evaluated
+    stop_reason: str = ""  # why training stopped before its last step; "" when it ran them all
 
 
 class StopSignal:
@@ -160,6 +172,11 @@ class FineTune:
         self.stop = stop or StopSignal()
         self.model, self.tokenizer = load_pretrained(str(model_source))
         prepare_tokenizer_and_model(self.tokenizer, self.model)
+        vocabulary = None
+        # A resumed run's checkpoint already holds the trimmed vocabulary it started with.
+        if resume_from is None and should_trim(config.trim_vocab, vocabulary_rows(self.model)):
+            keep = [*SPECIAL_TOKENS, str(self.tokenizer.pad_token)]
+            self.tokenizer, vocabulary = trim_vocabulary(self.model, self.tokenizer, records, keep)
         self.tokenizer.padding_side = "right"
         train_texts, eval_texts = split_records(
             records, config.eval_fraction, config.seed, config.max_eval_records
@@ -169,6 +186,10 @@ class FineTune:
         args = _arguments(config, output_dir, len(train_ids), show_progress, device)
         self.throughput = _Throughput()
         self.flow = _Flow(self.stop)
+        self.best = _BestModel(config.patience)
+        self.budget = _Budget(config.max_minutes)
+        if resume_from is not None:
+            self._restore_progress(resume_from)
         self.trainer = Trainer(
             model=self.model,
             args=args,
@@ -177,7 +198,14 @@ class FineTune:
             processing_class=self.tokenizer,
             # Labels are the inputs with padding masked; the pad id is never the end marker.
             data_collator=DataCollatorForLanguageModeling(self.tokenizer, mlm=False),
-            callbacks=[self.throughput, *callbacks, _Samples(config, self._log), self.flow],
+            callbacks=[
+                self.throughput,
+                *callbacks,
+                self.best,
+                self.budget,
+                _Samples(config, self._log),
+                self.flow,
+            ],
         )
         # Trainer prints every log as a line (PrinterCallback) or on the bar; ours is quieter.
         self.trainer.remove_callback(PrinterCallback)
@@ -192,12 +220,30 @@ class FineTune:
             truncated_records=truncated,
             parameters=sum(p.numel() for p in self.model.parameters()),
             device=device_name(args.device),
+            vocabulary=vocabulary,
         )
 
     def _log(self, logs: dict[str, Any]) -> None:
         self.trainer.log(logs)
 
+    def _restore_progress(self, checkpoint: Path) -> None:
+        """The best-so-far, patience and budget counters as `checkpoint` saved them."""
+        saved = TrainerState.load_from_json(str(checkpoint / RESUME_STATE)).stateful_callbacks or {}
+        for callback in (self.best, self.budget):
+            attributes = saved.get(type(callback).__name__, {}).get("attributes", {})
+            for name, value in attributes.items():
+                setattr(callback, name, value)
+        step = _checkpoint_step(checkpoint)
+        if self.best.best_step == step:
+            self.best.remember(self.model)
+        elif (checkpoint / BEST_WEIGHTS).is_file():
+            self.best.weights = load_file(str(checkpoint / BEST_WEIGHTS))
+        elif self.best.best_step is not None:
+            # Only a crash between Trainer's save and ours leaves no best weights: start afresh.
+            self.best.forget()
+
     def run(self) -> TrainingResult:
+        self.budget.start()
         base_eval_loss = None
         if self.resume_from is None:
             # Reported to callbacks as an evaluation at global step 0.
@@ -208,6 +254,13 @@ class FineTune:
         if self.flow.stopped:
             checkpoint = self.output_dir / f"{CHECKPOINT_PREFIX}{step}"
             raise TrainingInterrupted(step, checkpoint, self.stop.reason or "stop requested")
+        eval_loss = self.flow.eval_loss
+        if self.best.weights is not None and self.best.best_step != step:
+            self.best.restore(self.model)
+            eval_loss = self.best.best_loss
+        if step < self.trainer.state.max_steps or self.best.best_step != step:
+            # The last samples logged came from other weights than the ones saved.
+            self._log_final_samples(step)
         final = self.output_dir / FINAL_CHECKPOINT
         self.trainer.save_model(str(final))
         self.trainer.accelerator.wait_for_everyone()
@@ -218,10 +271,21 @@ class FineTune:
         return TrainingResult(
             step=step,
             checkpoint=final,
-            eval_loss=self.flow.eval_loss,
+            eval_loss=eval_loss,
             base_eval_loss=base_eval_loss,
             tokens_per_second=self.throughput.tokens_per_second,
+            best_step=self.best.best_step,
+            stop_reason=self.best.stop_reason or self.budget.stop_reason,
         )
+
+    def _log_final_samples(self, step: int) -> None:
+        if not self.trainer.is_world_process_zero():
+            return
+        config = self.config
+        texts = generate_samples(
+            self.model, self.tokenizer, config.num_samples, config.max_length, config.seed + step
+        )
+        self._log({"samples": texts})
 
 
 def _arguments(
@@ -342,6 +406,124 @@ class _Samples(TrainerCallback):
             should_log = control.should_log
             self.log({"samples": texts})
             control.should_log = should_log
+
+
+class _BestModel(TrainerCallback, ExportableState):
+    """Keeps the weights of the lowest eval loss; `patience` evals without a lower one stop it.
+
+    The weights live in memory (on the CPU) and go into each checkpoint that is not itself the
+    best, so a resumed run still ends with the best weights. Its counters are saved in Trainer's
+    state as an ExportableState and restored by FineTune on resume.
+    """
+
+    def __init__(self, patience: int = 0) -> None:
+        self.patience = patience
+        self.best_loss: float | None = None
+        self.best_step: int | None = None
+        self.evals_since_best = 0
+        self.stop_reason = ""
+        self.weights: dict[str, torch.Tensor] | None = None
+
+    def state(self) -> dict[str, Any]:
+        attributes = ("best_loss", "best_step", "evals_since_best", "stop_reason")
+        return {
+            "args": {"patience": self.patience},
+            "attributes": {name: getattr(self, name) for name in attributes},
+        }
+
+    def remember(self, model: torch.nn.Module) -> None:
+        # Tied weights (embedding and output layer) are one tensor: copy it once.
+        copies: dict[int, torch.Tensor] = {}
+        weights = {}
+        for name, tensor in model.state_dict().items():
+            if tensor.data_ptr() not in copies:
+                copies[tensor.data_ptr()] = weights[name] = tensor.detach().to("cpu", copy=True)
+        self.weights = weights
+
+    def forget(self) -> None:
+        self.best_loss, self.best_step, self.weights, self.evals_since_best = None, None, None, 0
+
+    def restore(self, model: torch.nn.Module) -> None:
+        assert self.weights is not None
+        missing, unexpected = model.load_state_dict(self.weights, strict=False)
+        # Only the second name of a tied tensor may be missing: it is the same tensor, loaded.
+        shared = {name for name in model.state_dict() if name not in self.weights}
+        if unexpected or set(missing) - shared:
+            raise RuntimeError(f"best weights do not fit the model: {missing} {unexpected}")
+
+    def on_evaluate(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        metrics: dict[str, float] | None = None,
+        model: PreTrainedModel | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if metrics is None or state.global_step == 0 or model is None:
+            return  # step 0 is the base model, never the one to keep
+        loss = metrics["eval_loss"]
+        if self.best_loss is None or loss < self.best_loss:
+            self.best_loss, self.best_step, self.evals_since_best = loss, state.global_step, 0
+            self.remember(model)
+            return
+        self.evals_since_best += 1
+        if self.patience and self.evals_since_best >= self.patience:
+            self.stop_reason = (
+                f"early stop at step {state.global_step}: eval loss not below "
+                f"{self.best_loss:.4f} (step {self.best_step}) in {self.patience} evals"
+            )
+            if not control.should_training_stop:
+                # A finished run saves final/ only; a stop request (SIGTERM) still checkpoints.
+                control.should_save = False
+            control.should_training_stop = True
+
+    def on_save(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if not args.should_save or self.weights is None or self.best_step == state.global_step:
+            return
+        folder = Path(str(args.output_dir)) / f"{CHECKPOINT_PREFIX}{state.global_step}"
+        save_file(self.weights, str(folder / f".{BEST_WEIGHTS}"))
+        (folder / f".{BEST_WEIGHTS}").rename(folder / BEST_WEIGHTS)
+
+
+class _Budget(TrainerCallback, ExportableState):
+    """Stops training cleanly once `max_minutes` of wall-clock time (across resumes) are spent."""
+
+    def __init__(self, max_minutes: float | None = None) -> None:
+        self.max_minutes = max_minutes
+        self.spent_seconds = 0.0
+        self.stop_reason = ""
+        self._began: float | None = None
+
+    def start(self) -> None:
+        self._began = time.monotonic()
+
+    def spent(self) -> float:
+        running = time.monotonic() - self._began if self._began is not None else 0.0
+        return self.spent_seconds + running
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "args": {"max_minutes": self.max_minutes},
+            "attributes": {"spent_seconds": self.spent(), "stop_reason": self.stop_reason},
+        }
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if self.max_minutes is None or state.global_step >= state.max_steps:
+            return
+        # Every DDP rank must decide together, or one would wait for the others forever.
+        if _on_any_process(self.spent() >= self.max_minutes * 60, args):
+            self.stop_reason = (
+                f"time budget of {self.max_minutes:g} minutes spent at step {state.global_step}"
+            )
+            control.should_training_stop = True
+            # Measure these weights, so the best of them and the earlier ones is kept.
+            control.should_evaluate = True
+            control.should_save = False
 
 
 class _Flow(TrainerCallback):

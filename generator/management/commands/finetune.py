@@ -18,10 +18,11 @@ from generator.finetune_runs import (
     training_records,
 )
 from generator.management.commands.evaluate_run import MAX_SAMPLES, MIN_SAMPLES, table
-from generator.ml.bases import DEFAULT_BASE, BaseModelError, resolve_base
+from generator.ml.bases import DEFAULT_BASE, NAMED_BASES, BaseModelError, resolve_base
 from generator.ml.config import ConfigError, TrainingConfig
 from generator.ml.dataset import DatasetError
 from generator.ml.metrics import loss_with_perplexity
+from generator.ml.vocab import AUTO_TRIM_ABOVE
 from generator.models import ModelRun
 from generator.quality_gate import gate, run_activation_problems
 from generator.run_evaluation import DEFAULT_SAMPLES, EvaluationError, evaluate_run
@@ -41,6 +42,9 @@ CONFIG_OPTIONS = (
     "sample_every",
     "save_every",
     "num_samples",
+    "patience",
+    "max_minutes",
+    "trim_vocab",
 )
 
 
@@ -53,9 +57,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         defaults = TrainingConfig()
+        named = "; ".join(f"{name}: {what}" for name, what in NAMED_BASES.items())
         parser.add_argument(
             "--base",
-            help=f"{DEFAULT_BASE} (default), a local checkpoint directory or a Hugging Face id",
+            help=f"a named base ({named}), a local checkpoint directory or a Hugging Face id",
         )
         parser.add_argument("--steps", type=int, help="optimizer steps (default: one epoch)")
         parser.add_argument("--epochs", type=float, help="epochs, when --steps is not given")
@@ -85,6 +90,24 @@ class Command(BaseCommand):
             help=f"checkpoint every N steps (0: only at the end), default {defaults.save_every}",
         )
         parser.add_argument("--num-samples", type=int, help=f"default {defaults.num_samples}")
+        parser.add_argument(
+            "--patience",
+            type=int,
+            help="stop after N evals in a row without a lower held-out eval loss and keep the "
+            f"best weights (0: run every step), default {defaults.patience}",
+        )
+        parser.add_argument(
+            "--max-minutes",
+            type=float,
+            help="stop cleanly once training has taken this many minutes (across resumes), "
+            "keeping the best weights; default: no limit",
+        )
+        parser.add_argument(
+            "--trim-vocab",
+            action=argparse.BooleanOptionalAction,
+            help="keep only the vocabulary rows the titles use (smaller output layer, faster "
+            f"steps); default: only for bases with over {AUTO_TRIM_ABOVE:,} tokens (Gemma 3)",
+        )
         parser.add_argument("--limit", type=int, help="train on the first N titles only")
         parser.add_argument(
             "--data",
@@ -239,6 +262,12 @@ class Command(BaseCommand):
         if run.status != ModelRun.Status.DONE:
             return
         lines = [f"Run #{run.pk} done: {run.step} steps on {run.device}"]
+        if reason := run.hyperparameters.get("stop_reason"):
+            lines.append(f"  stopped early: {reason}")
+        if run.hyperparameters.get("best_step") not in (None, run.step):
+            best = run.hyperparameters["best_step"]
+            loss = loss_with_perplexity(run.hyperparameters["best_eval_loss"])
+            lines.append(f"  kept the weights of step {best}: eval loss {loss}")
         if run.base_eval_loss is not None:
             lines.append(f"  base eval loss  {loss_with_perplexity(run.base_eval_loss)}")
         if run.last_eval_loss is not None:
