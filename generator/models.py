@@ -292,6 +292,8 @@ class GeneratedDescription(models.Model):
     normal_hash = models.BigIntegerField(null=True, blank=True, editable=False, db_index=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     featured = models.BooleanField(default=False)
+    # Written for a title a visitor pitched (Pitch.description): labelled so on every page.
+    pitched = models.BooleanField(default=False)
 
     model_run = models.ForeignKey(
         ModelRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="descriptions"
@@ -420,3 +422,81 @@ class TextShingle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shingle} in #{self.description_id}"
+
+
+# A pitch left running this long was lost with its worker: it may be claimed again.
+PITCH_STALE_AFTER = timedelta(minutes=3)
+PITCH_PUBLIC_ID_BYTES = 16
+
+
+def new_pitch_public_id() -> str:
+    """The unguessable id in a pitch's URL (the integer pk would let anyone walk them)."""
+    return secrets.token_urlsafe(PITCH_PUBLIC_ID_BYTES)
+
+
+def new_pitch_seed() -> int:
+    return secrets.randbits(62)
+
+
+class PitchQuerySet(models.QuerySet["Pitch"]):
+    def claim(self, pk: int) -> bool:
+        """queued (or running but lost) -> running for exactly one caller."""
+        now = timezone.now()
+        claimable = Q(status=Pitch.Status.QUEUED) | Q(
+            status=Pitch.Status.RUNNING, started_at__lt=now - PITCH_STALE_AFTER
+        )
+        return bool(
+            self.filter(claimable, pk=pk).update(status=Pitch.Status.RUNNING, started_at=now)
+        )
+
+    def waiting(self) -> list[int]:
+        """Ids of the queued pitches, oldest first: what a running batch makes room for."""
+        queued = self.filter(status=Pitch.Status.QUEUED).order_by("created_at", "pk")
+        return list(queued.values_list("pk", flat=True))
+
+    def fail(self, pk: int, message: str) -> None:
+        self.filter(pk=pk, status=Pitch.Status.RUNNING).update(
+            status=Pitch.Status.FAILED, error=message, finished_at=timezone.now()
+        )
+
+
+class Pitch(models.Model):
+    """A title a visitor pitched; a worker writes its description (generator/pitches.py)."""
+
+    Status = RunStatus
+
+    public_id = models.CharField(
+        max_length=32, unique=True, default=new_pitch_public_id, editable=False
+    )
+    title = models.CharField(max_length=80)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # The visitor's pick; None lets the worker choose one of the kind's common genres.
+    genre = models.ForeignKey(Genre, null=True, blank=True, on_delete=models.SET_NULL)
+    # A keyed hash of the author's random token (web/pitch.py): only they see it before approval.
+    author_key = models.CharField(max_length=64, db_index=True, editable=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)  # shown to the visitor: plain words, no internals
+    description = models.OneToOneField(
+        GeneratedDescription,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="pitch",
+    )
+    seed = models.BigIntegerField(default=new_pitch_seed, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PitchQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="pitch_waiting")]
+
+    def __str__(self) -> str:
+        return f"Pitch #{self.pk}: {self.title}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (Pitch.Status.DONE, Pitch.Status.FAILED)

@@ -18,6 +18,8 @@ TOP_UP_POOLS = "generator.top_up_pools"
 FINETUNE = "generator.finetune"
 FAIL_STALE_RUNS = "generator.fail_stale_runs"
 EVALUATE_RUN = "generator.evaluate_run"
+PITCH = "generator.pitch"
+PITCH_QUEUE = "pitch"
 TRAIN_QUEUE = "train"
 GPU_QUEUE = "gpu"
 NUDGE_CACHE_KEY = "pools:nudged"
@@ -41,6 +43,12 @@ def evaluate_run_on_commit(
     options = {"samples": samples, "seed": seed}
     kwargs = {name: value for name, value in options.items() if value is not None}
     signature = current_app.signature(EVALUATE_RUN, args=(run_id,), kwargs=kwargs, queue=GPU_QUEUE)
+    transaction.on_commit(signature.apply_async)
+
+
+def pitch_on_commit(pitch_id: int) -> None:
+    """Queue pitch `pitch_id` on the pitch queue (read before pool batches) after the commit."""
+    signature = current_app.signature(PITCH, args=(pitch_id,), queue=PITCH_QUEUE)
     transaction.on_commit(signature.apply_async)
 
 

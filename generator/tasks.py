@@ -15,7 +15,7 @@ from celery.signals import task_failure
 from django.conf import settings
 from django.utils import timezone
 
-from generator import pools, queueing
+from generator import pitches, pools, queueing
 from generator.finetune_execution import RunNotClaimable, execute_run
 from generator.management.commands.bootstrap import ACTIVATE_WHEN_GOOD, ACTIVATION, REFUSED
 from generator.models import ModelRun
@@ -31,6 +31,8 @@ FINETUNE_SOFT_TIME_LIMIT = getattr(settings, "FINETUNE_SOFT_TIME_LIMIT", 12 * 36
 FINETUNE_HARD_TIME_LIMIT = FINETUNE_SOFT_TIME_LIMIT + 15 * 60
 # 300 samples of a small model take minutes on a CPU worker, seconds on a GPU.
 EVALUATE_SOFT_TIME_LIMIT = 3600
+# A pitch samples a few texts in one chunk: seconds on a CPU; a visitor gives up long before this.
+PITCH_SOFT_TIME_LIMIT = 120
 
 
 # DjangoTask is what the Django fixup makes every task; naming it lets mypy see delay_on_commit.
@@ -46,6 +48,21 @@ EVALUATE_SOFT_TIME_LIMIT = 3600
 def generate_batch(batch_id: int) -> None:
     """Sample, filter and store one batch; safe to run again for the same id."""
     run_batch(batch_id)
+
+
+@shared_task(
+    name=queueing.PITCH,
+    # Routed to the pitch queue (settings.CELERY_TASK_ROUTES), which the gpu worker reads first.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=PITCH_SOFT_TIME_LIMIT,
+    time_limit=PITCH_SOFT_TIME_LIMIT + 30,
+    ignore_result=True,
+)
+def pitch(pitch_id: int) -> str:
+    """Write a visitor's pitched title; a pitch a running batch already wrote is left alone."""
+    done = pitches.run_pitch(pitch_id)
+    return done.status if done is not None else "skipped"
 
 
 @shared_task(name=queueing.TOP_UP_POOLS, soft_time_limit=50, time_limit=60, ignore_result=True)

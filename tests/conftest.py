@@ -100,6 +100,44 @@ def active_run(trained_checkpoint: Path, db: None) -> ModelRun:
     )
 
 
+# The tiny model's genres (tests/tiny_model.py), by kind: what a pitch may ask for.
+PITCH_GENRES = {"movie": ("Dramas", "Comedies", "Thrillers"), "tv": ("TV Horror", "TV Comedies")}
+
+
+@pytest.fixture
+def pitch_genres(db: None) -> dict[str, Any]:
+    """Genres by slug, each used by an invented training title of its kind (the form offers those).
+
+    The training descriptions are invented and unlike the tiny model's, so the overfit check
+    passes what it writes.
+    """
+    from tests.factories import GenreFactory, TrainingTitleFactory
+
+    genres = {}
+    for kind, names in PITCH_GENRES.items():
+        for name in names:
+            genre = GenreFactory.create(name=name)
+            TrainingTitleFactory.create(kind=kind, genres=[genre])
+            genres[genre.slug] = genre
+    return genres
+
+
+# The seed pitches get in tests: their texts are the same every run.
+PITCH_SEED = 5
+
+
+@pytest.fixture
+def fixed_pitch_seed(monkeypatch: pytest.MonkeyPatch, settings: Any) -> int:
+    """Pitches made through the form get PITCH_SEED, and 16 candidates (the tiny model writes
+    too short a text now and then): what it writes for a title is repeatable and passes.
+    """
+    from generator.models import Pitch
+
+    settings.PITCH_CANDIDATES = 16
+    monkeypatch.setattr(Pitch._meta.get_field("seed"), "default", lambda: PITCH_SEED)
+    return PITCH_SEED
+
+
 @pytest.fixture
 def unloaded_run(tmp_path: Path, db: None) -> ModelRun:
     """The active run, whose checkpoint does not exist: for tests that must never load a model."""

@@ -13,7 +13,7 @@ import factory
 from factory.django import DjangoModelFactory
 
 from generator.ml.text import text_hash
-from generator.models import GeneratedDescription, ModelRun, new_serve_key
+from generator.models import GeneratedDescription, ModelRun, Pitch, new_serve_key
 from titles.models import Genre, Kind, TrainingTitle
 
 _WHO = ("A retired lighthouse keeper", "Two rival beekeepers", "A nervous robot", "Five cousins")
@@ -90,6 +90,18 @@ class GeneratedDescriptionFactory(DjangoModelFactory[GeneratedDescription]):
     def genres(self, create: bool, extracted: Iterable[Genre] | None, **kwargs: Any) -> None:
         if create and extracted:
             self.genres.set(list(extracted))
+
+
+class PitchFactory(DjangoModelFactory[Pitch]):
+    """A visitor's queued pitch; author_key is web.pitch_authors.author_key of some token."""
+
+    class Meta:
+        model = Pitch
+
+    title = factory.Sequence(lambda n: f"The Invented Pitch {n}")
+    kind = Kind.MOVIE
+    author_key = factory.Sequence(lambda n: f"author-{n:028d}")
+    seed = 5  # tests.conftest.PITCH_SEED: the same text every run
 
 
 def make_pool(

@@ -9,16 +9,55 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
 from generator.ml.config import CPU_BATCH_SIZE, GPU_MAX_BATCH_SIZE, SamplingSettings
 from generator.ml.format import END_TOKEN, START_TOKEN, Sample
 
 log = logging.getLogger(__name__)
+
+# How often a running batch offers the device to urgent work (a visitor's pitch), in seconds.
+PAUSE_EVERY_SECONDS = 1.0
+
+
+class _PausePoint(StoppingCriteria):
+    """Calls `pause` between decoding steps, at most every `every` seconds; never stops a row.
+
+    A chunk of 96 tokens takes 10-15 s on a CPU whatever its size (each step reads every weight),
+    so chunk boundaries come too rarely for a pitch to wait on them. `pause` may sample with the
+    same model; the random state is put back afterwards, so the batch's texts stay reproducible.
+    """
+
+    def __init__(self, pause: Callable[[], None], every: float) -> None:
+        self.pause = pause
+        self.every = every
+        self.last = time.monotonic()
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+        if time.monotonic() - self.last >= self.every:
+            cpu_state = torch.get_rng_state()
+            cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+            try:
+                self.pause()
+            finally:
+                torch.set_rng_state(cpu_state)
+                if cuda_states is not None:
+                    torch.cuda.set_rng_state_all(cuda_states)
+                self.last = time.monotonic()
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        return done  # type: ignore[return-value]
 
 
 class Sampler:
@@ -64,13 +103,20 @@ class Sampler:
         return max(1, min(GPU_MAX_BATCH_SIZE, int(free * 0.5 // per_text)))
 
     def generate(
-        self, prefix: str, count: int, settings: SamplingSettings, chunk_size: int | None = None
+        self,
+        prefix: str,
+        count: int,
+        settings: SamplingSettings,
+        chunk_size: int | None = None,
+        pause: Callable[[], None] | None = None,
     ) -> list[Sample]:
         """`count` samples continuing `prefix`, in chunks of `chunk_size` rows (default: all).
 
         Chunk k is seeded with `settings.seed + k`, so a text is reproduced from the seed, the
         chunk size and its row. When the device runs out of memory the chunk size halves and the
-        batch starts again; `self.last_chunk_size` says what was used.
+        batch starts again; `self.last_chunk_size` says what was used. `pause`, when given, runs
+        between chunks and between decoding steps (at most every PAUSE_EVERY_SECONDS): where
+        urgent work may use this sampler without changing what the batch writes.
         """
         if count < 1:
             raise ValueError("count must be at least 1")
@@ -79,8 +125,11 @@ class Sampler:
             try:
                 samples = []
                 for index, start in enumerate(range(0, count, chunk)):
+                    if pause is not None and index:
+                        pause()
                     rows = min(chunk, count - start)
-                    for sample in self._generate_chunk(prefix, rows, settings, index):
+                    chunk_samples = self._generate_chunk(prefix, rows, settings, index, pause)
+                    for sample in chunk_samples:
                         samples.append(replace(sample, row=start + sample.row))
                 self.last_chunk_size = chunk
                 return samples
@@ -94,7 +143,12 @@ class Sampler:
 
     @torch.inference_mode()
     def _generate_chunk(
-        self, prefix: str, count: int, settings: SamplingSettings, chunk_index: int
+        self,
+        prefix: str,
+        count: int,
+        settings: SamplingSettings,
+        chunk_index: int,
+        pause: Callable[[], None] | None = None,
     ) -> list[Sample]:
         if self.simulate_oom_above is not None and count > self.simulate_oom_above:
             raise torch.OutOfMemoryError(f"simulated: {count} rows > {self.simulate_oom_above}")
@@ -112,6 +166,9 @@ class Sampler:
             **settings.generate_kwargs(),
             eos_token_id=self.end_id,
             pad_token_id=self.pad_id,
+            stopping_criteria=(
+                StoppingCriteriaList([_PausePoint(pause, PAUSE_EVERY_SECONDS)]) if pause else None
+            ),
         )
         # Without return_dict_in_generate, generate() returns the token ids as one tensor.
         assert isinstance(output, torch.Tensor)

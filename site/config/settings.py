@@ -270,6 +270,8 @@ CELERY_TASK_ROUTES = {
     "generator.generate_batch": {"queue": "gpu"},
     "generator.finetune": {"queue": "train"},
     "generator.evaluate_run": {"queue": "gpu"},
+    # A visitor waits on a pitch: its own queue, which the gpu worker lists first (Procfile).
+    "generator.pitch": {"queue": "pitch"},
     "generator.top_up_pools": {"queue": "default"},
     "generator.fail_stale_runs": {"queue": "default"},
 }
@@ -344,6 +346,18 @@ API_RATE_LIMIT = envint("API_RATE_LIMIT", 60)  # /api/ requests per client addre
 # Share cards (/d/<id>/card.png) rendered once per version and kept here; safe to delete.
 SHARE_CARD_DIR = envpath("SHARE_CARD_DIR", DATA_DIR / "cards")
 LIST_PAGE_SIZE = envint("LIST_PAGE_SIZE", 20)  # texts per page of Most wanted and Fresh
+
+# "Pitch your own" (web/pitch.py, generator/pitches.py): a visitor's title, written on the gpu
+# worker ahead of pool batches. "review": a moderator approves each one; "immediately": public
+# at once (borderline overfit scores still wait for review).
+PITCH_PUBLISH = os.environ.get("PITCH_PUBLISH", "review")
+if PITCH_PUBLISH not in ("review", "immediately"):
+    raise ValueError(f"PITCH_PUBLISH={PITCH_PUBLISH!r} is not 'review' or 'immediately'")
+PITCH_RATE_LIMIT = envint("PITCH_RATE_LIMIT", 5)  # pitches per client address per hour
+PITCH_CANDIDATES = envint("PITCH_CANDIDATES", 4)  # texts sampled per pitch; the first good one wins
+PITCH_TIMEOUT = envint("PITCH_TIMEOUT", 60)  # seconds before the page says it is taking too long
+# Extra blocklisted terms for pitched titles and texts, one per line, added to the shipped list.
+PITCH_BLOCKLIST_FILE = os.environ.get("PITCH_BLOCKLIST_FILE", "")
 
 # Overfit checks (generator/ml/overfit.py; README "Overfit checks"). Defaults match the module's.
 OVERFIT_THRESHOLD = envfloat("OVERFIT_THRESHOLD", 0.75)  # a score this high holds a text as a copy
