@@ -82,6 +82,8 @@ def fresh_count(pool: Pool) -> int:
     return (
         pool_descriptions(pool)
         .filter(status__in=FRESH_STATUSES, times_served__lt=settings.POOL_FRESH_MAX_SERVED)
+        # A visitor's pitch waiting for review may never be approved: it does not fill a pool.
+        .exclude(pitched=True, status=GeneratedDescription.Status.PENDING)
         .count()
     )
 

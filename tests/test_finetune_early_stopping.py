@@ -25,7 +25,7 @@ from tests.tiny_model import TINY_RECORDS, build_tiny_checkpoint
 
 RECORDS = TINY_RECORDS * 4
 # An eval after every step, so the best step and the stop are exact.
-CONFIG = tiny_config(steps=8, eval_every=1, save_every=1, sample_every=0)
+CONFIG = tiny_config(steps=8, eval_every=1, save_every=1, sample_every=0, patience=0)
 
 
 class Sabotage(TrainerCallback):

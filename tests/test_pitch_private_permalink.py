@@ -64,6 +64,27 @@ def test_only_the_author_sees_it_until_a_moderator_approves_it(
         assert visitor.get(f"/pitch/{pitched.public_id}/").status_code == 200
 
 
+def test_its_author_gets_no_votes_reports_or_share_until_it_is_public(
+    pitched: Pitch, client: Client
+) -> None:
+    text = pitched.description
+    assert text is not None
+    vote_url = f"/d/{text.pk}/vote/"
+
+    for page in (client.get(f"/d/{text.pk}/"), client.get(f"/pitch/{pitched.public_id}/")):
+        html = page.content.decode()
+        assert text.title in html
+        assert vote_url not in html
+        assert "share-button" not in html
+
+    moderator = User.objects.create_superuser("mod", "mod@example.org", "pw")
+    moderation.decide([text], moderation.DECISIONS["approve"], moderator)
+
+    html = client.get(f"/d/{text.pk}/").content.decode()
+    assert vote_url in html
+    assert "share-button" in html
+
+
 def test_a_forged_or_foreign_author_cookie_opens_nothing(pitched: Pitch) -> None:
     text = pitched.description
     assert text is not None

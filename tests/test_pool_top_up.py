@@ -4,7 +4,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from generator.models import GenerationBatch, ModelRun, Pool
+from generator.models import GeneratedDescription, GenerationBatch, ModelRun, Pool
 from generator.pools import fresh_count, requeue_stale_batches, sync_pools, top_up
 from tests.factories import GenreFactory, TrainingTitleFactory, make_pool
 from titles.models import Kind
@@ -74,6 +74,19 @@ def test_pools_above_their_low_water_mark_are_left_alone(unloaded_run: ModelRun)
 
     assert fresh_count(Pool.objects.get(key="all")) == 12
     assert "all" not in results
+
+
+def test_pitches_waiting_for_review_do_not_fill_a_pool(unloaded_run: ModelRun) -> None:
+    make_pool(12, kind=Kind.MOVIE, status=GeneratedDescription.Status.PENDING)
+    GeneratedDescription.objects.filter(
+        pk__in=GeneratedDescription.objects.values("pk")[:5]
+    ).update(pitched=True)
+
+    assert fresh_count(sync_pools()[0]) == 7
+    assert "all" in {result.pool for result in top_up(batch_size=8)}
+
+    GeneratedDescription.objects.update(status=GeneratedDescription.Status.APPROVED)
+    assert fresh_count(Pool.objects.get(key="all")) == 12
 
 
 def test_it_does_nothing_without_an_active_run() -> None:

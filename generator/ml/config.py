@@ -38,9 +38,8 @@ class TrainingConfig:
     num_samples: int = 3
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
-    patience: int = (
-        0  # evals in a row without a lower eval loss before stopping; 0: never stop early
-    )
+    # Evals in a row without a lower held-out loss before stopping (0: never); then it memorises.
+    patience: int = 4
     max_minutes: float | None = None  # wall-clock budget of the training loop; None: no budget
     trim_vocab: bool | None = None  # keep only the corpus's tokens; None: for large vocabularies
 
@@ -50,6 +49,13 @@ class TrainingConfig:
         given = {f.name: values[f.name] for f in fields(cls) if values.get(f.name) is not None}
         config = cls(**given)
         config.validate()
+        # The default patience simply never fires without evals; one asked for must have them.
+        _check(
+            not given.get("patience") or config.eval_every > 0,
+            "patience",
+            "needs eval_every above 0 (evals to compare)",
+            config.patience,
+        )
         return config
 
     def validate(self) -> None:
@@ -69,13 +75,6 @@ class TrainingConfig:
         _check(self.weight_decay >= 0, "weight_decay", "must not be negative", self.weight_decay)
         _check(self.max_grad_norm > 0, "max_grad_norm", "must be above 0", self.max_grad_norm)
         _check(self.patience >= 0, "patience", "must not be negative", self.patience)
-        # Early stopping compares evals during the run; with eval_every 0 there is only the last.
-        _check(
-            self.patience == 0 or self.eval_every > 0,
-            "patience",
-            "needs eval_every above 0 (evals to compare)",
-            self.patience,
-        )
         minutes = self.max_minutes
         _check(
             minutes is None or (math.isfinite(minutes) and minutes > 0),
