@@ -492,6 +492,7 @@ class Pitch(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name_plural = "pitches"
         indexes = [models.Index(fields=["status", "created_at"], name="pitch_waiting")]
 
     def __str__(self) -> str:

@@ -6,30 +6,27 @@ Screenshots go to test-artifacts/; TMDNE_UPDATE_SCREENSHOT=1 writes the README's
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.core.cache import cache
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from generator.models import GeneratedDescription
+from tests.browser import ARTIFACTS, CARD, NEEDS_CHROMIUM, chromium, open_page, settle
 from tests.factories import GeneratedDescriptionFactory, GenreFactory, ModelRunFactory
 from titles.models import Kind
 from web.models import Vote
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = (
     ROOT / "docs" / "screenshot.png"
     if os.environ.get("TMDNE_UPDATE_SCREENSHOT") == "1"
     else ROOT / "test-artifacts" / "screenshot.png"
 )
-ARTIFACTS = ROOT / "test-artifacts"
-CARD = "[data-description-id]"
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1200, "height": 800}}
 # A phone: touch only, so `(hover: none)` matches as it does on a real one.
 MOBILE: dict[str, Any] = {
@@ -51,10 +48,7 @@ NO_CLIPBOARD = NO_SHARE_SHEET + " delete Navigator.prototype.clipboard;"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(
-        os.environ.get("TMDNE_BROWSER") == "" and not CHROMIUM.exists(),
-        reason="TMDNE_BROWSER is empty and /usr/bin/chromium is missing (CI always has it)",
-    ),
+    NEEDS_CHROMIUM,
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -122,42 +116,11 @@ def card_id(page: Page) -> str:
     return value
 
 
-@contextmanager
-def chromium() -> Iterator[Browser]:
-    """Debian's Chromium; Django's ORM stays outside this block (Playwright runs an event loop)."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def open_page(browser: Browser, problems: list[str], **options: Any) -> Page:
-    """A page in a fresh context whose console errors and uncaught exceptions land in problems."""
-    init_script = options.pop("init_script", None)
-    context = browser.new_context(**options)
-    if init_script:
-        context.add_init_script(init_script)
-    page = context.new_page()
-    page.on("console", lambda m: _note_error(m, problems))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return page
-
-
 def htmx_requests(page: Page) -> list[str]:
     """The URLs of the htmx requests the page makes from now on."""
     seen: list[str] = []
     page.on("request", lambda r: seen.append(r.url) if "hx-request" in r.headers else None)
     return seen
-
-
-def settle(page: Page) -> None:
-    """Wait for the card's fade-in to end, so screenshots and axe see the final colours."""
-    page.evaluate("Promise.all(document.getAnimations().map((a) => a.finished))")
 
 
 def test_a_visitor_clicks_another_one_goes_back_and_votes(site: str) -> None:
@@ -365,8 +328,3 @@ def test_pages_pass_axe_with_no_serious_violations(site: str, device: str) -> No
 
     assert problems == []
     assert serious == {}
-
-
-def _note_error(message: ConsoleMessage, problems: list[str]) -> None:
-    if message.type == "error":
-        problems.append(message.text)

@@ -37,6 +37,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-created_at'],
+                'verbose_name_plural': 'pitches',
                 'indexes': [models.Index(fields=['status', 'created_at'], name='pitch_waiting')],
             },
         ),
