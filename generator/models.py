@@ -1,7 +1,7 @@
 """Fine-tuning runs, generation batches and the pool of generated descriptions."""
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -377,6 +377,14 @@ class GeneratedDescription(models.Model):
         with transaction.atomic():
             super().save(*args, **kwargs)
             TextShingle.objects.index([self])
+
+    # The settings a text was sampled with, as a batch or a pitch stores them.
+    SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "repetition_penalty", "seed")
+
+    @classmethod
+    def sampling_fields(cls, sampling: Mapping[str, Any]) -> dict[str, Any]:
+        """The model fields that record `sampling` (a batch's or a pitch's sampling settings)."""
+        return {name: sampling[name] for name in cls.SAMPLING_FIELDS}
 
 
 class TextShingleQuerySet(models.QuerySet["TextShingle"]):

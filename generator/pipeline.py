@@ -139,11 +139,7 @@ def _description(batch: GenerationBatch, item: Accepted) -> GeneratedDescription
         model_run=batch.model_run,
         batch=batch,
         batch_row=item.sample.row,
-        temperature=sampling["temperature"],
-        top_p=sampling["top_p"],
-        top_k=sampling["top_k"],
-        repetition_penalty=sampling["repetition_penalty"],
-        seed=sampling["seed"],
+        **GeneratedDescription.sampling_fields(sampling),
     )
 
 

@@ -140,11 +140,7 @@ def _description(
         pitched=True,
         model_run=run,
         batch_row=item.sample.row,
-        temperature=sampling["temperature"],
-        top_p=sampling["top_p"],
-        top_k=sampling["top_k"],
-        repetition_penalty=sampling["repetition_penalty"],
-        seed=sampling["seed"],
+        **GeneratedDescription.sampling_fields(sampling),
     )
 
 

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import secrets
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import salted_hmac
 
 from generator.models import GeneratedDescription
+from web.cookies import read_signed, set_signed
 
 COOKIE = "tmdne_pitch_author"
 _KEY_SALT = "web.pitch.author"
-_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
 def author_key(token: str) -> str:
@@ -25,8 +24,7 @@ def author_key(token: str) -> str:
 
 def request_author_token(request: HttpRequest) -> str | None:
     """The author token this request carries, or None without a valid (signed) one."""
-    token = request.get_signed_cookie(COOKIE, default=None, salt=COOKIE)
-    return token or None
+    return read_signed(request, COOKIE)
 
 
 def request_author_key(request: HttpRequest) -> str | None:
@@ -39,15 +37,7 @@ def new_author_token() -> str:
 
 
 def remember_author(response: HttpResponse, token: str) -> None:
-    response.set_signed_cookie(
-        COOKIE,
-        token,
-        salt=COOKIE,
-        max_age=_COOKIE_MAX_AGE,
-        secure=settings.SESSION_COOKIE_SECURE,
-        httponly=True,
-        samesite="Lax",
-    )
+    set_signed(response, COOKIE, token)
 
 
 def authors_preview(request: HttpRequest, pk: int) -> GeneratedDescription | None:

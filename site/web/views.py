@@ -32,6 +32,7 @@ from generator import queueing
 from generator.management.commands.bootstrap import ACTIVATE_WHEN_GOOD, ACTIVATION, REFUSED
 from generator.models import GeneratedDescription, ModelRun
 from titles.models import TrainingTitle
+from web.cookies import read_signed, set_signed
 from web.filters import BadFilter as _BadFilter
 from web.filters import filter_chips as _filter_chips
 from web.filters import pool_filter as _pool_filter
@@ -45,7 +46,6 @@ EMPTY_POLL_ID = "pool-empty"
 STATUS_POLL_SECONDS = 5
 BOOTSTRAP_COMMAND = "python3 dev.py run --titles path/to/netflix_titles.csv"
 _WALK_COOKIE = "tmdne_walk"
-_COOKIE_MAX_AGE = 365 * 24 * 3600
 SECURITY_TXT_DAYS = 180  # RFC 9116 asks for an Expires under a year away
 _FEEDBACK_RATE_GROUP = "web:feedback"  # votes and reports share one count per client
 
@@ -74,7 +74,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         pool_filter = _pool_filter(request)
     except _BadFilter as error:
         return _message(request, "No such filter", str(error), status=400)
-    walk = Walk.decode(request.get_signed_cookie(_WALK_COOKIE, default=None, salt=_WALK_COOKIE))
+    walk = Walk.decode(read_signed(request, _WALK_COOKIE))
     step = next_in_filter(pool_filter, walk.get(pool_filter.key))
     partial = _wants_partial(request)
     if step.description is None and partial and request.htmx.trigger == EMPTY_POLL_ID:
@@ -85,7 +85,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     response = render(request, "home.html#card" if partial else "home.html", context)
     if partial and step.description is not None:
         push_url(response, context["permalink"])
-    _set_cookie(response, _WALK_COOKIE, walk.with_cursor(pool_filter.key, step.cursor).encode())
+    set_signed(response, _WALK_COOKIE, walk.with_cursor(pool_filter.key, step.cursor).encode())
     return response
 
 
@@ -500,15 +500,3 @@ def _wants_partial(request: HtmxHttpRequest) -> bool:
 def _client(request: HttpRequest) -> str:
     """Who votes and reports: the client's address as a keyed hash, whatever its cookies say."""
     return client_key(client_address(request))
-
-
-def _set_cookie(response: HttpResponse, name: str, value: str) -> None:
-    response.set_signed_cookie(
-        name,
-        value,
-        salt=name,
-        max_age=_COOKIE_MAX_AGE,
-        secure=settings.SESSION_COOKIE_SECURE,
-        httponly=True,
-        samesite="Lax",
-    )
