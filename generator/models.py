@@ -130,6 +130,12 @@ class ModelRun(models.Model):
     def last_eval_loss(self) -> float | None:
         return self.eval_loss_curve[-1][1] if self.eval_loss_curve else None
 
+    @property
+    def kept_eval_loss(self) -> float | None:
+        """The held-out loss of the weights in final/: the best eval's, where training kept it."""
+        best = self.hyperparameters.get("best_eval_loss")
+        return float(best) if best is not None else self.last_eval_loss
+
     def activate(self) -> None:
         """Make this the one run generation uses: deactivate the others, activate it, atomically."""
         if self.status != ModelRun.Status.DONE or not self.checkpoint_path:

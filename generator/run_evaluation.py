@@ -199,7 +199,7 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
         "seed": seed,
         "real_texts": len(references),
         "held_out": {"eval_split": real.from_split, "beyond_limit": real.beyond_limit},
-        "eval_loss": run.last_eval_loss,
+        "eval_loss": run.kept_eval_loss,
         "sampling": _sampling_record(plan, chunk_size),
         "seconds": round(time.monotonic() - started, 1),
     }

@@ -631,7 +631,7 @@ def comparison_rows(runs: Sequence[ModelRun]) -> list[ComparisonRow]:
             None,
         ),
         ("train loss", lambda run: run.last_train_loss, _number, True),
-        ("eval loss", lambda run: run.last_eval_loss, _number, True),
+        ("eval loss", lambda run: run.kept_eval_loss, _number, True),
         ("base model eval loss", lambda run: run.base_eval_loss, _number, None),
     ]
     for row in REALISM_ROWS:

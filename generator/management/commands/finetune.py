@@ -270,8 +270,8 @@ class Command(BaseCommand):
             lines.append(f"  kept the weights of step {best}: eval loss {loss}")
         if run.base_eval_loss is not None:
             lines.append(f"  base eval loss  {loss_with_perplexity(run.base_eval_loss)}")
-        if run.last_eval_loss is not None:
-            lines.append(f"  final eval loss {loss_with_perplexity(run.last_eval_loss)}")
+        if run.kept_eval_loss is not None:
+            lines.append(f"  final eval loss {loss_with_perplexity(run.kept_eval_loss)}")
         if run.tokens_per_second:
             lines.append(f"  {run.tokens_per_second:.0f} tokens/s")
         lines.append(f"  checkpoint {run.checkpoint_path}")
