@@ -1,4 +1,4 @@
-"""The default recipe stops early on held-out loss; a run without evals simply cannot."""
+"""The default recipe stops early on held-out loss and within its hour; both can be turned off."""
 
 from __future__ import annotations
 
@@ -11,6 +11,12 @@ def test_the_default_recipe_evaluates_and_stops_after_four_evals_without_progres
     config = TrainingConfig.from_given({})
 
     assert (config.eval_every, config.patience) == (50, 4)
+    # 50 minutes of training leave the evaluation time to end within the hour on a 2-core CPU.
+    assert config.max_minutes == 50
+
+
+def test_max_minutes_zero_means_no_budget() -> None:
+    assert TrainingConfig.from_given({"max_minutes": 0}).max_minutes == 0
 
 
 def test_no_evals_with_the_default_patience_is_allowed() -> None:

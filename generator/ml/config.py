@@ -40,7 +40,8 @@ class TrainingConfig:
     max_grad_norm: float = 1.0
     # Evals in a row without a lower held-out loss before stopping (0: never); then it memorises.
     patience: int = 4
-    max_minutes: float | None = None  # wall-clock budget of the training loop; None: no budget
+    # Wall-clock budget of the training loop (0 or None: none): the default recipe's hour on a CPU.
+    max_minutes: float | None = 50.0
     trim_vocab: bool | None = None  # keep only the corpus's tokens; None: for large vocabularies
 
     @classmethod
@@ -77,9 +78,9 @@ class TrainingConfig:
         _check(self.patience >= 0, "patience", "must not be negative", self.patience)
         minutes = self.max_minutes
         _check(
-            minutes is None or (math.isfinite(minutes) and minutes > 0),
+            minutes is None or (math.isfinite(minutes) and minutes >= 0),
             "max_minutes",
-            "must be above 0",
+            "must not be negative",
             minutes,
         )
 

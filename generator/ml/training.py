@@ -513,7 +513,7 @@ class _Budget(TrainerCallback, ExportableState):
     def on_step_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
-        if self.max_minutes is None or state.global_step >= state.max_steps:
+        if not self.max_minutes or state.global_step >= state.max_steps:
             return
         # Every DDP rank must decide together, or one would wait for the others forever.
         if _on_any_process(self.spent() >= self.max_minutes * 60, args):

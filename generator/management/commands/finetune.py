@@ -100,7 +100,7 @@ class Command(BaseCommand):
             "--max-minutes",
             type=float,
             help="stop cleanly once training has taken this many minutes (across resumes), "
-            "keeping the best weights; default: no limit",
+            f"keeping the best weights (0: no limit), default {defaults.max_minutes:g}",
         )
         parser.add_argument(
             "--trim-vocab",
