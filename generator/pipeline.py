@@ -20,11 +20,11 @@ from django.utils import timezone
 from generator.ml.config import SamplingSettings
 from generator.ml.filters import DUPLICATE, Accepted, screen
 from generator.ml.format import prompt_prefix
-from generator.ml.sampling import Sampler, default_batch_size, get_sampler
+from generator.ml.sampling import default_batch_size, get_sampler
 from generator.ml.text import text_hash
 from generator.models import GeneratedDescription, GenerationBatch
 from generator.overfit_check import apply_verdicts
-from generator.pitches import run_waiting
+from generator.pitches import make_room
 from titles.models import Genre
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
         SamplingSettings(**stored_sampling),
         chunk_size=chunk_size,
         # A visitor's pitch is written at the next pause point, not after the whole batch.
-        pause=lambda: _make_room(sampler),
+        pause=lambda: make_room(sampler),
     )
     genre_ids = dict(Genre.objects.values_list("name", "id"))
     screening = screen(
@@ -104,17 +104,6 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
     batch.refresh_from_db()
     log.info("batch %s: %s accepted, rejections %s", batch.pk, batch.accepted, batch.rejections)
     return batch
-
-
-def _make_room(sampler: Sampler) -> None:
-    """Run the pitches waiting now with the batch's sampler; never fails the batch."""
-    try:
-        ran = run_waiting(sampler)
-    except Exception:  # noqa: BLE001 - a pitch's trouble is the pitch's; the batch goes on
-        log.exception("running waiting pitches from a batch failed")
-        return
-    if ran:
-        log.info("wrote pitches %s between the chunks of a batch", ran)
 
 
 def _drop_stored(accepted: list[Accepted]) -> tuple[list[Accepted], int]:

@@ -41,6 +41,7 @@ from generator.ml.splits import SplitError, split_records
 from generator.ml.text import normalise, normalise_space
 from generator.models import ModelRun
 from generator.overfit_check import get_detector, thresholds
+from generator.pitches import make_room
 from generator.pools import ALL, new_sampling
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,12 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
     sampled: list[Sample] = []
     for group in plan:
         sampled += sampler.generate(
-            _prefix(group.prompt), group.count, SamplingSettings(**group.sampling), chunk_size
+            _prefix(group.prompt),
+            group.count,
+            SamplingSettings(**group.sampling),
+            chunk_size,
+            # Minutes of sampling on a CPU: a visitor's pitch is written in between.
+            pause=lambda: make_room(sampler),
         )
     # As many real texts as samples, so the classifier's two classes weigh the same.
     references = random.Random(seed).sample(real.descriptions, min(len(real.descriptions), samples))

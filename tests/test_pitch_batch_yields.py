@@ -17,6 +17,7 @@ from generator.ml.format import prompt_prefix
 from generator.ml.sampling import get_sampler
 from generator.models import GenerationBatch, Pitch
 from generator.pipeline import run_batch
+from generator.pitches import make_room
 from tests.corpus import fresh_training_detector  # noqa: F401 - the fixture, used by pytestmark
 from tests.factories import PitchFactory
 
@@ -86,8 +87,6 @@ def test_work_done_at_a_pause_leaves_the_batch_texts_as_they_were(
 def test_without_waiting_pitches_the_pause_costs_one_query(
     active_run: Any, django_assert_max_num_queries: Any
 ) -> None:
-    from generator.pipeline import _make_room
-
     sampler = get_sampler(active_run.checkpoint_path)
     with django_assert_max_num_queries(1):
-        _make_room(sampler)
+        make_room(sampler)

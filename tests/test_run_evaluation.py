@@ -12,10 +12,10 @@ from django.test import override_settings
 from config.celery import app as celery_app
 from generator import queueing
 from generator.finetune_runs import training_records
-from generator.ml import splits
+from generator.ml import sampling, splits
 from generator.ml.format import format_record, parse_record
 from generator.ml.text import normalise
-from generator.models import ModelRun
+from generator.models import ModelRun, Pitch
 from generator.run_evaluation import (
     ALL_PROMPT_SHARE,
     EvaluationError,
@@ -25,7 +25,7 @@ from generator.run_evaluation import (
     sampling_plan,
 )
 from tests.corpus import fresh_training_detector  # noqa: F401 - the fixture, used by pytestmark
-from tests.factories import GenreFactory, TrainingTitleFactory, invented_text
+from tests.factories import GenreFactory, PitchFactory, TrainingTitleFactory, invented_text
 from tests.tiny_model import TINY_RECORDS
 from titles.models import Kind, TrainingTitle
 
@@ -88,14 +88,21 @@ def test_real_figures_are_stored_on_the_run(active_run: ModelRun) -> None:
         assert sampling["temperature_min"] <= temperature <= sampling["temperature_max"]
 
 
-def test_the_same_seed_gives_the_same_figures(active_run: ModelRun) -> None:
+@pytest.mark.usefixtures("fixed_pitch_seed")
+def test_the_same_seed_gives_the_same_figures_also_with_a_pitch_written_midway(
+    active_run: ModelRun, pitch_genres: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _invented_titles(30)
     run = _with_data(active_run)
-
     first = evaluate_run(run.pk, samples=12, seed=5)
+    monkeypatch.setattr(sampling, "PAUSE_EVERY_SECONDS", 0.0)
+    pitch = PitchFactory.create(genre=pitch_genres["dramas"])
+
     again = evaluate_run(run.pk, samples=12, seed=5)
 
     assert first == again
+    pitch.refresh_from_db()
+    assert pitch.status == Pitch.Status.DONE, pitch.error
 
 
 def test_a_run_that_copies_its_training_data_gets_a_high_copy_rate(active_run: ModelRun) -> None:
