@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -20,9 +21,10 @@ from django.utils import timezone
 from generator.ml.config import SamplingSettings
 from generator.ml.filters import DUPLICATE, Accepted, screen
 from generator.ml.format import prompt_prefix
+from generator.ml.reranking import RealismScorer, most_real
 from generator.ml.sampling import default_batch_size, get_sampler
 from generator.ml.text import text_hash
-from generator.models import GeneratedDescription, GenerationBatch
+from generator.models import GeneratedDescription, GenerationBatch, ModelRun
 from generator.overfit_check import apply_verdicts
 from generator.pitches import make_room
 from titles.models import Genre
@@ -30,6 +32,7 @@ from titles.models import Genre
 log = logging.getLogger(__name__)
 
 OVERFIT = "overfit"
+LESS_REAL = "less_real"  # dropped by the reranker: read less real than the texts kept
 
 
 def batch_size() -> int:
@@ -88,6 +91,9 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
     rejections = Counter(screening.rejections)
     if duplicates:
         rejections[DUPLICATE] += duplicates
+    accepted, less_real = _most_real(batch.model_run, accepted)
+    if less_real:
+        rejections[LESS_REAL] += less_real
     rows = [_description(batch, item) for item in accepted]
     apply_verdicts(rows)  # overfit check against the training data and the pool: sets status
     rejections[OVERFIT] += sum(row.status == GeneratedDescription.Status.OVERFIT for row in rows)
@@ -104,6 +110,19 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
     batch.refresh_from_db()
     log.info("batch %s: %s accepted, rejections %s", batch.pk, batch.accepted, batch.rejections)
     return batch
+
+
+def _most_real(run: ModelRun, accepted: list[Accepted]) -> tuple[list[Accepted], int]:
+    """The GENERATION_KEEP_SHARE of the texts the run's reranker finds most real, and how many
+    it dropped; all of them where the run has no reranker (not evaluated yet).
+    """
+    share = settings.GENERATION_KEEP_SHARE
+    scorer = RealismScorer.load(Path(run.checkpoint_path)) if share < 1 else None
+    if scorer is None:
+        return accepted, 0
+    texts = [item.record.description for item in accepted]
+    kept = most_real(accepted, texts, scorer, share)
+    return kept, len(accepted) - len(kept)
 
 
 def _drop_stored(accepted: list[Accepted]) -> tuple[list[Accepted], int]:

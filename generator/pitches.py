@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.utils import timezone
 from generator.ml.config import SamplingSettings
 from generator.ml.filters import Accepted, screen
 from generator.ml.format import pitch_prompt
+from generator.ml.reranking import RealismScorer, ranked
 from generator.ml.sampling import Sampler, get_sampler
 from generator.ml.text import text_hash
 from generator.models import GeneratedDescription, ModelRun, Pitch
@@ -96,7 +98,11 @@ def _write(pitch: Pitch, sampler: Sampler | None) -> None:
         chunk_size=count,
     )
     screening = screen(samples, kind=pitch.kind, genres=[genre.name], known_genres={genre.name})
-    row = _first_good(pitch, run, sampling, screening.accepted)
+    accepted = screening.accepted
+    if (scorer := RealismScorer.load(Path(run.checkpoint_path))) is not None:
+        # The run's reranker (fitted at its evaluation): the most real-looking good text wins.
+        accepted = ranked(accepted, [item.record.description for item in accepted], scorer)
+    row = _first_good(pitch, run, sampling, accepted)
     if row is None:
         Pitch.objects.fail(pitch.pk, NOTHING_GOOD)
         log.info("pitch %s: no candidate passed (%s)", pitch.pk, dict(screening.rejections))

@@ -17,7 +17,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +27,18 @@ from django.utils import timezone
 from generator.finetune_runs import DATABASE_SOURCE, training_records
 from generator.ml.config import SamplingSettings, TrainingConfig
 from generator.ml.dataset import DatasetError
-from generator.ml.evaluation import Realism, evaluate
+from generator.ml.evaluation import Realism, evaluate, parsed
 from generator.ml.format import (
     END_TOKEN,
     START_TOKEN,
     FormatError,
+    Record,
     Sample,
     parse_record,
     prompt_prefix,
 )
-from generator.ml.sampling import get_sampler
+from generator.ml.reranking import SCORER_FILE, RealismScorer, RerankError, most_real
+from generator.ml.sampling import Sampler, get_sampler
 from generator.ml.splits import SplitError, split_records
 from generator.ml.text import normalise, normalise_space
 from generator.models import ModelRun
@@ -51,6 +53,8 @@ DEFAULT_SAMPLES = 300
 TEXTS_PER_TEMPERATURE = 16
 # The "all" pool's prompt leaves the kind to the model; the rest name a kind, as kind pools do.
 ALL_PROMPT_SHARE = 0.5
+# The reranker's own texts are sampled with this added to the evaluation's seed.
+SCORER_SEED_OFFSET = 1_000_003
 KINDS = ("movie", "tv")
 
 
@@ -186,21 +190,26 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
     sampler = get_sampler(run.checkpoint_path)
     chunk_size = sampler.auto_batch_size()
     plan = sampling_plan(samples, real.trained_kinds, seed)
-    sampled: list[Sample] = []
-    for group in plan:
-        sampled += sampler.generate(
-            _prefix(group.prompt),
-            group.count,
-            SamplingSettings(**group.sampling),
-            chunk_size,
-            # Minutes of sampling on a CPU: a visitor's pitch is written in between.
-            pause=lambda: make_room(sampler),
-        )
+    sampled = _sample(sampler, plan, chunk_size)
     # As many real texts as samples, so the classifier's two classes weigh the same.
     references = random.Random(seed).sample(real.descriptions, min(len(real.descriptions), samples))
     realism = evaluate(sampled, references, get_detector(), thresholds(), seed=seed)
+    raw = realism
+    reranking: dict[str, Any] = {"keep_share": settings.GENERATION_KEEP_SHARE}
+    if settings.GENERATION_KEEP_SHARE < 1:
+        scorer = _fit_scorer(run, real, sampler, chunk_size, samples, seed)
+        reranking["scorer"] = scorer is not None
+        if scorer is not None:
+            # The figures of what batches keep: the evaluated texts, reranked as batches are.
+            kept = _reranked(sampled, scorer)
+            served = evaluate(kept, references, get_detector(), thresholds(), seed=seed)
+            realism = replace(
+                served, samples=raw.samples, format_failure_rate=raw.format_failure_rate
+            )
     stored = {
         **realism.as_dict(),
+        "before_reranking": raw.as_dict(),
+        "reranking": reranking,
         "evaluated_at": timezone.now().isoformat(),
         "seed": seed,
         "real_texts": len(references),
@@ -212,6 +221,57 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
     ModelRun.objects.filter(pk=run.pk).update(realism=stored)
     log.info("model run #%s realism: %s", run.pk, realism)
     return realism
+
+
+def _sample(sampler: Sampler, plan: list[SampleGroup], chunk_size: int) -> list[Sample]:
+    sampled: list[Sample] = []
+    for group in plan:
+        sampled += sampler.generate(
+            _prefix(group.prompt),
+            group.count,
+            SamplingSettings(**group.sampling),
+            chunk_size,
+            # Minutes of sampling on a CPU: a visitor's pitch is written in between.
+            pause=lambda: make_room(sampler),
+        )
+    return sampled
+
+
+def _fit_scorer(
+    run: ModelRun, real: HeldOut, sampler: Sampler, chunk_size: int, samples: int, seed: int
+) -> RealismScorer | None:
+    """Fit the run's reranker on texts the evaluation does not score against trained real ones,
+    and save it beside the checkpoint (replacing an older one); None with too few texts.
+    """
+    plan = sampling_plan(samples, real.trained_kinds, seed + SCORER_SEED_OFFSET)
+    generated = [record.description for record in parsed(_sample(sampler, plan, chunk_size))[0]]
+    trained = random.Random(seed).sample(real.trained, min(len(real.trained), len(generated)))
+    checkpoint = Path(run.checkpoint_path)
+    try:
+        scorer = RealismScorer.fit(generated, trained)
+    except RerankError as exc:
+        log.warning("model run #%s: no reranker: %s", run.pk, exc)
+        (checkpoint / SCORER_FILE).unlink(missing_ok=True)
+        return None
+    scorer.save(checkpoint)
+    return scorer
+
+
+def _reranked(sampled: list[Sample], scorer: RealismScorer) -> list[Sample]:
+    """The samples a batch would keep: the parsed ones, reranked (the rest fail the format)."""
+    good = [(sample, record) for sample in sampled if (record := _record(sample)) is not None]
+    kept = most_real(
+        [sample for sample, _ in good],
+        [record.description for _, record in good],
+        scorer,
+        settings.GENERATION_KEEP_SHARE,
+    )
+    return kept
+
+
+def _record(sample: Sample) -> Record | None:
+    records, _failures = parsed([sample])
+    return records[0] if records else None
 
 
 def _prefix(prompt: str) -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,25 @@ def _plain_http(settings: Any) -> None:
 def _fast_password_hashing(settings: Any) -> None:
     """PBKDF2's deliberate slowness buys nothing in tests and costs a third of a second a user."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_reranking(settings: Any) -> None:
+    """Batches keep every good text: the tiny model's checkpoint is shared by the session, and a
+    reranker saved beside it by an evaluation would halve later batches. `reranking` opts in.
+    """
+    settings.GENERATION_KEEP_SHARE = 1.0
+
+
+@pytest.fixture
+def reranking(settings: Any, trained_checkpoint: Path) -> Iterator[Path]:
+    """Reranking on (keep half); the reranker file beside the shared checkpoint goes afterwards."""
+    from generator.ml.reranking import SCORER_FILE
+
+    settings.GENERATION_KEEP_SHARE = 0.5
+    scorer = trained_checkpoint / SCORER_FILE
+    yield scorer
+    scorer.unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)

@@ -227,3 +227,21 @@ def test_the_task_logs_a_run_it_cannot_evaluate_and_does_not_retry(
 
     assert task.apply(args=(12345,)).get() is None
     assert "no model run #12345" in caplog.text
+
+
+def test_with_reranking_it_fits_the_runs_reranker_and_reports_what_batches_keep(
+    active_run: ModelRun, reranking: Path
+) -> None:
+    _invented_titles(30)
+    run = _with_data(active_run)
+
+    realism = evaluate_run(run.pk, samples=24, seed=0)
+
+    run.refresh_from_db()
+    stored = run.realism
+    assert reranking.is_file()  # beside the checkpoint, where batches and pitches load it
+    assert stored["reranking"] == {"keep_share": 0.5, "scorer": True}
+    before = stored["before_reranking"]
+    assert before["samples"] == stored["samples"] == realism.samples == 24
+    assert stored["format_failure_rate"] == before["format_failure_rate"]
+    assert stored["discriminator_auc"] == realism.discriminator_auc

@@ -89,6 +89,21 @@ def test_the_detail_page_shows_each_figure_against_the_gate(admin_client: Client
     assert "Evaluate again" in html
 
 
+def test_reranked_figures_say_so_and_show_the_figures_before_reranking(
+    admin_client: Client,
+) -> None:
+    before = {**GOOD, "discriminator_auc": 0.83, "distinct_2": 0.79}
+    reranking = {"keep_share": 0.5, "scorer": True}
+    reranked = {**GOOD, "before_reranking": before, "reranking": reranking}
+    plain = _detail(admin_client, _done_run(realism=GOOD))
+
+    html = _detail(admin_client, _done_run(realism=reranked))
+
+    assert "the 50% of each batch's good texts the run's reranker finds most real" in html
+    assert "Before reranking: discriminator AUC 0.830, distinct-2 0.790." in html
+    assert "Before reranking" not in plain
+
+
 def test_an_unevaluated_run_offers_the_evaluate_button_to_who_may_change_runs(
     admin_client: Client, client: Client
 ) -> None:

@@ -597,11 +597,12 @@ def realism_html(run: ModelRun, evaluate_button: bool) -> SafeString:
     verdict = "failed: " + "; ".join(failed) if failed else "passed"
     return format_html(
         '<table class="realism"><thead><tr><th>figure</th><th>value</th><th>gate</th>'
-        "<th>meaning</th></tr></thead><tbody>{}</tbody></table>"
+        "<th>meaning</th></tr></thead><tbody>{}</tbody></table>{}"
         "<p><strong>Quality gate {}</strong></p>"
         "<p><small>{} samples against {} real texts never trained on, seed {}, "
         "evaluated {} in {} s.</small></p>{}",
         rows,
+        _reranking_note(realism),
         verdict,
         realism.get("samples", "–"),
         realism.get("real_texts", "–"),
@@ -609,6 +610,21 @@ def realism_html(run: ModelRun, evaluate_button: bool) -> SafeString:
         str(realism.get("evaluated_at", "–"))[:19].replace("T", " "),
         realism.get("seconds", "–"),
         button,
+    )
+
+
+def _reranking_note(realism: dict[str, Any]) -> str:
+    """What the figures are of, when batches keep only the texts the run's reranker prefers."""
+    reranking, before = realism.get("reranking") or {}, realism.get("before_reranking")
+    if not reranking.get("scorer") or not before:
+        return ""
+    return format_html(
+        '<p class="realism-reranking">Figures of what batches keep: the {} of each batch\'s good '
+        "texts the run's reranker finds most real. Before reranking: discriminator AUC {}, "
+        "distinct-2 {}.</p>",
+        f"{reranking['keep_share']:.0%}",
+        _number(before.get("discriminator_auc")),
+        _number(before.get("distinct_2")),
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from generator.ml.format import FormatError, Record, Sample, parse_record
 from generator.ml.overfit import TITLE, Detector, Thresholds
@@ -66,23 +67,31 @@ def length_distance(first: Sequence[str], second: Sequence[str]) -> float:
     )
 
 
-def discriminator_auc(generated: Sequence[str], real: Sequence[str], seed: int = 0) -> float | None:
-    """Cross-validated ROC AUC of a TF-IDF + logistic-regression generated-vs-real classifier."""
-    if min(len(generated), len(real)) < MIN_TEXTS_PER_CLASS:
-        return None
+def discriminator() -> Any:
+    """An unfitted generated-vs-real text classifier: TF-IDF word and character n-grams, logistic
+    regression. The evaluation's judge, and the reranker's (generator.ml.reranking).
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline, make_union
 
-    texts = [*generated, *real]
-    labels = [1] * len(generated) + [0] * len(real)
     features = make_union(
         TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=2, sublinear_tf=True),
         TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),
     )
-    classifier = make_pipeline(features, LogisticRegression(C=1.0, max_iter=2000))
+    return make_pipeline(features, LogisticRegression(C=1.0, max_iter=2000))
+
+
+def discriminator_auc(generated: Sequence[str], real: Sequence[str], seed: int = 0) -> float | None:
+    """Cross-validated ROC AUC of a TF-IDF + logistic-regression generated-vs-real classifier."""
+    if min(len(generated), len(real)) < MIN_TEXTS_PER_CLASS:
+        return None
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    texts = [*generated, *real]
+    labels = [1] * len(generated) + [0] * len(real)
+    classifier = discriminator()
     folds = StratifiedKFold(
         n_splits=min(FOLDS, MIN_TEXTS_PER_CLASS), shuffle=True, random_state=seed
     )

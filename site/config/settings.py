@@ -314,6 +314,11 @@ GENERATION_TOP_P = envfloat("GENERATION_TOP_P", 0.95)
 GENERATION_TOP_K = envint("GENERATION_TOP_K", 50)
 GENERATION_REPETITION_PENALTY = envfloat("GENERATION_REPETITION_PENALTY", 1.1)
 GENERATION_MAX_NEW_TOKENS = envint("GENERATION_MAX_NEW_TOKENS", 96)
+# Share of each batch's good texts kept, the most real-looking by the run's reranker
+# (generator/ml/reranking.py, fitted when the run is evaluated); 1: keep all, fit none.
+GENERATION_KEEP_SHARE = envfloat("GENERATION_KEEP_SHARE", 0.5)
+if not 0 < GENERATION_KEEP_SHARE <= 1:
+    raise ValueError(f"GENERATION_KEEP_SHARE={GENERATION_KEEP_SHARE} is not above 0 and at most 1")
 GENERATION_BATCH_SIZE = envint("GENERATION_BATCH_SIZE", 0)  # 0: picked for the device
 # Fault-injection hook for tests: chunks above this many rows raise out-of-memory (0: off).
 GENERATION_SIMULATE_OOM_ABOVE = envint("GENERATION_SIMULATE_OOM_ABOVE", 0) or None

@@ -1,0 +1,84 @@
+"""Reranking by realism: keep the share of a batch a generated-vs-real classifier finds most real.
+
+Plain Python, no Django, no torch. After each run's evaluation a `RealismScorer` is fitted on
+texts the run wrote (a sample the evaluation does not score) against real training descriptions
+(never the held-out ones the evaluation compares with), and saved beside the checkpoint. Batches
+then keep their `keep_share` most real-looking texts. On SmolLM2-135M it drops the generic
+"A young man must..." texts the model overproduces and keeps the specific ones.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from generator.ml.evaluation import MIN_TEXTS_PER_CLASS, discriminator
+
+SCORER_FILE = "realism_scorer.pkl"
+Item = TypeVar("Item")
+
+
+class RerankError(ValueError):
+    """Too few texts to fit a scorer, or a keep share outside (0, 1]."""
+
+
+@dataclass(frozen=True)
+class RealismScorer:
+    classifier: Any  # a fitted generator.ml.evaluation.discriminator()
+
+    @classmethod
+    def fit(cls, generated: Sequence[str], real: Sequence[str]) -> RealismScorer:
+        if min(len(generated), len(real)) < MIN_TEXTS_PER_CLASS:
+            raise RerankError(
+                f"a scorer needs {MIN_TEXTS_PER_CLASS} generated and real texts, "
+                f"not {len(generated)} and {len(real)}"
+            )
+        classifier = discriminator()
+        classifier.fit([*generated, *real], [1] * len(generated) + [0] * len(real))
+        return cls(classifier)
+
+    def generated_likelihood(self, texts: Sequence[str]) -> list[float]:
+        """How sure the classifier is that each text is generated (0: reads as real)."""
+        if not texts:
+            return []
+        return [float(p) for p in self.classifier.predict_proba(list(texts))[:, 1]]
+
+    def save(self, directory: Path) -> Path:
+        path = directory / SCORER_FILE
+        path.write_bytes(pickle.dumps(self.classifier))
+        return path
+
+    @classmethod
+    def load(cls, directory: Path) -> RealismScorer | None:
+        """The scorer saved in a checkpoint directory, or None where there is none."""
+        path = directory / SCORER_FILE
+        if not path.is_file():
+            return None
+        # Written by our own evaluation into the checkpoint: as trusted as the weights beside it.
+        return cls(pickle.loads(path.read_bytes()))  # noqa: S301
+
+
+def most_real(
+    items: Sequence[Item], texts: Sequence[str], scorer: RealismScorer, keep_share: float
+) -> list[Item]:
+    """The `keep_share` of `items` whose texts read most real (at least one), in their order."""
+    if not 0 < keep_share <= 1:
+        raise RerankError(f"keep share must be above 0 and at most 1, not {keep_share}")
+    if keep_share == 1 or not items:
+        return list(items)
+    keep = max(1, round(len(items) * keep_share))
+    chosen = set(_ranks(texts, scorer)[:keep])
+    return [item for index, item in enumerate(items) if index in chosen]
+
+
+def ranked(items: Sequence[Item], texts: Sequence[str], scorer: RealismScorer) -> list[Item]:
+    """`items` with the most real-looking text first (ties keep their order)."""
+    return [items[index] for index in _ranks(texts, scorer)]
+
+
+def _ranks(texts: Sequence[str], scorer: RealismScorer) -> list[int]:
+    scores = scorer.generated_likelihood(texts)
+    return sorted(range(len(texts)), key=lambda index: (scores[index], index))

@@ -1,0 +1,66 @@
+"""With the run's reranker beside its checkpoint, a batch keeps the half of its good texts that
+reads most real; the rest are counted as "less_real". Without one, it keeps them all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.ml.reranking import RealismScorer
+from generator.models import GenerationBatch
+from generator.pipeline import LESS_REAL, run_batch
+from tests.corpus import fresh_training_detector  # noqa: F401 - the fixture, used by pytestmark
+from tests.factories import invented_text
+from titles.models import Genre
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_training_detector")]
+
+SAMPLING: dict[str, Any] = {
+    "temperature": 0.9,
+    "top_p": 0.95,
+    "top_k": 50,
+    "repetition_penalty": 1.0,
+    "max_new_tokens": 48,
+    "seed": 4321,
+}
+
+
+@pytest.fixture(autouse=True)
+def _genres() -> None:
+    for name in ("Dramas", "Comedies", "TV Horror", "Docuseries", "Thrillers", "TV Comedies"):
+        Genre.objects.create(name=name, slug=Genre.slug_for(name))
+
+
+def _run(active_run: Any) -> GenerationBatch:
+    batch = GenerationBatch.objects.create(model_run=active_run, requested=16, sampling=SAMPLING)
+    done = run_batch(batch.pk)
+    assert done is not None and done.status == GenerationBatch.Status.DONE, done
+    return done
+
+
+def test_a_batch_keeps_the_more_real_half_of_its_good_texts(
+    active_run: Any, reranking: Path
+) -> None:
+    generated = [invented_text(n, "generated") for n in range(12)]
+    RealismScorer.fit(generated, [invented_text(n, "catalogue") for n in range(12)]).save(
+        reranking.parent
+    )
+
+    batch = _run(active_run)
+
+    kept = batch.descriptions.count()
+    dropped = batch.rejections[LESS_REAL]
+    assert kept >= 1 and kept == round((kept + dropped) * 0.5)
+    assert batch.accepted + sum(batch.rejections.values()) == 16  # overfit rows are stored too
+
+
+def test_a_run_without_a_reranker_keeps_every_good_text(active_run: Any, reranking: Path) -> None:
+    assert not reranking.exists()
+
+    batch = _run(active_run)
+
+    assert LESS_REAL not in batch.rejections
+    assert batch.accepted + sum(batch.rejections.values()) == 16

@@ -1,0 +1,71 @@
+"""The reranker keeps the texts that read like the real ones it was fitted on (plain ML side)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.ml.reranking import RealismScorer, RerankError, most_real, ranked
+
+PLACES: tuple[str, ...] = (
+    *("Lisbon", "Osaka", "Lagos", "Quebec", "Perth", "Lima", "Oslo", "Seoul", "Cairo", "Rome"),
+    *("Dakar", "Hanoi", "Porto", "Tunis", "Kyoto", "Quito"),
+)
+JOBS: tuple[str, ...] = (
+    *("beekeeper", "ferry pilot", "tax auditor", "puppeteer", "glassblower", "sommelier"),
+    *("cartographer", "locksmith"),
+)
+
+
+def _generic(number: int) -> str:
+    # What the small model overproduces: the same frame with a word changed.
+    return f"A young man must find a way to face the greatest challenge of all in {PLACES[number]}."
+
+
+def _specific(number: int) -> str:
+    job = JOBS[number % len(JOBS)]
+    return f"In {PLACES[number]}, a retired {job} with a stolen ledger bargains with old rivals."
+
+
+@pytest.fixture(scope="module")
+def scorer() -> RealismScorer:
+    return RealismScorer.fit([_generic(n) for n in range(12)], [_specific(n) for n in range(12)])
+
+
+def test_it_keeps_the_share_that_reads_most_real_in_the_batch_order(scorer: RealismScorer) -> None:
+    batch = [_generic(12), _specific(13), _generic(14), _specific(15), _specific(12), _generic(13)]
+
+    kept = most_real(list(range(6)), batch, scorer, keep_share=0.5)
+
+    assert kept == [1, 3, 4]
+    assert set(ranked(batch, batch, scorer)[:3]) == {batch[1], batch[3], batch[4]}
+
+
+def test_a_keep_share_of_one_keeps_everything_and_a_tiny_one_keeps_one(
+    scorer: RealismScorer,
+) -> None:
+    batch = [_generic(14), _specific(15)]
+
+    assert most_real(batch, batch, scorer, keep_share=1.0) == batch
+    assert most_real(batch, batch, scorer, keep_share=0.01) == [batch[1]]
+    assert most_real([], [], scorer, keep_share=0.5) == []
+
+
+def test_a_saved_scorer_loads_with_the_same_scores(scorer: RealismScorer, tmp_path: Path) -> None:
+    texts = [_generic(15), _specific(14)]
+    scorer.save(tmp_path)
+
+    loaded = RealismScorer.load(tmp_path)
+
+    assert loaded is not None
+    assert loaded.generated_likelihood(texts) == scorer.generated_likelihood(texts)
+    assert RealismScorer.load(tmp_path / "elsewhere") is None
+
+
+def test_too_few_texts_or_a_bad_share_is_a_clear_error(scorer: RealismScorer) -> None:
+    with pytest.raises(RerankError, match="needs 10 generated and real texts, not 3 and 12"):
+        RealismScorer.fit([_generic(n) for n in range(3)], [_specific(n) for n in range(12)])
+    for share in (0.0, 1.5, -1.0):
+        with pytest.raises(RerankError, match="keep share must be above 0 and at most 1"):
+            most_real(["a"], ["a"], scorer, keep_share=share)
