@@ -71,4 +71,23 @@ def table(realism: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("real titles", rate("real_title_rate")),
         ("copies", rate("copy_rate")),
         ("held-out eval loss", number("eval_loss", 4)),
+        *_reranking_rows(realism),
     ]
+
+
+def _reranking_rows(realism: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What the figures above are of, where batches keep only the reranker's most real texts."""
+    reranking, before = realism.get("reranking") or {}, realism.get("before_reranking")
+    if not reranking.get("scorer") or not before:
+        return [("reranking", "off: figures of every good text")]
+    share = f"{reranking['keep_share']:.0%}"
+    rows = [("reranking", f"figures above: the {share} of each batch that reads most real")]
+    for name, label in (
+        ("discriminator_auc", "AUC before reranking"),
+        ("distinct_2", "distinct-2 before"),
+        ("real_title_rate", "real titles before"),
+    ):
+        value = before.get(name)
+        shown = "–" if value is None else (f"{value:.1%}" if "rate" in name else f"{value:.3f}")
+        rows.append((label, shown))
+    return rows
