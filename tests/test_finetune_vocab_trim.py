@@ -93,8 +93,8 @@ def test_gemma_keeps_its_bos_post_processor_renumbered(tmp_path: Path) -> None:
     assert trimmed_tokenizer.convert_ids_to_tokens(ids[0]) == "<bos>"
 
 
-def test_only_large_vocabularies_are_trimmed_unless_asked() -> None:
-    assert should_trim(None, 262_144) and not should_trim(None, 49_152)
+def test_real_bases_are_trimmed_and_tiny_test_models_not_unless_asked() -> None:
+    assert should_trim(None, 262_144) and should_trim(None, 49_152) and not should_trim(None, 700)
     assert should_trim(True, 400) and not should_trim(False, AUTO_TRIM_ABOVE + 1)
 
 

@@ -22,8 +22,9 @@ import torch
 from tokenizers import pre_tokenizers
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-# Bases with more tokens than this are trimmed when the config leaves it to us (`trim_vocab` None).
-AUTO_TRIM_ABOVE = 100_000
+# Bases with more tokens than this are trimmed when the config leaves it to us (`trim_vocab` None):
+# SmolLM2's 49k (4.14 s/step against 5.00 on 2 CPU threads) and Gemma 3's 262k, not tiny models.
+AUTO_TRIM_ABOVE = 32_000
 BYTE_FALLBACK_TOKENS = tuple(f"<0x{value:02X}>" for value in range(256))
 _TOKEN_ID_FIELDS = ("bos_token_id", "eos_token_id", "pad_token_id", "unk_token_id")
 

@@ -106,7 +106,7 @@ class Command(BaseCommand):
             "--trim-vocab",
             action=argparse.BooleanOptionalAction,
             help="keep only the vocabulary rows the titles use (smaller output layer, faster "
-            f"steps); default: only for bases with over {AUTO_TRIM_ABOVE:,} tokens (Gemma 3)",
+            f"steps); default: for bases with over {AUTO_TRIM_ABOVE:,} tokens (SmolLM2, Gemma 3)",
         )
         parser.add_argument("--limit", type=int, help="train on the first N titles only")
         parser.add_argument(
