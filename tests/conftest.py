@@ -119,6 +119,15 @@ def active_run(trained_checkpoint: Path, db: None) -> ModelRun:
     )
 
 
+@pytest.fixture
+def tiny_model_genres(db: None) -> None:
+    """The genres the tiny model writes, so its records' genres are known ones."""
+    from titles.models import Genre
+
+    for name in ("Dramas", "Comedies", "TV Horror", "Docuseries", "Thrillers", "TV Comedies"):
+        Genre.objects.create(name=name, slug=Genre.slug_for(name))
+
+
 # The tiny model's genres (tests/tiny_model.py), by kind: what a pitch may ask for.
 PITCH_GENRES = {"movie": ("Dramas", "Comedies", "Thrillers"), "tv": ("TV Horror", "TV Comedies")}
 

@@ -104,6 +104,19 @@ class PitchFactory(DjangoModelFactory[Pitch]):
     seed = 5  # tests.conftest.PITCH_SEED: the same text every run
 
 
+def batch_sampling(seed: int, **changes: Any) -> dict[str, Any]:
+    """A batch's stored sampling settings for the tiny model: short rows, a fixed seed."""
+    return {
+        "temperature": 0.9,
+        "top_p": 0.95,
+        "top_k": 50,
+        "repetition_penalty": 1.0,
+        "max_new_tokens": 48,
+        "seed": seed,
+        **changes,
+    }
+
+
 def make_pool(
     count: int,
     kind: str = Kind.MOVIE,

@@ -13,25 +13,14 @@ from generator.ml.reranking import RealismScorer
 from generator.models import GenerationBatch
 from generator.pipeline import LESS_REAL, run_batch
 from tests.corpus import fresh_training_detector  # noqa: F401 - the fixture, used by pytestmark
-from tests.factories import invented_text
-from titles.models import Genre
+from tests.factories import batch_sampling, invented_text
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_training_detector")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("fresh_training_detector", "tiny_model_genres"),
+]
 
-SAMPLING: dict[str, Any] = {
-    "temperature": 0.9,
-    "top_p": 0.95,
-    "top_k": 50,
-    "repetition_penalty": 1.0,
-    "max_new_tokens": 48,
-    "seed": 4321,
-}
-
-
-@pytest.fixture(autouse=True)
-def _genres() -> None:
-    for name in ("Dramas", "Comedies", "TV Horror", "Docuseries", "Thrillers", "TV Comedies"):
-        Genre.objects.create(name=name, slug=Genre.slug_for(name))
+SAMPLING = batch_sampling(seed=4321)
 
 
 def _run(active_run: Any) -> GenerationBatch:

@@ -9,24 +9,14 @@ from generator.models import GeneratedDescription, GenerationBatch, TextShingle
 from generator.pipeline import run_batch
 from generator.signatures import normal_hash, shingles
 from tests.corpus import fresh_training_detector  # noqa: F401 - the fixture, used by pytestmark
-from titles.models import Genre
+from tests.factories import batch_sampling
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_training_detector")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("fresh_training_detector", "tiny_model_genres"),
+]
 
-SAMPLING: dict[str, Any] = {
-    "temperature": 0.9,
-    "top_p": 0.95,
-    "top_k": 50,
-    "repetition_penalty": 1.0,
-    "max_new_tokens": 48,
-    "seed": 1234,
-}
-
-
-@pytest.fixture(autouse=True)
-def _genres() -> None:
-    for name in ("Dramas", "Comedies", "TV Horror", "Docuseries", "Thrillers", "TV Comedies"):
-        Genre.objects.create(name=name, slug=Genre.slug_for(name))
+SAMPLING = batch_sampling(seed=1234)
 
 
 def _ran(batch_id: int) -> GenerationBatch:

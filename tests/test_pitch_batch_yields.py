@@ -19,21 +19,14 @@ from generator.models import GenerationBatch, Pitch
 from generator.pipeline import run_batch
 from generator.pitches import make_room
 from tests.corpus import fresh_training_detector  # noqa: F401 - the fixture, used by pytestmark
-from tests.factories import PitchFactory
+from tests.factories import PitchFactory, batch_sampling
 
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.usefixtures("fresh_training_detector", "fixed_pitch_seed"),
 ]
 
-SAMPLING: dict[str, Any] = {
-    "temperature": 0.9,
-    "top_p": 0.95,
-    "top_k": 50,
-    "repetition_penalty": 1.0,
-    "max_new_tokens": 48,
-    "seed": 77,
-}
+SAMPLING = batch_sampling(seed=77)
 
 
 def test_a_running_batch_writes_the_waiting_pitch_before_it_finishes(
