@@ -63,6 +63,14 @@ def distinct_2_share(realism: Mapping[str, Any]) -> float | None:
     return generated / real if real else generated
 
 
+def before_reranking(realism: Mapping[str, Any]) -> tuple[float, Mapping[str, Any]] | None:
+    """(keep share, raw figures) when the stored figures are of reranked texts; None otherwise."""
+    reranking, before = realism.get("reranking") or {}, realism.get("before_reranking")
+    if not reranking.get("scorer") or not before:
+        return None
+    return reranking["keep_share"], before
+
+
 def figure(realism: Mapping[str, Any], key: str) -> float | None:
     if key == DISTINCT_SHARE:
         return distinct_2_share(realism)

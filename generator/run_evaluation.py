@@ -260,13 +260,12 @@ def _fit_scorer(
 def _reranked(sampled: list[Sample], scorer: RealismScorer) -> list[Sample]:
     """The samples a batch would keep: the parsed ones, reranked (the rest fail the format)."""
     good = [(sample, record) for sample in sampled if (record := _record(sample)) is not None]
-    kept = most_real(
+    return most_real(
         [sample for sample, _ in good],
         [record.description for _, record in good],
         scorer,
         settings.GENERATION_KEEP_SHARE,
     )
-    return kept
 
 
 def _record(sample: Sample) -> Record | None:

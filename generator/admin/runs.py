@@ -38,7 +38,13 @@ from generator.ml.bases import DEFAULT_BASE, BaseModelError, check_base
 from generator.ml.config import ConfigError, TrainingConfig
 from generator.ml.metrics import loss_with_perplexity
 from generator.models import ModelRun, ModelRunQuerySet
-from generator.quality_gate import distinct_2_share, gate, run_activation_problems, thresholds
+from generator.quality_gate import (
+    before_reranking,
+    distinct_2_share,
+    gate,
+    run_activation_problems,
+    thresholds,
+)
 from titles.models import TrainingTitle
 
 if TYPE_CHECKING:
@@ -615,14 +621,15 @@ def realism_html(run: ModelRun, evaluate_button: bool) -> SafeString:
 
 def _reranking_note(realism: dict[str, Any]) -> str:
     """What the figures are of, when batches keep only the texts the run's reranker prefers."""
-    reranking, before = realism.get("reranking") or {}, realism.get("before_reranking")
-    if not reranking.get("scorer") or not before:
+    reranked = before_reranking(realism)
+    if reranked is None:
         return ""
+    keep_share, before = reranked
     return format_html(
         '<p class="realism-reranking">Figures of what batches keep: the {} of each batch\'s good '
         "texts the run's reranker finds most real. Before reranking: discriminator AUC {}, "
         "distinct-2 {}.</p>",
-        f"{reranking['keep_share']:.0%}",
+        f"{keep_share:.0%}",
         _number(before.get("discriminator_auc")),
         _number(before.get("distinct_2")),
     )

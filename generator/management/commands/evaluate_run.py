@@ -4,6 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from generator.models import ModelRun
+from generator.quality_gate import before_reranking
 from generator.run_evaluation import DEFAULT_SAMPLES, EvaluationError, evaluate_run
 
 MIN_SAMPLES = 20  # fewer and the discriminator and rates say little
@@ -77,10 +78,11 @@ def table(realism: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _reranking_rows(realism: Mapping[str, Any]) -> list[tuple[str, str]]:
     """What the figures above are of, where batches keep only the reranker's most real texts."""
-    reranking, before = realism.get("reranking") or {}, realism.get("before_reranking")
-    if not reranking.get("scorer") or not before:
+    reranked = before_reranking(realism)
+    if reranked is None:
         return [("reranking", "off: figures of every good text")]
-    share = f"{reranking['keep_share']:.0%}"
+    keep_share, before = reranked
+    share = f"{keep_share:.0%}"
     rows = [("reranking", f"figures above: the {share} of each batch that reads most real")]
     for name, label in (
         ("discriminator_auc", "AUC before reranking"),
