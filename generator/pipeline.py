@@ -25,7 +25,7 @@ from generator.ml.reranking import RealismScorer, most_real
 from generator.ml.sampling import default_batch_size, get_sampler
 from generator.ml.text import text_hash
 from generator.models import GeneratedDescription, GenerationBatch, ModelRun
-from generator.overfit_check import apply_verdicts
+from generator.overfit_check import apply_verdicts, get_detector
 from generator.pitches import make_room
 from titles.models import Genre
 
@@ -79,6 +79,7 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
         chunk_size=chunk_size,
         # A visitor's pitch is written at the next pause point, not after the whole batch.
         pause=lambda: make_room(sampler),
+        is_real_title=get_detector().has_title,
     )
     genre_ids = dict(Genre.objects.values_list("name", "id"))
     screening = screen(
@@ -91,12 +92,22 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
     rejections = Counter(screening.rejections)
     if duplicates:
         rejections[DUPLICATE] += duplicates
-    accepted, less_real = _most_real(batch.model_run, accepted)
-    if less_real:
-        rejections[LESS_REAL] += less_real
     rows = [_description(batch, item) for item in accepted]
     apply_verdicts(rows)  # overfit check against the training data and the pool: sets status
-    rejections[OVERFIT] += sum(row.status == GeneratedDescription.Status.OVERFIT for row in rows)
+    held = [row.status == GeneratedDescription.Status.OVERFIT for row in rows]
+    rejections[OVERFIT] += sum(held)
+    # Held texts are stored for moderators; the reranker chooses among the servable rest.
+    servable = [
+        (row, item) for row, item, hold in zip(rows, accepted, held, strict=True) if not hold
+    ]
+    kept = _most_real(batch.model_run, servable)
+    if less_real := len(servable) - len(kept):
+        rejections[LESS_REAL] += less_real
+    stored = [
+        *kept,
+        *((row, item) for row, item, hold in zip(rows, accepted, held, strict=True) if hold),
+    ]
+    rows, accepted = [row for row, _ in stored], [item for _, item in stored]
     with transaction.atomic():
         _store(batch, rows, accepted, genre_ids)
         GenerationBatch.objects.filter(pk=batch.pk).update(
@@ -112,17 +123,17 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
     return batch
 
 
-def _most_real(run: ModelRun, accepted: list[Accepted]) -> tuple[list[Accepted], int]:
-    """The GENERATION_KEEP_SHARE of the texts the run's reranker finds most real, and how many
-    it dropped; all of them where the run has no reranker (not evaluated yet).
+def _most_real(
+    run: ModelRun, servable: list[tuple[GeneratedDescription, Accepted]]
+) -> list[tuple[GeneratedDescription, Accepted]]:
+    """The GENERATION_KEEP_SHARE of the servable texts the run's reranker finds most real; all of
+    them where the run has no reranker (not evaluated yet).
     """
     share = settings.GENERATION_KEEP_SHARE
     scorer = RealismScorer.load(Path(run.checkpoint_path)) if share < 1 else None
     if scorer is None:
-        return accepted, 0
-    texts = [item.record.description for item in accepted]
-    kept = most_real(accepted, texts, scorer, share)
-    return kept, len(accepted) - len(kept)
+        return servable
+    return most_real(servable, [row.text for row, _ in servable], scorer, share)
 
 
 def _drop_stored(accepted: list[Accepted]) -> tuple[list[Accepted], int]:

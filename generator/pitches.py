@@ -25,8 +25,9 @@ from generator.ml.reranking import RealismScorer, ranked
 from generator.ml.sampling import Sampler, get_sampler
 from generator.ml.text import text_hash
 from generator.models import GeneratedDescription, ModelRun, Pitch
-from generator.overfit_check import apply_verdicts
+from generator.overfit_check import apply_verdicts, get_detector
 from generator.pitch_policy import blocklist
+from generator.pools import new_sampling
 from titles.models import Genre
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ def _write(pitch: Pitch, sampler: Sampler | None) -> None:
         count,
         SamplingSettings(**sampling),
         chunk_size=count,
+        is_real_title=get_detector().has_title,
     )
     screening = screen(samples, kind=pitch.kind, genres=[genre.name], known_genres={genre.name})
     accepted = screening.accepted
@@ -163,16 +165,9 @@ def _description(
 
 def _sampling(pitch: Pitch) -> dict[str, Any]:
     """Production sampling, seeded by the pitch: the text is reproduced from the pitch alone."""
-    rng = random.Random(pitch.seed)
     low, high = settings.GENERATION_TEMPERATURE_MIN, settings.GENERATION_TEMPERATURE_MAX
-    return {
-        "temperature": round(rng.uniform(low, high), 3),
-        "top_p": settings.GENERATION_TOP_P,
-        "top_k": settings.GENERATION_TOP_K,
-        "repetition_penalty": settings.GENERATION_REPETITION_PENALTY,
-        "max_new_tokens": settings.GENERATION_MAX_NEW_TOKENS,
-        "seed": pitch.seed,
-    }
+    temperature = round(random.Random(pitch.seed).uniform(low, high), 3)
+    return new_sampling(temperature, pitch.seed)
 
 
 def _genre_for(pitch: Pitch) -> Genre | None:

@@ -194,6 +194,8 @@ def new_sampling(temperature: float | None = None, seed: int | None = None) -> d
         "repetition_penalty": settings.GENERATION_REPETITION_PENALTY,
         "max_new_tokens": settings.GENERATION_MAX_NEW_TOKENS,
         "seed": rng.randrange(2**62) if seed is None else seed,
+        # Real titles are off limits where the overfit check holds them: steer clear at sampling.
+        "avoid_real_titles": settings.OVERFIT_CHECK_TITLES,
     }
 
 

@@ -2,10 +2,13 @@
 
 `evaluate_run(run_id, samples, seed)` loads the run's checkpoint, samples `samples` records with
 the production sampling settings (generator.pools.new_sampling: a temperature from the configured
-range, the configured top_p, top_k, repetition penalty and max_new_tokens), builds the real
-descriptions the run never trained on (its held-out eval split, generator.ml.splits, plus the
-titles beyond its `limit`), scores the samples with generator.ml.evaluation against them and the
-training detector, and stores the figures on `ModelRun.realism`. It queues nothing: the Celery
+range, the configured top_p, top_k, repetition penalty and max_new_tokens, steering clear of
+real titles), builds the real descriptions the run never trained on (its held-out eval split,
+generator.ml.splits, plus the titles beyond its `limit`), and scores with generator.ml.evaluation
+against them what batches would serve of the samples (filtered, copies held, reranked per batch):
+AUC, distinct-2 and length; the real-title and copy rates are of all samples, before filtering.
+The figures of all samples are kept too (`before_reranking`). They are stored on
+`ModelRun.realism`. It queues nothing: the Celery
 task `generator.evaluate_run` and `manage.py evaluate_run` call it. It loads torch (the sampler),
 so the web process and the admin must queue the task by name (generator.queueing).
 """
@@ -28,15 +31,16 @@ from generator.finetune_runs import DATABASE_SOURCE, training_records
 from generator.ml.config import SamplingSettings, TrainingConfig
 from generator.ml.dataset import DatasetError
 from generator.ml.evaluation import Realism, evaluate, parsed
+from generator.ml.filters import screen
 from generator.ml.format import (
     END_TOKEN,
     START_TOKEN,
     FormatError,
-    Record,
     Sample,
     parse_record,
     prompt_prefix,
 )
+from generator.ml.overfit import Detector
 from generator.ml.reranking import SCORER_FILE, RealismScorer, RerankError, most_real
 from generator.ml.sampling import Sampler, get_sampler
 from generator.ml.splits import SplitError, split_records
@@ -190,26 +194,37 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
     sampler = get_sampler(run.checkpoint_path)
     chunk_size = sampler.auto_batch_size()
     plan = sampling_plan(samples, real.trained_kinds, seed)
-    sampled = _sample(sampler, plan, chunk_size)
+    detector, limits = get_detector(), thresholds()
+    groups = _sample(sampler, plan, chunk_size, detector)
     # As many real texts as samples, so the classifier's two classes weigh the same.
     references = random.Random(seed).sample(real.descriptions, min(len(real.descriptions), samples))
-    realism = evaluate(sampled, references, get_detector(), thresholds(), seed=seed)
-    raw = realism
+    sampled = [sample for group in groups for sample in group]
+    raw = evaluate(sampled, references, detector, limits, seed)
     reranking: dict[str, Any] = {"keep_share": settings.GENERATION_KEEP_SHARE}
+    scorer = None
     if settings.GENERATION_KEEP_SHARE < 1:
         scorer = _fit_scorer(run, real, sampler, chunk_size, samples, seed)
         reranking["scorer"] = scorer is not None
-        if scorer is not None:
-            # The figures of what batches keep: the evaluated texts, reranked as batches are.
-            kept = _reranked(sampled, scorer)
-            served = evaluate(kept, references, get_detector(), thresholds(), seed=seed)
-            realism = replace(
-                served, samples=raw.samples, format_failure_rate=raw.format_failure_rate
-            )
+    served = [
+        sample
+        for group, sampled in zip(plan, groups, strict=True)
+        for sample in _served(group, sampled, scorer, detector)
+    ]
+    # Served texts hold no copies or real titles by construction: those two are of all samples.
+    realism = replace(
+        evaluate(served, references, detector, limits, seed),
+        samples=raw.samples,
+        format_failure_rate=raw.format_failure_rate,
+        real_title_rate=raw.real_title_rate,
+        copy_rate=raw.copy_rate,
+    )
     stored = {
         **realism.as_dict(),
         "before_reranking": raw.as_dict(),
         "reranking": reranking,
+        "served_texts": len(served),
+        # Samples kept from closing a real title where closing it was their likeliest next token.
+        "steered_title_rate": sum(sample.steered for sample in sampled) / len(sampled),
         "evaluated_at": timezone.now().isoformat(),
         "seed": seed,
         "real_texts": len(references),
@@ -223,18 +238,22 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
     return realism
 
 
-def _sample(sampler: Sampler, plan: list[SampleGroup], chunk_size: int) -> list[Sample]:
-    sampled: list[Sample] = []
-    for group in plan:
-        sampled += sampler.generate(
+def _sample(
+    sampler: Sampler, plan: list[SampleGroup], chunk_size: int, detector: Detector
+) -> list[list[Sample]]:
+    """Each group's samples, drawn as a batch draws them."""
+    return [
+        sampler.generate(
             _prefix(group.prompt),
             group.count,
             SamplingSettings(**group.sampling),
             chunk_size,
             # Minutes of sampling on a CPU: a visitor's pitch is written in between.
             pause=lambda: make_room(sampler),
+            is_real_title=detector.has_title,
         )
-    return sampled
+        for group in plan
+    ]
 
 
 def _fit_scorer(
@@ -244,7 +263,10 @@ def _fit_scorer(
     and save it beside the checkpoint (replacing an older one); None with too few texts.
     """
     plan = sampling_plan(samples, real.trained_kinds, seed + SCORER_SEED_OFFSET)
-    generated = [record.description for record in parsed(_sample(sampler, plan, chunk_size))[0]]
+    sampled = _sample(sampler, plan, chunk_size, get_detector())
+    generated = [
+        record.description for record in parsed(sample for group in sampled for sample in group)[0]
+    ]
     trained = random.Random(seed).sample(real.trained, min(len(real.trained), len(generated)))
     checkpoint = Path(run.checkpoint_path)
     try:
@@ -257,20 +279,23 @@ def _fit_scorer(
     return scorer
 
 
-def _reranked(sampled: list[Sample], scorer: RealismScorer) -> list[Sample]:
-    """The samples a batch would keep: the parsed ones, reranked (the rest fail the format)."""
-    good = [(sample, record) for sample in sampled if (record := _record(sample)) is not None]
-    return most_real(
-        [sample for sample, _ in good],
-        [record.description for _, record in good],
-        scorer,
-        settings.GENERATION_KEEP_SHARE,
-    )
-
-
-def _record(sample: Sample) -> Record | None:
-    records, _failures = parsed([sample])
-    return records[0] if records else None
+def _served(
+    group: SampleGroup, sampled: list[Sample], scorer: RealismScorer | None, detector: Detector
+) -> list[Sample]:
+    """What a batch of `group` would serve: the samples that pass the filters and the training
+    overfit check, reranked by `scorer` (generator.pipeline does the same, with the pool too).
+    """
+    kind = None if group.prompt == ALL else group.prompt
+    limits = thresholds()
+    servable = [
+        item
+        for item in screen(sampled, kind=kind).accepted
+        if not detector.check(item.record.description, item.record.title, limits).overfit
+    ]
+    if scorer is not None:
+        texts = [item.record.description for item in servable]
+        servable = most_real(servable, texts, scorer, settings.GENERATION_KEEP_SHARE)
+    return [item.sample for item in servable]
 
 
 def _prefix(prompt: str) -> str:
@@ -287,6 +312,7 @@ def _sampling_record(plan: list[SampleGroup], chunk_size: int) -> dict[str, Any]
         "temperature_max": settings.GENERATION_TEMPERATURE_MAX,
         **{name: first[name] for name in ("top_p", "top_k", "repetition_penalty")},
         "max_new_tokens": first["max_new_tokens"],
+        "avoid_real_titles": first["avoid_real_titles"],
         "texts_per_temperature": TEXTS_PER_TEMPERATURE,
         "chunk_size": chunk_size,
         "prompts": dict(prompts),

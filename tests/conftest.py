@@ -54,6 +54,14 @@ def _no_reranking(settings: Any) -> None:
     settings.GENERATION_KEEP_SHARE = 1.0
 
 
+@pytest.fixture(autouse=True)
+def _tiny_model_temperatures(settings: Any) -> None:
+    """Temperatures at which the tiny model still writes its records; production runs hotter
+    (its reranker keeps the most real half), which would make sampling tests flaky.
+    """
+    settings.GENERATION_TEMPERATURE_MIN, settings.GENERATION_TEMPERATURE_MAX = 0.7, 1.2
+
+
 @pytest.fixture
 def reranking(settings: Any, trained_checkpoint: Path) -> Iterator[Path]:
     """Reranking on (keep half); the reranker file beside the shared checkpoint goes afterwards."""

@@ -2,6 +2,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from generator.models import GeneratedDescription, GenerationBatch, ModelRun, Pool
@@ -41,7 +42,9 @@ def test_it_queues_just_enough_batches_for_the_shortfall(unloaded_run: ModelRun)
         list(batches.values_list("kind", "genre__slug", "requested"))
         == [("movie", "dramas", 8)] * 2
     )
-    assert all(0.7 <= batch.sampling["temperature"] <= 1.2 for batch in batches)
+    low, high = settings.GENERATION_TEMPERATURE_MIN, settings.GENERATION_TEMPERATURE_MAX
+    assert all(low <= batch.sampling["temperature"] <= high for batch in batches)
+    assert all(batch.sampling["avoid_real_titles"] for batch in batches)
 
 
 def test_it_never_queues_twice_for_the_same_shortfall(unloaded_run: ModelRun) -> None:

@@ -28,7 +28,7 @@ def test_a_run_within_every_threshold_passes() -> None:
         # 0.70 / 0.85 = 82% of the real texts' distinct-2.
         ({"distinct_2": 0.70}, "distinct-2 is 82% of the real texts', below 85%"),
         ({"real_title_rate": 0.04}, "real-title rate 4.0% is above 3.0%"),
-        ({"copy_rate": 1 / 300}, "copy rate 0.3% is above 0.0%"),
+        ({"copy_rate": 7 / 300}, "copy rate 2.3% is above 2.0%"),
     ],
 )
 def test_each_threshold_fails_on_its_own(change: dict[str, Any], failure: str) -> None:

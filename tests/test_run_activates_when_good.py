@@ -39,14 +39,14 @@ def test_a_flagged_run_that_passes_the_gate_becomes_the_active_model() -> None:
 
 
 def test_a_flagged_run_that_fails_the_gate_is_refused_with_the_reason() -> None:
-    run = finished_run({**GOOD, "discriminator_auc": 0.9, "copy_rate": 0.02})
+    run = finished_run({**GOOD, "discriminator_auc": 0.9, "copy_rate": 0.03})
 
     activate_when_good(run.pk)
 
     run.refresh_from_db()
     assert not run.is_active and ModelRun.objects.active() is None
     assert run.hyperparameters["activation"] == (
-        "refused: discriminator AUC 0.900 is above 0.750; copy rate 2.0% is above 0.0%"
+        "refused: discriminator AUC 0.900 is above 0.750; copy rate 3.0% is above 2.0%"
     )
     assert run.hyperparameters["steps"] == 200  # the rest of the settings are kept
 

@@ -105,6 +105,7 @@ def test_the_same_seed_gives_the_same_figures_also_with_a_pitch_written_midway(
     assert pitch.status == Pitch.Status.DONE, pitch.error
 
 
+@override_settings(OVERFIT_CHECK_TITLES=False)  # real titles allowed: sampling does not steer
 def test_a_run_that_copies_its_training_data_gets_a_high_copy_rate(active_run: ModelRun) -> None:
     _tiny_records_as_titles()
     run = _with_data(active_run)
@@ -116,6 +117,21 @@ def test_a_run_that_copies_its_training_data_gets_a_high_copy_rate(active_run: M
     run.refresh_from_db()
     assert run.realism["copy_rate"] == realism.copy_rate
     assert run.realism["held_out"] == {"eval_split": 1, "beyond_limit": 0}
+    parsed = round(24 * (1 - realism.format_failure_rate))
+    # Batches hold copies: what the evaluation scores as served has none of them.
+    assert run.realism["served_texts"] <= parsed - round(parsed * realism.copy_rate)
+
+
+def test_sampling_steers_a_copying_run_off_real_titles(active_run: ModelRun) -> None:
+    _tiny_records_as_titles()
+    run = _with_data(active_run)
+
+    realism = evaluate_run(run.pk, samples=24, seed=0)
+
+    assert realism.real_title_rate == 0.0
+    run.refresh_from_db()
+    assert run.realism["sampling"]["avoid_real_titles"] is True
+    assert run.realism["steered_title_rate"] > 0  # unsteered, it wrote real titles (above)
 
 
 def test_held_out_texts_are_never_texts_the_run_trained_on(active_run: ModelRun) -> None:

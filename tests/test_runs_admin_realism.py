@@ -82,7 +82,7 @@ def test_the_detail_page_shows_each_figure_against_the_gate(admin_client: Client
     assert rows["discriminator AUC"][:2] == ["0.810", "✗ ≤ 0.75"]
     assert "0.5 cannot, 1.0 always can" in rows["discriminator AUC"][2]
     assert rows["distinct-2"][:2] == ["0.830", "✓ ≥ 85% of real (is 98%)"]
-    assert rows["copies"][:2] == ["0.0%", "✓ ≤ 0.0%"]
+    assert rows["copies"][:2] == ["0.0%", "✓ ≤ 2.0%"]
     assert rows["format failures"][:2] == ["1.0%", ""]
     html = _detail(admin_client, run)
     assert "Quality gate failed: discriminator AUC 0.810 is above 0.750" in html
@@ -99,9 +99,9 @@ def test_reranked_figures_say_so_and_show_the_figures_before_reranking(
 
     html = _detail(admin_client, _done_run(realism=reranked))
 
-    assert "the 50% of each batch's good texts the run's reranker finds most real" in html
-    assert "Before reranking: discriminator AUC 0.830, distinct-2 0.790." in html
-    assert "Before reranking" not in plain
+    assert "the 50% of each batch's good texts, copies held, that the run's reranker" in html
+    assert "Of all samples: discriminator AUC 0.830, distinct-2 0.790." in html
+    assert "Of all samples" not in plain
 
 
 def test_an_unevaluated_run_offers_the_evaluate_button_to_who_may_change_runs(
@@ -181,7 +181,7 @@ def test_compare_puts_runs_side_by_side_with_the_better_value_marked(
     second = _done_run(
         base="other",
         eval_loss_curve=[[200, 2.4]],
-        realism={**GOOD, "discriminator_auc": 0.7, "copy_rate": 0.01},
+        realism={**GOOD, "discriminator_auc": 0.7, "copy_rate": 0.03},
     )
 
     response = _action(admin_client, "compare_runs", first, second)
@@ -192,9 +192,9 @@ def test_compare_puts_runs_side_by_side_with_the_better_value_marked(
     assert rows["records (train / eval)"] == ["900 / 47", "900 / 47"]
     assert rows["eval loss"] == ["2.600", "2.400 ✓"]
     assert rows["discriminator AUC"] == ["0.610 ✓", "0.700"]
-    assert rows["copies"] == ["0.0% ✓", "1.0%"]
+    assert rows["copies"] == ["0.0% ✓", "3.0%"]
     assert rows["distinct-2"] == ["0.830", "0.830"]  # equal: neither is better
-    assert rows["quality gate"] == ["passed", "failed: copy rate 1.0% is above 0.0%"]
+    assert rows["quality gate"] == ["passed", "failed: copy rate 3.0% is above 2.0%"]
 
 
 def test_compare_needs_two_runs(admin_client: Client) -> None:
@@ -227,7 +227,7 @@ def test_a_run_failing_the_gate_or_never_evaluated_needs_confirmation(
     unevaluated = _done_run()
 
     assert (
-        "copy rate 20.0% is above 0.0%"
+        "copy rate 20.0% is above 2.0%"
         in _action(admin_client, "activate_run", copying).content.decode()
     )
     assert (

@@ -530,14 +530,22 @@ REALISM_ROWS = (
     RealismRow(
         "real_title_rate",
         "real titles",
-        "parsed samples titled like a training title",
+        "parsed samples titled like a training title, before any filtering",
         _rate,
         True,
     ),
     RealismRow(
+        "steered_title_rate",
+        "titles steered off real ones",
+        "samples kept from closing a real title where that was their likeliest next token",
+        _rate,
+        None,
+    ),
+    RealismRow(
         "copy_rate",
         "copies",
-        "parsed samples the overfit check calls copies of training descriptions",
+        "parsed samples the overfit check calls copies of training descriptions, before "
+        "filtering (batches hold them: none is served)",
         _rate,
         True,
     ),
@@ -626,9 +634,9 @@ def _reranking_note(realism: dict[str, Any]) -> str:
         return ""
     keep_share, before = reranked
     return format_html(
-        '<p class="realism-reranking">Figures of what batches keep: the {} of each batch\'s good '
-        "texts the run's reranker finds most real. Before reranking: discriminator AUC {}, "
-        "distinct-2 {}.</p>",
+        '<p class="realism-reranking">AUC, distinct-2 and length are of what batches serve: the {} '
+        "of each batch's good texts, copies held, that the run's reranker finds most real. Of "
+        "all samples: discriminator AUC {}, distinct-2 {}.</p>",
         f"{keep_share:.0%}",
         _number(before.get("discriminator_auc")),
         _number(before.get("distinct_2")),

@@ -121,6 +121,8 @@ class SamplingSettings:
     repetition_penalty: float = 1.1
     max_new_tokens: int = 96
     seed: int = 0
+    # Keep rows from closing a title on a real one (generator.ml.title_guard) while sampling.
+    avoid_real_titles: bool = False
 
     def __post_init__(self) -> None:
         _check_range("temperature", self.temperature, 0.05, 5.0)
@@ -130,7 +132,7 @@ class SamplingSettings:
         _check_range("max_new_tokens", self.max_new_tokens, 1, 1024)
         _check_range("seed", self.seed, 0, 2**63 - 1)
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)
 
     def generate_kwargs(self) -> GenerateKwargs:

@@ -52,6 +52,7 @@ class Sample:
     reached_end: bool
     new_tokens: int
     row: int
+    steered: bool = False  # kept from closing a real title it was likeliest to close (title_guard)
 
 
 def _clean(text: str) -> str:

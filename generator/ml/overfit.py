@@ -182,6 +182,10 @@ class Detector:
     def __len__(self) -> int:
         return len(self._documents)
 
+    def has_title(self, title: str) -> bool:
+        """Whether `title` is an indexed document's title, folded as `check` folds titles."""
+        return bool(title) and normalise(title) in self._titles
+
     def add(self, document: Document) -> None:
         index = len(self._documents)
         found = tokens(document.text)

@@ -19,12 +19,14 @@ import torch
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
+    LogitsProcessorList,
     StoppingCriteria,
     StoppingCriteriaList,
 )
 
 from generator.ml.config import CPU_BATCH_SIZE, GPU_MAX_BATCH_SIZE, SamplingSettings
 from generator.ml.format import END_TOKEN, START_TOKEN, Sample
+from generator.ml.title_guard import RealTitleGuard, TitlePredicate, closing_tokens
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,14 @@ class Sampler:
         self.pad_id = (
             self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.end_id
         )
+        self._closers: dict[str, list[int]] | None = None
+
+    @property
+    def closers(self) -> dict[str, list[int]]:
+        """The tokens that close a title, found once per checkpoint (generator.ml.title_guard)."""
+        if self._closers is None:
+            self._closers = closing_tokens(self.tokenizer)
+        return self._closers
 
     def _single_token_id(self, token: str) -> int:
         ids = self.tokenizer.encode(token, add_special_tokens=False)
@@ -109,17 +119,21 @@ class Sampler:
         settings: SamplingSettings,
         chunk_size: int | None = None,
         pause: Callable[[], None] | None = None,
+        is_real_title: TitlePredicate | None = None,
     ) -> list[Sample]:
         """`count` samples continuing `prefix`, in chunks of `chunk_size` rows (default: all).
 
         Chunk k is seeded with `settings.seed + k`, so a text is reproduced from the seed, the
-        chunk size and its row. When the device runs out of memory the chunk size halves and the
+        chunk size and its row (and, with `settings.avoid_real_titles`, the real titles
+        `is_real_title` knows). When the device runs out of memory the chunk size halves and the
         batch starts again; `self.last_chunk_size` says what was used. `pause`, when given, runs
         between chunks and between decoding steps (at most every PAUSE_EVERY_SECONDS): where
         urgent work may use this sampler without changing what the batch writes.
         """
         if count < 1:
             raise ValueError("count must be at least 1")
+        if settings.avoid_real_titles and is_real_title is None:
+            raise ValueError("avoid_real_titles needs is_real_title, the real-title predicate")
         chunk = min(count, chunk_size or count)
         while True:
             try:
@@ -128,7 +142,9 @@ class Sampler:
                     if pause is not None and index:
                         pause()
                     rows = min(chunk, count - start)
-                    chunk_samples = self._generate_chunk(prefix, rows, settings, index, pause)
+                    chunk_samples = self._generate_chunk(
+                        prefix, rows, settings, index, pause, is_real_title
+                    )
                     for sample in chunk_samples:
                         samples.append(replace(sample, row=start + sample.row))
                 self.last_chunk_size = chunk
@@ -149,6 +165,7 @@ class Sampler:
         settings: SamplingSettings,
         chunk_index: int,
         pause: Callable[[], None] | None = None,
+        is_real_title: TitlePredicate | None = None,
     ) -> list[Sample]:
         if self.simulate_oom_above is not None and count > self.simulate_oom_above:
             raise torch.OutOfMemoryError(f"simulated: {count} rows > {self.simulate_oom_above}")
@@ -159,16 +176,27 @@ class Sampler:
         torch.manual_seed(generator_seed)
         if self.device.type == "cuda":
             torch.cuda.manual_seed_all(generator_seed)
+        guard = None
+        if settings.avoid_real_titles and is_real_title is not None:
+            guard = RealTitleGuard(
+                self.tokenizer, self.closers, is_real_title, prefix, input_ids.shape[1]
+            )
+        generate_kwargs = settings.generate_kwargs()
+        positions = getattr(self.model.config, "max_position_embeddings", None)
+        if positions:  # a long row must stop at the model's last position, not index past it
+            room = max(1, positions - input_ids.shape[1])
+            generate_kwargs["max_new_tokens"] = min(generate_kwargs["max_new_tokens"], room)
         # generate() declares `self: GenerativePreTrainedModel`, a protocol no model class meets.
         output = self.model.generate(  # type: ignore[misc]
             input_ids=input_ids,
             attention_mask=attention_mask,
-            **settings.generate_kwargs(),
+            **generate_kwargs,
             eos_token_id=self.end_id,
             pad_token_id=self.pad_id,
             stopping_criteria=(
                 StoppingCriteriaList([_PausePoint(pause, PAUSE_EVERY_SECONDS)]) if pause else None
             ),
+            logits_processor=LogitsProcessorList([guard]) if guard else None,
         )
         # Without return_dict_in_generate, generate() returns the token ids as one tensor.
         assert isinstance(output, torch.Tensor)
@@ -183,8 +211,9 @@ class Sampler:
             ends.append(reached_end)
             lengths.append(len(continuation))
         texts = self.tokenizer.batch_decode(kept, skip_special_tokens=True)
+        steered = guard.steered if guard is not None else set()
         return [
-            Sample(text, reached_end, length, row)
+            Sample(text, reached_end, length, row, row in steered)
             for row, (text, reached_end, length) in enumerate(
                 zip(texts, ends, lengths, strict=True)
             )

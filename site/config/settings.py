@@ -307,9 +307,10 @@ POOL_TOP_GENRES = envint("POOL_TOP_GENRES", 5)  # genres per kind that get a poo
 POOL_FRESH_MAX_SERVED = envint("POOL_FRESH_MAX_SERVED", 3)  # "fresh" = served fewer times
 POOL_MAX_BATCHES_PER_TOP_UP = envint("POOL_MAX_BATCHES_PER_TOP_UP", 20)
 POOL_NUDGE_INTERVAL = envint("POOL_NUDGE_INTERVAL", 30)  # seconds between nudges from serving
-# Sampling: a temperature is drawn per batch from this range and stored with every text.
-GENERATION_TEMPERATURE_MIN = envfloat("GENERATION_TEMPERATURE_MIN", 0.7)
-GENERATION_TEMPERATURE_MAX = envfloat("GENERATION_TEMPERATURE_MAX", 1.2)
+# Sampling: a temperature is drawn per batch from this range and stored with every text. Hot on
+# purpose: the run's reranker keeps the most real half, so heat buys variety (README "Realism").
+GENERATION_TEMPERATURE_MIN = envfloat("GENERATION_TEMPERATURE_MIN", 1.0)
+GENERATION_TEMPERATURE_MAX = envfloat("GENERATION_TEMPERATURE_MAX", 1.5)
 GENERATION_TOP_P = envfloat("GENERATION_TOP_P", 0.95)
 GENERATION_TOP_K = envint("GENERATION_TOP_K", 50)
 GENERATION_REPETITION_PENALTY = envfloat("GENERATION_REPETITION_PENALTY", 1.1)
@@ -383,4 +384,6 @@ if OVERFIT_POLICY not in ("auto-approve", "review"):
 QUALITY_MAX_AUC = envfloat("QUALITY_MAX_AUC", 0.75)
 QUALITY_MIN_DISTINCT_2 = envfloat("QUALITY_MIN_DISTINCT_2", 0.85)
 QUALITY_MAX_REAL_TITLE_RATE = envfloat("QUALITY_MAX_REAL_TITLE_RATE", 0.03)
-QUALITY_MAX_COPY_RATE = envfloat("QUALITY_MAX_COPY_RATE", 0.0)
+# Copies in a run's samples before filtering: batches hold every one (none is served); above this
+# the run memorises (Gemma 3 at the README budget: 10%), not a chance 2 in 300.
+QUALITY_MAX_COPY_RATE = envfloat("QUALITY_MAX_COPY_RATE", 0.02)

@@ -70,7 +70,8 @@ def table(realism: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("length distance (KS)", number("length_distance")),
         ("format failures", rate("format_failure_rate")),
         ("real titles", rate("real_title_rate")),
-        ("copies", rate("copy_rate")),
+        ("titles steered off real", rate("steered_title_rate")),
+        ("copies (all held)", rate("copy_rate")),
         ("held-out eval loss", number("eval_loss", 4)),
         *_reranking_rows(realism),
     ]
@@ -83,11 +84,13 @@ def _reranking_rows(realism: Mapping[str, Any]) -> list[tuple[str, str]]:
         return [("reranking", "off: figures of every good text")]
     keep_share, before = reranked
     share = f"{keep_share:.0%}"
-    rows = [("reranking", f"figures above: the {share} of each batch that reads most real")]
+    rows = [
+        ("reranking", f"AUC, distinct-2, length: the {share} of each batch that reads most real"),
+        ("texts served", str(realism.get("served_texts", "–"))),
+    ]
     for name, label in (
         ("discriminator_auc", "AUC before reranking"),
         ("distinct_2", "distinct-2 before"),
-        ("real_title_rate", "real titles before"),
     ):
         value = before.get(name)
         shown = "–" if value is None else (f"{value:.1%}" if "rate" in name else f"{value:.3f}")
