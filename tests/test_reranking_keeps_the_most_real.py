@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from generator.ml.reranking import RealismScorer, RerankError, most_real, ranked
+from generator.ml.reranking import SCORER_FILE, RealismScorer, RerankError, most_real, ranked
 
 PLACES: tuple[str, ...] = (
     *("Lisbon", "Osaka", "Lagos", "Quebec", "Perth", "Lima", "Oslo", "Seoul", "Cairo", "Rome"),
@@ -69,3 +70,22 @@ def test_too_few_texts_or_a_bad_share_is_a_clear_error(scorer: RealismScorer) ->
     for share in (0.0, 1.5, -1.0):
         with pytest.raises(RerankError, match="keep share must be above 0 and at most 1"):
             most_real(["a"], ["a"], scorer, keep_share=share)
+
+
+def test_a_saved_scorer_is_read_once_until_its_file_changes(
+    scorer: RealismScorer, tmp_path: Path
+) -> None:
+    scorer.save(tmp_path)
+    first = RealismScorer.load(tmp_path)
+
+    assert RealismScorer.load(tmp_path) is first  # every batch asks: read from disk once
+    refitted = RealismScorer.fit(
+        [_specific(n) for n in range(12)], [_generic(n) for n in range(12)]
+    )
+    refitted.save(tmp_path)
+    os.utime(tmp_path / SCORER_FILE, ns=(1, 2))  # a re-evaluation writes it anew
+    again = RealismScorer.load(tmp_path)
+
+    assert again is not None and again is not first
+    texts = [_generic(20 % len(PLACES))]
+    assert again.generated_likelihood(texts) == refitted.generated_likelihood(texts)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -53,12 +54,21 @@ class RealismScorer:
 
     @classmethod
     def load(cls, directory: Path) -> RealismScorer | None:
-        """The scorer saved in a checkpoint directory, or None where there is none."""
+        """The scorer saved in a checkpoint directory, or None where there is none; read once per
+        process until the file changes (every batch and pitch asks for it).
+        """
         path = directory / SCORER_FILE
-        if not path.is_file():
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
             return None
-        # Written by our own evaluation into the checkpoint: as trusted as the weights beside it.
-        return cls(pickle.loads(path.read_bytes()))  # noqa: S301
+        return _read(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _read(path: str, mtime_ns: int, size: int) -> RealismScorer:
+    # Written by our own evaluation into the checkpoint: as trusted as the weights beside it.
+    return RealismScorer(pickle.loads(Path(path).read_bytes()))  # noqa: S301
 
 
 def most_real(
