@@ -94,20 +94,16 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
         rejections[DUPLICATE] += duplicates
     rows = [_description(batch, item) for item in accepted]
     apply_verdicts(rows)  # overfit check against the training data and the pool: sets status
-    held = [row.status == GeneratedDescription.Status.OVERFIT for row in rows]
-    rejections[OVERFIT] += sum(held)
+    pairs = list(zip(rows, accepted, strict=True))
+    overfit = GeneratedDescription.Status.OVERFIT
+    held = [(row, item) for row, item in pairs if row.status == overfit]
+    rejections[OVERFIT] += len(held)
     # Held texts are stored for moderators; the reranker chooses among the servable rest.
-    servable = [
-        (row, item) for row, item, hold in zip(rows, accepted, held, strict=True) if not hold
-    ]
+    servable = [(row, item) for row, item in pairs if row.status != overfit]
     kept = _most_real(batch.model_run, servable)
     if less_real := len(servable) - len(kept):
         rejections[LESS_REAL] += less_real
-    stored = [
-        *kept,
-        *((row, item) for row, item, hold in zip(rows, accepted, held, strict=True) if hold),
-    ]
-    rows, accepted = [row for row, _ in stored], [item for _, item in stored]
+    rows, accepted = [row for row, _ in kept + held], [item for _, item in kept + held]
     with transaction.atomic():
         _store(batch, rows, accepted, genre_ids)
         GenerationBatch.objects.filter(pk=batch.pk).update(

@@ -40,7 +40,7 @@ from generator.ml.format import (
     parse_record,
     prompt_prefix,
 )
-from generator.ml.overfit import Detector
+from generator.ml.overfit import Detector, Thresholds
 from generator.ml.reranking import SCORER_FILE, RealismScorer, RerankError, most_real
 from generator.ml.sampling import Sampler, get_sampler
 from generator.ml.splits import SplitError, split_records
@@ -203,12 +203,12 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
     reranking: dict[str, Any] = {"keep_share": settings.GENERATION_KEEP_SHARE}
     scorer = None
     if settings.GENERATION_KEEP_SHARE < 1:
-        scorer = _fit_scorer(run, real, sampler, chunk_size, samples, seed)
+        scorer = _fit_scorer(run, real, sampler, chunk_size, samples, seed, detector)
         reranking["scorer"] = scorer is not None
     served = [
         sample
-        for group, sampled in zip(plan, groups, strict=True)
-        for sample in _served(group, sampled, scorer, detector)
+        for group, group_samples in zip(plan, groups, strict=True)
+        for sample in _served(group, group_samples, scorer, detector, limits)
     ]
     # Served texts hold no copies or real titles by construction: those two are of all samples.
     realism = replace(
@@ -257,13 +257,19 @@ def _sample(
 
 
 def _fit_scorer(
-    run: ModelRun, real: HeldOut, sampler: Sampler, chunk_size: int, samples: int, seed: int
+    run: ModelRun,
+    real: HeldOut,
+    sampler: Sampler,
+    chunk_size: int,
+    samples: int,
+    seed: int,
+    detector: Detector,
 ) -> RealismScorer | None:
     """Fit the run's reranker on texts the evaluation does not score against trained real ones,
     and save it beside the checkpoint (replacing an older one); None with too few texts.
     """
     plan = sampling_plan(samples, real.trained_kinds, seed + SCORER_SEED_OFFSET)
-    sampled = _sample(sampler, plan, chunk_size, get_detector())
+    sampled = _sample(sampler, plan, chunk_size, detector)
     generated = [
         record.description for record in parsed(sample for group in sampled for sample in group)[0]
     ]
@@ -280,13 +286,16 @@ def _fit_scorer(
 
 
 def _served(
-    group: SampleGroup, sampled: list[Sample], scorer: RealismScorer | None, detector: Detector
+    group: SampleGroup,
+    sampled: list[Sample],
+    scorer: RealismScorer | None,
+    detector: Detector,
+    limits: Thresholds,
 ) -> list[Sample]:
     """What a batch of `group` would serve: the samples that pass the filters and the training
     overfit check, reranked by `scorer` (generator.pipeline does the same, with the pool too).
     """
     kind = None if group.prompt == ALL else group.prompt
-    limits = thresholds()
     servable = [
         item
         for item in screen(sampled, kind=kind).accepted

@@ -184,7 +184,10 @@ class Detector:
 
     def has_title(self, title: str) -> bool:
         """Whether `title` is an indexed document's title, folded as `check` folds titles."""
-        return bool(title) and normalise(title) in self._titles
+        return self._title_index(title) is not None
+
+    def _title_index(self, title: str) -> int | None:
+        return self._titles.get(normalise(title)) if title else None
 
     def add(self, document: Document) -> None:
         index = len(self._documents)
@@ -211,7 +214,7 @@ class Detector:
         verdict = self._check_text(found, thresholds, allow)
         if verdict.overfit or not thresholds.check_titles or not title:
             return verdict
-        index = self._titles.get(normalise(title))
+        index = self._title_index(title)
         if index is None or (allow is not None and not allow(self._documents[index])):
             return verdict
         document = self._documents[index]

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -82,14 +83,11 @@ class Sampler:
         self.pad_id = (
             self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.end_id
         )
-        self._closers: dict[str, list[int]] | None = None
 
-    @property
+    @cached_property
     def closers(self) -> dict[str, list[int]]:
         """The tokens that close a title, found once per checkpoint (generator.ml.title_guard)."""
-        if self._closers is None:
-            self._closers = closing_tokens(self.tokenizer)
-        return self._closers
+        return closing_tokens(self.tokenizer)
 
     def _single_token_id(self, token: str) -> int:
         ids = self.tokenizer.encode(token, add_special_tokens=False)
