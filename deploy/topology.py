@@ -13,7 +13,7 @@ Procfile line with no compose service, stops the script before anything starts.
 Checks, all through the proxy unless said: the home page, htmx's "another one", a vote with its
 CSRF token, the admin login, static files, the body limit, /healthz/ (and compose's own health
 checks), and slow clients (2, then 10 sockets holding a partial request) while normal visitors'
-p99 stays under 200 ms. Every wait has a deadline; everything started is stopped at the end.
+p99 stays under a second. Every wait has a deadline; everything started is stopped at the end.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ LOOPBACK = "127.0.0.1"  # the only address this script ever connects to
 SITE_HOST = "tmdne.test"
 MODERATOR = ("moderator", "topology-moderator-password-7Qx")
 WEB_WORKERS = 2  # the attack report's two sync workers
-SLOW_P99_LIMIT_MS = 200.0
+# A visitor stuck behind a slow socket waits seconds (gunicorn's sync worker until the proxy's
+# 5 s cut-off); a second is far below that and above a busy 2-core CI box's scheduling noise.
+SLOW_P99_LIMIT_MS = 1000.0
 
 # How each compose service is started here. A compose service missing from this map is drift.
 COUNTERPARTS = {
