@@ -192,6 +192,7 @@ def new_sampling(temperature: float | None = None, seed: int | None = None) -> d
         "top_p": settings.GENERATION_TOP_P,
         "top_k": settings.GENERATION_TOP_K,
         "repetition_penalty": settings.GENERATION_REPETITION_PENALTY,
+        "min_p": settings.GENERATION_MIN_P,
         "max_new_tokens": settings.GENERATION_MAX_NEW_TOKENS,
         "seed": rng.randrange(2**62) if seed is None else seed,
         # Real titles are off limits where the overfit check holds them: steer clear at sampling.

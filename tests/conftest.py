@@ -56,10 +56,11 @@ def _no_reranking(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _tiny_model_temperatures(settings: Any) -> None:
-    """Temperatures at which the tiny model still writes its records; production runs hotter
+    """Sampling at which the tiny model still writes its records; production runs hotter
     (its reranker keeps the most real half), which would make sampling tests flaky.
     """
     settings.GENERATION_TEMPERATURE_MIN, settings.GENERATION_TEMPERATURE_MAX = 0.7, 1.2
+    settings.GENERATION_TOP_P, settings.GENERATION_TOP_K, settings.GENERATION_MIN_P = 0.95, 50, 0.0
 
 
 @pytest.fixture

@@ -119,7 +119,9 @@ def test_a_crash_before_storing_loses_nothing_and_can_be_rerun(
 
 
 def test_stored_settings_reproduce_the_same_text(active_run: Any) -> None:
-    batch = _ran(_batch(active_run).pk)
+    sampling = batch_sampling(seed=1234, min_p=0.07)
+    created = GenerationBatch.objects.create(model_run=active_run, requested=16, sampling=sampling)
+    batch = _ran(created.pk)
     description = batch.descriptions.first()
     assert description is not None
     assert description.seed is not None and description.batch_row is not None
@@ -132,6 +134,7 @@ def test_stored_settings_reproduce_the_same_text(active_run: Any) -> None:
         top_p=description.top_p,
         top_k=description.top_k,
         repetition_penalty=description.repetition_penalty,
+        min_p=batch.sampling["min_p"],  # kept by the batch, as the token limit is
         max_new_tokens=batch.sampling["max_new_tokens"],
         seed=description.seed,
     )

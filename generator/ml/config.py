@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 CPU_BATCH_SIZE = 16
 GPU_MAX_BATCH_SIZE = 256
@@ -111,6 +111,7 @@ class GenerateKwargs(TypedDict):
     top_k: int
     repetition_penalty: float
     max_new_tokens: int
+    min_p: NotRequired[float]
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,9 @@ class SamplingSettings:
     top_p: float = 0.95
     top_k: int = 50
     repetition_penalty: float = 1.1
+    # Drop tokens less likely than this share of the likeliest one (0: off), so hot sampling
+    # varies the wording without reaching into the tail where word salad lives.
+    min_p: float = 0.0
     max_new_tokens: int = 96
     seed: int = 0
     # Keep rows from closing a title on a real one (generator.ml.title_guard) while sampling.
@@ -129,6 +133,7 @@ class SamplingSettings:
         _check_range("top_p", self.top_p, 0.01, 1.0)
         _check_range("top_k", self.top_k, 0, 10_000)
         _check_range("repetition_penalty", self.repetition_penalty, 0.5, 3.0)
+        _check_range("min_p", self.min_p, 0.0, 1.0)
         _check_range("max_new_tokens", self.max_new_tokens, 1, 1024)
         _check_range("seed", self.seed, 0, 2**63 - 1)
 
@@ -137,7 +142,7 @@ class SamplingSettings:
 
     def generate_kwargs(self) -> GenerateKwargs:
         """The settings as `model.generate` takes them (the seed is set on torch instead)."""
-        return {
+        kwargs: GenerateKwargs = {
             "do_sample": True,
             "temperature": self.temperature,
             "top_p": self.top_p,
@@ -145,6 +150,9 @@ class SamplingSettings:
             "repetition_penalty": self.repetition_penalty,
             "max_new_tokens": self.max_new_tokens,
         }
+        if self.min_p:  # left out at 0, so batches stored before it sample exactly as they did
+            kwargs["min_p"] = self.min_p
+        return kwargs
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:

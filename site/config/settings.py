@@ -312,11 +312,13 @@ POOL_MAX_BATCHES_PER_TOP_UP = envint("POOL_MAX_BATCHES_PER_TOP_UP", 20)
 POOL_NUDGE_INTERVAL = envint("POOL_NUDGE_INTERVAL", 30)  # seconds between nudges from serving
 # Sampling: a temperature is drawn per batch from this range and stored with every text. Hot on
 # purpose: the run's reranker keeps the most real half, so heat buys variety (README "Realism").
-GENERATION_TEMPERATURE_MIN = envfloat("GENERATION_TEMPERATURE_MIN", 1.0)
-GENERATION_TEMPERATURE_MAX = envfloat("GENERATION_TEMPERATURE_MAX", 1.5)
-GENERATION_TOP_P = envfloat("GENERATION_TOP_P", 0.95)
-GENERATION_TOP_K = envint("GENERATION_TOP_K", 50)
+# min_p (not top-k/top-p) trims the tail, so the heat varies wording without misspelt words.
+GENERATION_TEMPERATURE_MIN = envfloat("GENERATION_TEMPERATURE_MIN", 1.5)
+GENERATION_TEMPERATURE_MAX = envfloat("GENERATION_TEMPERATURE_MAX", 2.0)
+GENERATION_TOP_P = envfloat("GENERATION_TOP_P", 1.0)
+GENERATION_TOP_K = envint("GENERATION_TOP_K", 0)
 GENERATION_REPETITION_PENALTY = envfloat("GENERATION_REPETITION_PENALTY", 1.1)
+GENERATION_MIN_P = envfloat("GENERATION_MIN_P", 0.07)
 GENERATION_MAX_NEW_TOKENS = envint("GENERATION_MAX_NEW_TOKENS", 96)
 # Share of each batch's good texts kept, the most real-looking by the run's reranker
 # (generator/ml/reranking.py, fitted when the run is evaluated); 1: keep all, fit none.
