@@ -319,7 +319,7 @@ def _sampling_record(plan: list[SampleGroup], chunk_size: int) -> dict[str, Any]
     return {
         "temperature_min": settings.GENERATION_TEMPERATURE_MIN,
         "temperature_max": settings.GENERATION_TEMPERATURE_MAX,
-        **{name: first[name] for name in ("top_p", "top_k", "repetition_penalty")},
+        **{name: first[name] for name in ("top_p", "top_k", "min_p", "repetition_penalty")},
         "max_new_tokens": first["max_new_tokens"],
         "avoid_real_titles": first["avoid_real_titles"],
         "texts_per_temperature": TEXTS_PER_TEMPERATURE,
