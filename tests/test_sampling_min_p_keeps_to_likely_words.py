@@ -1,6 +1,7 @@
 """min_p drops the tokens far less likely than the best one, however hot the temperature."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -31,7 +32,12 @@ def test_min_p_of_one_leaves_only_the_likeliest_token_at_any_temperature(
 
 
 def test_batches_stored_without_min_p_sample_as_before() -> None:
-    stored = {"temperature": 1.2, "top_p": 0.95, "top_k": 50, "repetition_penalty": 1.1}
+    stored: dict[str, Any] = {
+        "temperature": 1.2,
+        "top_p": 0.95,
+        "top_k": 50,
+        "repetition_penalty": 1.1,
+    }
 
     assert "min_p" not in SamplingSettings(**stored).generate_kwargs()
     assert SamplingSettings(**stored, min_p=0.1).generate_kwargs()["min_p"] == 0.1
