@@ -55,7 +55,7 @@ def _no_reranking(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _tiny_model_temperatures(settings: Any) -> None:
+def _tiny_model_sampling(settings: Any) -> None:
     """Sampling at which the tiny model still writes its records; production runs hotter
     (its reranker keeps the most real half), which would make sampling tests flaky.
     """
