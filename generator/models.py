@@ -1,7 +1,8 @@
 """Fine-tuning runs, generation batches and the pool of generated descriptions."""
 
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import fields as dataclass_fields
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Case, Count, F, FloatField, Q, Value, When
 from django.utils import timezone
 
+from generator.ml.config import SamplingSettings
 from generator.ml.text import text_hash
 from generator.signatures import normal_hash, shingles
 from titles.models import Genre, Kind
@@ -315,8 +317,13 @@ class GeneratedDescription(models.Model):
     top_p = models.FloatField(null=True, blank=True)
     top_k = models.PositiveIntegerField(null=True, blank=True)
     repetition_penalty = models.FloatField(null=True, blank=True)
+    min_p = models.FloatField(null=True, blank=True)
+    max_new_tokens = models.PositiveIntegerField(null=True, blank=True)
+    avoid_real_titles = models.BooleanField(null=True, blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
-    batch_row = models.PositiveIntegerField(null=True, blank=True)  # row in the seeded batch
+    # Rows sampled together (chunk k seeded with seed + k) and this text's row among them.
+    chunk_size = models.PositiveIntegerField(null=True, blank=True)
+    batch_row = models.PositiveIntegerField(null=True, blank=True)
 
     overfit_score = models.FloatField(null=True, blank=True)
     nearest_show_id = models.CharField(max_length=32, blank=True)
@@ -384,13 +391,23 @@ class GeneratedDescription(models.Model):
             super().save(*args, **kwargs)
             TextShingle.objects.index([self])
 
-    # The settings a text was sampled with, as a batch or a pitch stores them.
-    SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "repetition_penalty", "seed")
+    # Every SamplingSettings field is a model field of the same name: a text is re-sampled whole.
+    SAMPLING_FIELDS = tuple(field.name for field in dataclass_fields(SamplingSettings))
 
     @classmethod
-    def sampling_fields(cls, sampling: Mapping[str, Any]) -> dict[str, Any]:
-        """The model fields that record `sampling` (a batch's or a pitch's sampling settings)."""
-        return {name: sampling[name] for name in cls.SAMPLING_FIELDS}
+    def sampling_fields(cls, sampling: SamplingSettings, chunk_size: int) -> dict[str, Any]:
+        """The model fields that record `sampling` and the chunk size it was sampled in."""
+        return {**sampling.as_dict(), "chunk_size": chunk_size}
+
+    def sampling_settings(self) -> SamplingSettings:
+        """The settings this text was sampled with; ValueError for texts stored before all were
+        recorded.
+        """
+        values = {name: getattr(self, name) for name in self.SAMPLING_FIELDS}
+        missing = sorted(name for name, value in values.items() if value is None)
+        if missing:
+            raise ValueError(f"text #{self.pk} was stored without {', '.join(missing)}")
+        return SamplingSettings(**values)
 
 
 class TextShingleQuerySet(models.QuerySet["TextShingle"]):

@@ -120,10 +120,14 @@ def reset() -> None:
         _training = None
 
 
-def check_texts(items: Sequence[tuple[str, str]]) -> list[Check]:
-    """Check new (text, title) pairs against the training data, the pool and each other."""
+def check_texts(items: Sequence[tuple[str, str]], against_pool: bool = True) -> list[Check]:
+    """Check new (text, title) pairs against the training data and, with `against_pool`, the
+    stored generated texts and each other (an evaluation stores nothing: training alone).
+    """
     limits = thresholds()
     training = get_detector()
+    if not against_pool:
+        return [Check(training.check(text, title, limits), TRAINING) for text, title in items]
     batch = Detector()
     checks = []
     for position, (text, title) in enumerate(items):

@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import logging
 import random
-from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from generator.ml.config import SamplingSettings
-from generator.ml.filters import Accepted, screen
+from generator.ml.config import SamplingSettings, temperature_range
 from generator.ml.format import pitch_prompt
-from generator.ml.reranking import RealismScorer, ranked
 from generator.ml.sampling import Sampler, get_sampler
-from generator.ml.text import text_hash
 from generator.models import GeneratedDescription, ModelRun, Pitch
-from generator.overfit_check import apply_verdicts, get_detector
-from generator.pitch_policy import blocklist
-from generator.pools import new_sampling
+from generator.overfit_check import evidence_fields
+from generator.writing import Candidate, Policy, critic_for, most_believable, write
 from titles.models import Genre
 
 log = logging.getLogger(__name__)
@@ -90,25 +84,28 @@ def _write(pitch: Pitch, sampler: Sampler | None) -> None:
     if genre is None:
         Pitch.objects.fail(pitch.pk, NO_GENRES)
         return
-    sampling = _sampling(pitch)
+    sampling = pitch_sampling(pitch)
     count = settings.PITCH_CANDIDATES
-    samples = sampler.generate(
+    written = write(
+        sampler,
         pitch_prompt(pitch.kind, [genre.name], pitch.title),
         count,
-        SamplingSettings(**sampling),
+        sampling,
+        Policy(
+            kind=pitch.kind,
+            genres=(genre.name,),
+            known_genres=frozenset({genre.name}),
+            blocklist=True,
+        ),
+        critic_for(run),
         chunk_size=count,
-        is_real_title=get_detector().has_title,
     )
-    screening = screen(samples, kind=pitch.kind, genres=[genre.name], known_genres={genre.name})
-    accepted = screening.accepted
-    if (scorer := RealismScorer.load(Path(run.checkpoint_path))) is not None:
-        # The run's reranker (fitted at its evaluation): the most real-looking good text wins.
-        accepted = ranked(accepted, [item.record.description for item in accepted], scorer)
-    row = _first_good(pitch, run, sampling, accepted)
-    if row is None:
+    best = most_believable(written.kept)
+    if best is None:
         Pitch.objects.fail(pitch.pk, NOTHING_GOOD)
-        log.info("pitch %s: no candidate passed (%s)", pitch.pk, dict(screening.rejections))
+        log.info("pitch %s: no candidate passed (%s)", pitch.pk, dict(written.rejections))
         return
+    row = _description(pitch, run, sampling, count, best)
     with transaction.atomic():
         GeneratedDescription.objects.store([row])
         row = GeneratedDescription.objects.get(text_hash=row.text_hash)
@@ -120,54 +117,36 @@ def _write(pitch: Pitch, sampler: Sampler | None) -> None:
             transaction.set_rollback(True)
 
 
-def _first_good(
-    pitch: Pitch, run: ModelRun, sampling: dict[str, Any], accepted: list[Accepted]
-) -> GeneratedDescription | None:
-    """The first candidate past the blocklist, not stored before and not a copy, ready to store."""
-    words = blocklist()
-    candidates = [
-        item
-        for item in accepted
-        if words.match(item.record.description) is None
-        and not GeneratedDescription.objects.filter(
-            text_hash=text_hash(item.record.description)
-        ).exists()
-    ]
-    rows = [_description(pitch, run, sampling, item) for item in candidates]
-    apply_verdicts(rows)  # the pool's overfit check: training copies, real titles, duplicates
-    for row in rows:
-        if row.status == GeneratedDescription.Status.OVERFIT:
-            continue
-        publish = settings.PITCH_PUBLISH == IMMEDIATELY
-        clear = (row.overfit_score or 0.0) < settings.OVERFIT_REVIEW_THRESHOLD
-        row.status = (
+def _description(
+    pitch: Pitch, run: ModelRun, sampling: SamplingSettings, chunk_size: int, best: Candidate
+) -> GeneratedDescription:
+    """The row to store for the chosen candidate: public at once only where PITCH_PUBLISH says
+    so and the overfit check has no doubt about it.
+    """
+    publish = settings.PITCH_PUBLISH == IMMEDIATELY
+    clear = best.check.verdict.score < settings.OVERFIT_REVIEW_THRESHOLD
+    return GeneratedDescription(
+        title=pitch.title,
+        kind=best.item.record.kind,
+        text=best.text,
+        pitched=True,
+        model_run=run,
+        batch_row=best.item.sample.row,
+        **GeneratedDescription.sampling_fields(sampling, chunk_size),
+        **evidence_fields(best.check),
+        status=(
             GeneratedDescription.Status.APPROVED
             if publish and clear
             else GeneratedDescription.Status.PENDING
-        )
-        return row
-    return None
-
-
-def _description(
-    pitch: Pitch, run: ModelRun, sampling: dict[str, Any], item: Accepted
-) -> GeneratedDescription:
-    return GeneratedDescription(
-        title=pitch.title,
-        kind=item.record.kind,
-        text=item.record.description,
-        pitched=True,
-        model_run=run,
-        batch_row=item.sample.row,
-        **GeneratedDescription.sampling_fields(sampling),
+        ),
     )
 
 
-def _sampling(pitch: Pitch) -> dict[str, Any]:
-    """Production sampling, seeded by the pitch: the text is reproduced from the pitch alone."""
-    low, high = settings.GENERATION_TEMPERATURE_MIN, settings.GENERATION_TEMPERATURE_MAX
+def pitch_sampling(pitch: Pitch) -> SamplingSettings:
+    """Production sampling, seeded by the pitch (its temperature too)."""
+    low, high = temperature_range(settings)
     temperature = round(random.Random(pitch.seed).uniform(low, high), 3)
-    return new_sampling(temperature, pitch.seed)
+    return SamplingSettings.from_settings(settings, temperature=temperature, seed=pitch.seed)
 
 
 def _genre_for(pitch: Pitch) -> Genre | None:

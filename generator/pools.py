@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,6 +17,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from generator.ml.config import SamplingSettings
 from generator.models import GeneratedDescription, GenerationBatch, ModelRun, Pool
 from titles.models import Genre, Kind
 
@@ -181,25 +181,6 @@ def _claim(pool: Pool) -> bool:
     return claimed == 1
 
 
-def new_sampling(temperature: float | None = None, seed: int | None = None) -> dict:
-    """Sampling settings for one batch: a temperature drawn from the configured range."""
-    rng = random.SystemRandom()
-    if temperature is None:
-        low, high = settings.GENERATION_TEMPERATURE_MIN, settings.GENERATION_TEMPERATURE_MAX
-        temperature = round(rng.uniform(low, high), 3)
-    return {
-        "temperature": temperature,
-        "top_p": settings.GENERATION_TOP_P,
-        "top_k": settings.GENERATION_TOP_K,
-        "repetition_penalty": settings.GENERATION_REPETITION_PENALTY,
-        "min_p": settings.GENERATION_MIN_P,
-        "max_new_tokens": settings.GENERATION_MAX_NEW_TOKENS,
-        "seed": rng.randrange(2**62) if seed is None else seed,
-        # Real titles are off limits where the overfit check holds them: steer clear at sampling.
-        "avoid_real_titles": settings.OVERFIT_CHECK_TITLES,
-    }
-
-
 def create_batches(run: ModelRun, pool: Pool | None, count: int, size: int) -> list[int]:
     """Create `count` queued batches of `size` texts and return their ids."""
     batches = GenerationBatch.objects.bulk_create(
@@ -210,7 +191,7 @@ def create_batches(run: ModelRun, pool: Pool | None, count: int, size: int) -> l
                 kind=pool.kind if pool else "",
                 genre=pool.genre if pool else None,
                 requested=size,
-                sampling=new_sampling(),
+                sampling=SamplingSettings.from_settings(settings).as_dict(),
             )
             for _ in range(count)
         ]

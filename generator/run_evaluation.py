@@ -1,14 +1,13 @@
 """How real a finished run's descriptions read: sampled as production samples, against real ones.
 
-`evaluate_run(run_id, samples, seed)` loads the run's checkpoint, samples `samples` records with
-the production sampling settings (generator.pools.new_sampling: a temperature from the configured
-range, the configured top_p, top_k, repetition penalty and max_new_tokens, steering clear of
-real titles), builds the real descriptions the run never trained on (its held-out eval split,
-generator.ml.splits, plus the titles beyond its `limit`), and scores with generator.ml.evaluation
-against them what batches would serve of the samples (filtered, copies held, reranked per batch):
-AUC, distinct-2 and length; the real-title and copy rates are of all samples, before filtering.
-The figures of all samples are kept too (`before_reranking`). They are stored on
-`ModelRun.realism`. It queues nothing: the Celery
+`evaluate_run(run_id, samples, seed)` loads the run's checkpoint, writes `samples` records as
+batches write them (generator.writing; SamplingSettings.from_settings, a temperature per group
+drawn evenly over the configured range), builds the real descriptions the run never trained on
+(its held-out eval split, generator.ml.splits, plus the titles beyond its `limit`), and scores
+with generator.ml.evaluation against them what batches would serve of the samples (filtered,
+copies held, reranked per batch): AUC, distinct-2 and length; the real-title and copy rates
+are of all samples, before filtering. The figures of all samples are kept too
+(`before_reranking`). They are stored on `ModelRun.realism`. It queues nothing: the Celery
 task `generator.evaluate_run` and `manage.py evaluate_run` call it. It loads torch (the sampler),
 so the web process and the admin must queue the task by name (generator.queueing).
 """
@@ -28,10 +27,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from generator.finetune_runs import DATABASE_SOURCE, training_records
-from generator.ml.config import SamplingSettings, TrainingConfig
+from generator.ml.config import SamplingSettings, TrainingConfig, temperature_range
 from generator.ml.dataset import DatasetError
 from generator.ml.evaluation import Realism, evaluate, parsed
-from generator.ml.filters import screen
 from generator.ml.format import (
     END_TOKEN,
     START_TOKEN,
@@ -40,15 +38,16 @@ from generator.ml.format import (
     parse_record,
     prompt_prefix,
 )
-from generator.ml.overfit import Detector, Thresholds
-from generator.ml.reranking import SCORER_FILE, RealismScorer, RerankError, most_real
+from generator.ml.overfit import Detector
+from generator.ml.reranking import SCORER_FILE, RealismScorer, RerankError
 from generator.ml.sampling import Sampler, get_sampler
 from generator.ml.splits import SplitError, split_records
 from generator.ml.text import normalise, normalise_space
 from generator.models import ModelRun
 from generator.overfit_check import get_detector, thresholds
 from generator.pitches import make_room
-from generator.pools import ALL, new_sampling
+from generator.pools import ALL
+from generator.writing import Policy, write
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +82,7 @@ class SampleGroup:
 
     prompt: str  # ALL, "movie" or "tv"
     count: int
-    sampling: dict[str, Any]  # generator.pools.new_sampling's dict
+    sampling: SamplingSettings
 
 
 def evaluable_run(run_id: int) -> ModelRun:
@@ -167,14 +166,20 @@ def sampling_plan(samples: int, kinds: Mapping[str, int], seed: int) -> list[Sam
     ]
     temperatures = _stratified_temperatures(len(sizes), rng)
     return [
-        SampleGroup(prompt, size, new_sampling(temperature, rng.randrange(2**62)))
+        SampleGroup(
+            prompt,
+            size,
+            SamplingSettings.from_settings(
+                settings, temperature=temperature, seed=rng.randrange(2**62)
+            ),
+        )
         for (prompt, size), temperature in zip(sizes, temperatures, strict=True)
     ]
 
 
 def _stratified_temperatures(count: int, rng: random.Random) -> list[float]:
     # One draw per equal slice of the range, shuffled: uniform over it, as production's draws are.
-    low, high = settings.GENERATION_TEMPERATURE_MIN, settings.GENERATION_TEMPERATURE_MAX
+    low, high = temperature_range(settings)
     drawn = [
         round(low + (index + rng.random()) / count * (high - low), 3) for index in range(count)
     ]
@@ -195,21 +200,35 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
     chunk_size = sampler.auto_batch_size()
     plan = sampling_plan(samples, real.trained_kinds, seed)
     detector, limits = get_detector(), thresholds()
-    groups = _sample(sampler, plan, chunk_size, detector)
-    # As many real texts as samples, so the classifier's two classes weigh the same.
-    references = random.Random(seed).sample(real.descriptions, min(len(real.descriptions), samples))
-    sampled = [sample for group in groups for sample in group]
-    raw = evaluate(sampled, references, detector, limits, seed)
     reranking: dict[str, Any] = {"keep_share": settings.GENERATION_KEEP_SHARE}
     scorer = None
     if settings.GENERATION_KEEP_SHARE < 1:
         scorer = _fit_scorer(run, real, sampler, chunk_size, samples, seed, detector)
         reranking["scorer"] = scorer is not None
-    served = [
-        sample
-        for group, group_samples in zip(plan, groups, strict=True)
-        for sample in _served(group, group_samples, scorer, detector, limits)
+    # Written as batches write (generator.writing), the pool aside: it is not the run's.
+    written = [
+        write(
+            sampler,
+            _prefix(group.prompt),
+            group.count,
+            group.sampling,
+            Policy(
+                kind=None if group.prompt == ALL else group.prompt,
+                keep_share=settings.GENERATION_KEEP_SHARE,
+                against_pool=False,
+            ),
+            scorer,
+            chunk_size,
+            # Minutes of sampling on a CPU: a visitor's pitch is written in between.
+            pause=lambda: make_room(sampler),
+        )
+        for group in plan
     ]
+    # As many real texts as samples, so the classifier's two classes weigh the same.
+    references = random.Random(seed).sample(real.descriptions, min(len(real.descriptions), samples))
+    sampled = [sample for group in written for sample in group.samples]
+    raw = evaluate(sampled, references, detector, limits, seed)
+    served = [candidate.item.sample for group in written for candidate in group.kept]
     # Served texts hold no copies or real titles by construction: those two are of all samples.
     realism = replace(
         evaluate(served, references, detector, limits, seed),
@@ -246,7 +265,7 @@ def _sample(
         sampler.generate(
             _prefix(group.prompt),
             group.count,
-            SamplingSettings(**group.sampling),
+            group.sampling,
             chunk_size,
             # Minutes of sampling on a CPU: a visitor's pitch is written in between.
             pause=lambda: make_room(sampler),
@@ -285,34 +304,12 @@ def _fit_scorer(
     return scorer
 
 
-def _served(
-    group: SampleGroup,
-    sampled: list[Sample],
-    scorer: RealismScorer | None,
-    detector: Detector,
-    limits: Thresholds,
-) -> list[Sample]:
-    """What a batch of `group` would serve: the samples that pass the filters and the training
-    overfit check, reranked by `scorer` (generator.pipeline does the same, with the pool too).
-    """
-    kind = None if group.prompt == ALL else group.prompt
-    servable = [
-        item
-        for item in screen(sampled, kind=kind).accepted
-        if not detector.check(item.record.description, item.record.title, limits).overfit
-    ]
-    if scorer is not None:
-        texts = [item.record.description for item in servable]
-        servable = most_real(servable, texts, scorer, settings.GENERATION_KEEP_SHARE)
-    return [item.sample for item in servable]
-
-
 def _prefix(prompt: str) -> str:
     return prompt_prefix(None if prompt == ALL else prompt)
 
 
 def _sampling_record(plan: list[SampleGroup], chunk_size: int) -> dict[str, Any]:
-    first = plan[0].sampling
+    first = plan[0].sampling.as_dict()
     prompts: Counter[str] = Counter()
     for group in plan:
         prompts[group.prompt] += group.count
@@ -327,7 +324,7 @@ def _sampling_record(plan: list[SampleGroup], chunk_size: int) -> dict[str, Any]
         "prompts": dict(prompts),
         # Enough to reproduce every text: prompt, rows, temperature and seed of each group.
         "groups": [
-            [group.prompt, group.count, group.sampling["temperature"], group.sampling["seed"]]
+            [group.prompt, group.count, group.sampling.temperature, group.sampling.seed]
             for group in plan
         ],
     }

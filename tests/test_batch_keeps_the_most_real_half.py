@@ -12,7 +12,8 @@ import pytest
 
 from generator.ml.reranking import RealismScorer
 from generator.models import GenerationBatch
-from generator.pipeline import LESS_REAL, run_batch
+from generator.pipeline import run_batch
+from generator.writing import LESS_REAL
 from tests.corpus import fresh_training_detector  # noqa: F401 - the fixture, used by pytestmark
 from tests.factories import batch_sampling, invented_text
 

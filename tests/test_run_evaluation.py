@@ -210,12 +210,12 @@ def test_samples_follow_the_trained_kinds_and_the_production_settings() -> None:
         assert plan == sampling_plan(300, {"movie": 70, "tv": 30}, seed=9)
 
     assert sum(group.count for group in plan) == 300
-    temperatures = sorted(group.sampling["temperature"] for group in plan)
+    temperatures = sorted(group.sampling.temperature for group in plan)
     assert temperatures[0] >= 0.5 and temperatures[-1] <= 1.5
     # One draw per slice of the range: the draws spread over all of it.
     assert temperatures[0] < 0.6 and temperatures[-1] > 1.4
-    assert {group.sampling["top_k"] for group in plan} == {7}
-    assert len({group.sampling["seed"] for group in plan}) == len(plan)
+    assert {group.sampling.top_k for group in plan} == {7}
+    assert len({group.sampling.seed for group in plan}) == len(plan)
 
 
 def test_the_admin_helper_queues_the_task_on_the_gpu_queue(

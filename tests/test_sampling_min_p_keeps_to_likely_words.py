@@ -4,12 +4,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from generator.ml.config import SamplingSettings
 from generator.ml.format import pitch_prompt
 from generator.ml.sampling import Sampler
-from generator.pools import new_sampling
 
 PROMPT = pitch_prompt("movie", ["Dramas"], "The Orchard Keeper's Last Summer")
 
@@ -51,4 +51,4 @@ def test_min_p_outside_zero_to_one_is_refused() -> None:
 
 @override_settings(GENERATION_MIN_P=0.07)
 def test_new_batches_take_min_p_from_the_settings() -> None:
-    assert new_sampling(1.0, seed=3)["min_p"] == 0.07
+    assert SamplingSettings.from_settings(settings, seed=3).min_p == 0.07

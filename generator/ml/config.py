@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, NotRequired, TypedDict
@@ -137,6 +138,35 @@ class SamplingSettings:
         _check_range("max_new_tokens", self.max_new_tokens, 1, 1024)
         _check_range("seed", self.seed, 0, 2**63 - 1)
 
+    @classmethod
+    def from_settings(
+        cls, conf: Any, *, seed: int | None = None, temperature: float | None = None
+    ) -> SamplingSettings:
+        """Production sampling from the GENERATION_* settings of `conf` (Django's settings): a
+        temperature drawn from the configured range unless given, a fresh seed unless given.
+        """
+        rng = random.SystemRandom()
+        if temperature is None:
+            low, high = temperature_range(conf)
+            temperature = round(rng.uniform(low, high), 3)
+        return cls(
+            temperature=temperature,
+            top_p=conf.GENERATION_TOP_P,
+            top_k=conf.GENERATION_TOP_K,
+            repetition_penalty=conf.GENERATION_REPETITION_PENALTY,
+            min_p=conf.GENERATION_MIN_P,
+            max_new_tokens=conf.GENERATION_MAX_NEW_TOKENS,
+            seed=rng.randrange(2**62) if seed is None else seed,
+            # Real titles are off limits where the overfit check holds them: steer clear.
+            avoid_real_titles=conf.OVERFIT_CHECK_TITLES,
+        )
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> SamplingSettings:
+        """The settings stored as a dict (a batch's `sampling`), other keys left out."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
     def as_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)
 
@@ -153,6 +183,11 @@ class SamplingSettings:
         if self.min_p:  # left out at 0, so batches stored before it sample exactly as they did
             kwargs["min_p"] = self.min_p
         return kwargs
+
+
+def temperature_range(conf: Any) -> tuple[float, float]:
+    """(lowest, highest) temperature production draws from (GENERATION_TEMPERATURE_MIN/MAX)."""
+    return conf.GENERATION_TEMPERATURE_MIN, conf.GENERATION_TEMPERATURE_MAX
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:

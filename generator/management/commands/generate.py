@@ -1,11 +1,13 @@
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from generator.ml.config import SamplingSettings
 from generator.models import GenerationBatch, ModelRun
 from generator.pipeline import batch_size, run_batch
-from generator.pools import new_sampling, pool_key
+from generator.pools import pool_key
 from titles.models import Genre, Kind
 
 MAX_COUNT = 100_000
@@ -49,7 +51,11 @@ class Command(BaseCommand):
                     kind=kind,
                     genre=genre,
                     requested=min(size, count - start),
-                    sampling=new_sampling(temperature, None if seed is None else seed + index),
+                    sampling=SamplingSettings.from_settings(
+                        settings,
+                        temperature=temperature,
+                        seed=None if seed is None else seed + index,
+                    ).as_dict(),
                 )
                 done = run_batch(batch.pk)
                 if done is None:

@@ -1,0 +1,146 @@
+"""One way to write texts: sample, screen, read, check for copies, rank and keep.
+
+Pool batches (generator.pipeline), pitches (generator.pitches) and a run's evaluation
+(generator.run_evaluation) all call `write`, so a quality check added here applies to all three.
+It stores nothing: each caller stores what it keeps, with the verdicts `write` returns.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from generator.ml.config import SamplingSettings
+from generator.ml.filters import DUPLICATE, Accepted, screen
+from generator.ml.format import Sample
+from generator.ml.reranking import RealismScorer
+from generator.ml.sampling import Sampler
+from generator.ml.text import text_hash
+from generator.models import GeneratedDescription, ModelRun
+from generator.overfit_check import Check, check_texts, get_detector
+from generator.pitch_policy import blocklist
+
+OVERFIT = "overfit"
+LESS_REAL = "less_real"  # dropped by the critic: read less real than the texts kept
+BLOCKED = "blocked"  # holds a blocklisted word (pitches)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a caller asks of the candidates sampled from one prompt."""
+
+    kind: str | None = None  # the kind the prompt names; None: the model picks
+    genres: tuple[str, ...] = ()  # genres the prompt names, each text must keep them
+    known_genres: frozenset[str] | None = None  # None: any genre name passes
+    keep_share: float = 1.0  # of the servable texts, the critic's best this share is kept
+    # Drop texts already stored and hold near-duplicates of the pool and of each other; an
+    # evaluation stores nothing and checks against the training data alone.
+    against_pool: bool = True
+    blocklist: bool = False  # drop texts with a blocklisted word (a visitor's pitch)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    item: Accepted
+    check: Check  # the overfit check's verdict
+    doubt: float = 0.0  # the critic's belief that the text is machine-written (0: none)
+
+    @property
+    def text(self) -> str:
+        return self.item.record.description
+
+
+@dataclass
+class Written:
+    samples: list[Sample]
+    kept: list[Candidate] = field(default_factory=list)  # servable, in sampling order
+    held: list[Candidate] = field(default_factory=list)  # copies: stored for moderators only
+    rejections: Counter[str] = field(default_factory=Counter)
+
+
+def critic_for(run: ModelRun) -> RealismScorer | None:
+    """The run's critic (fitted at its evaluation, beside the checkpoint); None before that."""
+    return RealismScorer.load(Path(run.checkpoint_path))
+
+
+def write(
+    sampler: Sampler,
+    prompt: str,
+    count: int,
+    sampling: SamplingSettings,
+    policy: Policy,
+    critic: RealismScorer | None,
+    chunk_size: int | None = None,
+    pause: Callable[[], None] | None = None,
+) -> Written:
+    """Sample `count` texts continuing `prompt` and judge them; `written.kept` is what may serve."""
+    samples = sampler.generate(
+        prompt,
+        count,
+        sampling,
+        chunk_size=chunk_size,
+        pause=pause,
+        is_real_title=get_detector().has_title,
+    )
+    return judge(samples, policy, critic)
+
+
+def judge(samples: list[Sample], policy: Policy, critic: RealismScorer | None) -> Written:
+    """Screen, check and rank sampled texts as `policy` asks."""
+    screening = screen(
+        samples,
+        kind=policy.kind,
+        genres=policy.genres,
+        known_genres=set(policy.known_genres) if policy.known_genres is not None else None,
+    )
+    written = Written(samples, rejections=Counter(screening.rejections))
+    accepted = screening.accepted
+    if policy.blocklist:
+        words = blocklist()
+        passed = [item for item in accepted if words.match(item.record.description) is None]
+        _count(written, BLOCKED, len(accepted) - len(passed))
+        accepted = passed
+    if policy.against_pool:
+        accepted, stored = _drop_stored(accepted)
+        _count(written, DUPLICATE, stored)
+    checks = check_texts(
+        [(item.record.description, item.record.title) for item in accepted],
+        against_pool=policy.against_pool,
+    )
+    candidates = [Candidate(item, check) for item, check in zip(accepted, checks, strict=True)]
+    written.held = [candidate for candidate in candidates if candidate.check.overfit]
+    _count(written, OVERFIT, len(written.held))
+    servable = [candidate for candidate in candidates if not candidate.check.overfit]
+    if critic is None or not servable:
+        written.kept = servable
+        return written
+    doubts = critic.generated_likelihood([candidate.text for candidate in servable])
+    servable = [replace(c, doubt=d) for c, d in zip(servable, doubts, strict=True)]
+    keep = max(1, round(len(servable) * policy.keep_share))
+    best = set(sorted(range(len(servable)), key=lambda index: (doubts[index], index))[:keep])
+    written.kept = [candidate for index, candidate in enumerate(servable) if index in best]
+    _count(written, LESS_REAL, len(servable) - keep)
+    return written
+
+
+def most_believable(candidates: Sequence[Candidate]) -> Candidate | None:
+    """The candidate the critic doubts least (the first of equals); None when there is none."""
+    return min(candidates, key=lambda candidate: candidate.doubt, default=None)
+
+
+def _count(written: Written, reason: str, count: int) -> None:
+    if count:
+        written.rejections[reason] += count
+
+
+def _drop_stored(accepted: Sequence[Accepted]) -> tuple[list[Accepted], int]:
+    hashes = [text_hash(item.record.description) for item in accepted]
+    stored = set(
+        GeneratedDescription.objects.filter(text_hash__in=hashes).values_list(
+            "text_hash", flat=True
+        )
+    )
+    kept = [item for item, digest in zip(accepted, hashes, strict=True) if digest not in stored]
+    return kept, len(accepted) - len(kept)
