@@ -44,6 +44,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from generator.ml.overfit import CANDIDATES, MAX_POSTINGS, Detector, Document, Thresholds, Verdict
+from generator.ml.reading import Facts
 from generator.models import GeneratedDescription, TextShingle
 from generator.signatures import normal_hash, shingles
 from titles.models import TrainingTitle
@@ -80,7 +81,7 @@ class Check:
         return self.verdict.reason
 
 
-_training: tuple[tuple[object, ...], Detector] | None = None
+_training: tuple[tuple[object, ...], Detector, Facts] | None = None
 
 
 def thresholds() -> Thresholds:
@@ -98,6 +99,15 @@ def thresholds() -> Thresholds:
 
 def get_detector() -> Detector:
     """The training-data detector, built lazily and rebuilt when the training titles change."""
+    return _training_index()[0]
+
+
+def get_facts() -> Facts:
+    """The training data's titles and people (generator.ml.reading), built with the detector."""
+    return _training_index()[1]
+
+
+def _training_index() -> tuple[Detector, Facts]:
     global _training
     key = tuple(
         TrainingTitle.objects.aggregate(
@@ -107,10 +117,15 @@ def get_detector() -> Detector:
     with _lock:
         if _training is None or _training[0] != key:
             rows = TrainingTitle.objects.order_by("id").values_list(
-                "show_id", "title", "description"
+                "show_id", "title", "description", "cast", "director"
             )
-            _training = (key, Detector(Document(*row) for row in rows.iterator(chunk_size=2000)))
-        return _training[1]
+            documents, titles, credits = [], [], []
+            for show_id, title, description, cast, director in rows.iterator(chunk_size=2000):
+                documents.append(Document(show_id, title, description))
+                titles.append(title)
+                credits += [cast, director]
+            _training = (key, Detector(documents), Facts.from_columns(titles, credits))
+        return _training[1], _training[2]
 
 
 def reset() -> None:

@@ -44,7 +44,7 @@ from generator.ml.sampling import Sampler, get_sampler
 from generator.ml.splits import SplitError, split_records
 from generator.ml.text import normalise, normalise_space
 from generator.models import ModelRun
-from generator.overfit_check import get_detector, thresholds
+from generator.overfit_check import get_detector, get_facts, thresholds
 from generator.pitches import make_room
 from generator.pools import ALL
 from generator.writing import Policy, write
@@ -199,7 +199,7 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
     sampler = get_sampler(run.checkpoint_path)
     chunk_size = sampler.auto_batch_size()
     plan = sampling_plan(samples, real.trained_kinds, seed)
-    detector, limits = get_detector(), thresholds()
+    detector, limits, facts = get_detector(), thresholds(), get_facts()
     reranking: dict[str, Any] = {"keep_share": settings.GENERATION_KEEP_SHARE}
     scorer = None
     if settings.GENERATION_KEEP_SHARE < 1:
@@ -227,11 +227,13 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
     # As many real texts as samples, so the classifier's two classes weigh the same.
     references = random.Random(seed).sample(real.descriptions, min(len(real.descriptions), samples))
     sampled = [sample for group in written for sample in group.samples]
-    raw = evaluate(sampled, references, detector, limits, seed)
-    served = [candidate.item.sample for group in written for candidate in group.kept]
+    raw = evaluate(sampled, references, detector, limits, seed, facts)
+    kept = [candidate for group in written for candidate in group.kept]
+    served = [candidate.item.sample for candidate in kept]
     # Served texts hold no copies or real titles by construction: those two are of all samples.
     realism = replace(
-        evaluate(served, references, detector, limits, seed),
+        evaluate(served, references, detector, limits, seed, facts),
+        embedding_auc=_embedding_auc([candidate.text for candidate in kept], references, seed),
         samples=raw.samples,
         format_failure_rate=raw.format_failure_rate,
         real_title_rate=raw.real_title_rate,
@@ -302,6 +304,18 @@ def _fit_scorer(
         return None
     scorer.save(checkpoint)
     return scorer
+
+
+def _embedding_auc(generated: list[str], real: list[str], seed: int) -> float | None:
+    """The other-family judge's AUC (generator.ml.embeddings); None where no encoder loads."""
+    from generator.ml.embeddings import EmbeddingError, embedding_auc, get_encoder, shipped_model
+
+    try:
+        name = settings.EVALUATION_ENCODER or shipped_model(settings.MODEL_DIR / "judges")
+        return embedding_auc(generated, real, get_encoder(name), seed)
+    except (EmbeddingError, OSError) as exc:
+        log.warning("no embedding judge: %s", exc)
+        return None
 
 
 def _prefix(prompt: str) -> str:

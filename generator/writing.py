@@ -1,4 +1,4 @@
-"""One way to write texts: sample, screen, read, check for copies, rank and keep.
+"""One way to write texts: sample, screen, read as a reader would, check for copies, rank, keep.
 
 Pool batches (generator.pipeline), pitches (generator.pitches) and a run's evaluation
 (generator.run_evaluation) all call `write`, so a quality check added here applies to all three.
@@ -12,14 +12,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from django.conf import settings
+
 from generator.ml.config import SamplingSettings
 from generator.ml.filters import DUPLICATE, Accepted, screen
 from generator.ml.format import Sample
+from generator.ml.reading import Lexicon, problem
 from generator.ml.reranking import RealismScorer
 from generator.ml.sampling import Sampler
 from generator.ml.text import text_hash
 from generator.models import GeneratedDescription, ModelRun
-from generator.overfit_check import Check, check_texts, get_detector
+from generator.overfit_check import Check, check_texts, get_detector, get_facts
 from generator.pitch_policy import blocklist
 
 OVERFIT = "overfit"
@@ -39,6 +42,8 @@ class Policy:
     # evaluation stores nothing and checks against the training data alone.
     against_pool: bool = True
     blocklist: bool = False  # drop texts with a blocklisted word (a visitor's pitch)
+    # Hold invented words and slips (generator.ml.reading); GENERATION_READER_CHECKS.
+    reader_checks: bool = field(default_factory=lambda: settings.GENERATION_READER_CHECKS)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,8 @@ def judge(samples: list[Sample], policy: Policy, critic: RealismScorer | None) -
     )
     written = Written(samples, rejections=Counter(screening.rejections))
     accepted = screening.accepted
+    if policy.reader_checks:
+        accepted = _readable(accepted, written)
     if policy.blocklist:
         words = blocklist()
         passed = [item for item in accepted if words.match(item.record.description) is None]
@@ -128,6 +135,18 @@ def judge(samples: list[Sample], policy: Policy, critic: RealismScorer | None) -
 def most_believable(candidates: Sequence[Candidate]) -> Candidate | None:
     """The candidate the critic doubts least (the first of equals); None when there is none."""
     return min(candidates, key=lambda candidate: candidate.doubt, default=None)
+
+
+def _readable(accepted: Sequence[Accepted], written: Written) -> list[Accepted]:
+    """The items a careful reader would not catch at once (generator.ml.reading)."""
+    lexicon, facts = Lexicon.english(), get_facts()
+    readable = []
+    for item in accepted:
+        if reason := problem(item.record, lexicon, facts):
+            written.rejections[reason] += 1
+        else:
+            readable.append(item)
+    return readable
 
 
 def _count(written: Written, reason: str, count: int) -> None:

@@ -36,6 +36,9 @@ PASSING_REALISM: dict[str, Any] = {
     "format_failure_rate": 0.0,
     "real_title_rate": 0.01,
     "copy_rate": 0.0,
+    "embedding_auc": 0.64,
+    "invented_word_rate": 0.01,
+    "slip_rate": 0.0,
     "samples": 300,
 }
 

@@ -56,8 +56,8 @@ def test_the_command_evaluates_the_run_it_trained(base: Path) -> None:
     assert run.realism["samples"] == 20 and run.realism["real_texts"] > 0
     assert f"Evaluating run #{run.pk}: sampling 20 texts" in printed
     assert f"Realism of run #{run.pk}:" in printed
-    copies = next(line for line in printed.splitlines() if line.strip().startswith("copies"))
-    assert copies.split()[-1] == f"{run.realism['copy_rate']:.1%}"
+    copies = next(line for line in printed.splitlines() if line.strip().startswith("copy rate"))
+    assert copies.split()[2] == f"{run.realism['copy_rate']:.1%}"
     assert "quality gate" in printed
     assert not run.is_active
 

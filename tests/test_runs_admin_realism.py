@@ -26,6 +26,9 @@ GOOD: dict[str, Any] = {
     "format_failure_rate": 0.01,
     "real_title_rate": 0.0,
     "copy_rate": 0.0,
+    "embedding_auc": 0.66,
+    "invented_word_rate": 0.02,
+    "slip_rate": 0.0,
     "samples": 300,
     "real_texts": 300,
     "seed": 0,
@@ -82,7 +85,7 @@ def test_the_detail_page_shows_each_figure_against_the_gate(admin_client: Client
     assert rows["discriminator AUC"][:2] == ["0.810", "✗ ≤ 0.75"]
     assert "0.5 cannot, 1.0 always can" in rows["discriminator AUC"][2]
     assert rows["distinct-2"][:2] == ["0.830", "✓ ≥ 85% of real (is 98%)"]
-    assert rows["copies"][:2] == ["0.0%", "✓ ≤ 2.0%"]
+    assert rows["copy rate"][:2] == ["0.0%", "✓ ≤ 2.0%"]
     assert rows["format failures"][:2] == ["1.0%", ""]
     html = _detail(admin_client, run)
     assert "Quality gate failed: discriminator AUC 0.810 is above 0.750" in html
@@ -148,7 +151,7 @@ def test_the_evaluate_button_queues_the_evaluation_that_fills_the_table(
     active_run.refresh_from_db()
     assert active_run.realism["samples"] == 300
     rows = _rows(_detail(admin_client, active_run))
-    assert rows["copies"][0] == f"{active_run.realism['copy_rate']:.1%}"
+    assert rows["copy rate"][0] == f"{active_run.realism['copy_rate']:.1%}"
 
 
 def test_a_run_that_is_not_done_is_not_queued(
@@ -192,7 +195,7 @@ def test_compare_puts_runs_side_by_side_with_the_better_value_marked(
     assert rows["records (train / eval)"] == ["900 / 47", "900 / 47"]
     assert rows["eval loss"] == ["2.600", "2.400 ✓"]
     assert rows["discriminator AUC"] == ["0.610 ✓", "0.700"]
-    assert rows["copies"] == ["0.0% ✓", "3.0%"]
+    assert rows["copy rate"] == ["0.0% ✓", "3.0%"]
     assert rows["distinct-2"] == ["0.830", "0.830"]  # equal: neither is better
     assert rows["quality gate"] == ["passed", "failed: copy rate 3.0% is above 2.0%"]
 

@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_training_det
 def _resampled(text: GeneratedDescription, prompt: str) -> str:
     """The description at the text's row when its stored settings sample its prompt again."""
     assert text.chunk_size is not None and text.batch_row is not None
+    assert text.model_run is not None
     samples = get_sampler(text.model_run.checkpoint_path).generate(
         prompt,
         text.chunk_size,
@@ -42,10 +43,10 @@ def test_a_pitched_text_is_resampled_from_what_is_stored(
         title="The Umbrella Cartographer", kind="movie", genre=pitch_genres["dramas"], seed=5
     )
 
-    pitch = pitches.run_pitch(pitch.pk)
+    written = pitches.run_pitch(pitch.pk)
 
-    assert pitch is not None and pitch.description is not None, pitch and pitch.error
-    text = pitch.description
+    assert written is not None and written.description is not None, written and written.error
+    text = written.description
     assert text.min_p == 0.02 and text.chunk_size == 16
     assert text.max_new_tokens == settings.GENERATION_MAX_NEW_TOKENS
     # The site's settings move on; the stored row still says how the text was written.

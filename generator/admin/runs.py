@@ -39,11 +39,14 @@ from generator.ml.config import ConfigError, TrainingConfig
 from generator.ml.metrics import loss_with_perplexity
 from generator.models import ModelRun, ModelRunQuerySet
 from generator.quality_gate import (
+    FIGURES,
+    Figure,
     before_reranking,
     distinct_2_share,
     gate,
+    number,
+    rate,
     run_activation_problems,
-    thresholds,
 )
 from titles.models import TrainingTitle
 
@@ -377,11 +380,11 @@ class ModelRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="AUC")
     def auc_label(self, run: ModelRun) -> str:
-        return _number(run.realism.get("discriminator_auc"))
+        return number(run.realism.get("discriminator_auc"))
 
     @admin.display(description="distinct-2")
     def distinct_2_label(self, run: ModelRun) -> str:
-        return _number(run.realism.get("distinct_2"))
+        return number(run.realism.get("distinct_2"))
 
     @admin.display(description="realism")
     def realism_table(self, run: ModelRun) -> SafeString:
@@ -476,110 +479,14 @@ class ModelRunAdmin(admin.ModelAdmin):
 EVALUABLE_REALISM_TABLE = "realism_table_evaluable"
 
 
-@dataclass(frozen=True)
-class RealismRow:
-    """One figure of ModelRun.realism: how to show it, what it means, which way is better."""
-
-    key: str
-    label: str
-    meaning: str
-    show: Callable[[Any], str]
-    lower_is_better: bool | None  # None: not better or worse, only context
-
-
-def _rate(value: Any) -> str:
-    return "–" if value is None else f"{value:.1%}"
-
-
-def _number(value: Any, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-REALISM_ROWS = (
-    RealismRow(
-        "discriminator_auc",
-        "discriminator AUC",
-        "how well a classifier tells generated from real: 0.5 cannot, 1.0 always can",
-        _number,
-        True,
-    ),
-    RealismRow(
-        "distinct_2",
-        "distinct-2",
-        "distinct word pairs over all word pairs; below the real texts' is repetitive",
-        _number,
-        False,
-    ),
-    RealismRow(
-        "real_distinct_2", "distinct-2 of real texts", "the same, for the real texts", _number, None
-    ),
-    RealismRow(
-        "length_distance",
-        "length distance",
-        "Kolmogorov-Smirnov distance between word counts: 0 is the same spread",
-        _number,
-        True,
-    ),
-    RealismRow(
-        "format_failure_rate",
-        "format failures",
-        "samples that never ended or do not parse as a record",
-        _rate,
-        True,
-    ),
-    RealismRow(
-        "real_title_rate",
-        "real titles",
-        "parsed samples titled like a training title, before any filtering",
-        _rate,
-        True,
-    ),
-    RealismRow(
-        "steered_title_rate",
-        "titles steered off real ones",
-        "samples kept from closing a real title where that was their likeliest next token",
-        _rate,
-        None,
-    ),
-    RealismRow(
-        "copy_rate",
-        "copies",
-        "parsed samples the overfit check calls copies of training descriptions, before "
-        "filtering (batches hold them: none is served)",
-        _rate,
-        True,
-    ),
-    RealismRow(
-        "eval_loss",
-        "held-out eval loss",
-        "the run's last eval loss when it was evaluated",
-        lambda value: _number(value, 4),
-        True,
-    ),
-)
-
-
-def _gate_column(key: str, realism: dict[str, Any]) -> str:
+def _gate_column(item: Figure, realism: dict[str, Any]) -> str:
     """The threshold a figure is held to, with a pass or fail mark; "" for ungated figures."""
-    limits = thresholds()
-    if key == "discriminator_auc":
-        value, limit, text = realism.get(key), limits.max_auc, f"≤ {limits.max_auc:.2f}"
-        passed = value is not None and value <= limit
-    elif key == "distinct_2":
-        share = distinct_2_share(realism)
-        text = f"≥ {limits.min_distinct_2:.0%} of real"
-        if share is not None:
-            text += f" (is {share:.0%})"
-        passed = share is not None and share >= limits.min_distinct_2
-    elif key == "real_title_rate":
-        value, text = realism.get(key), f"≤ {limits.max_real_title_rate:.1%}"
-        passed = value is not None and value <= limits.max_real_title_rate
-    elif key == "copy_rate":
-        value, text = realism.get(key), f"≤ {limits.max_copy_rate:.1%}"
-        passed = value is not None and value <= limits.max_copy_rate
-    else:
+    if not item.gated:
         return ""
-    return f"{'✓' if passed else '✗'} {text}"
+    text = item.bound()
+    if item.gated_key and (share := item.value(realism)) is not None:
+        text += f" (is {share:.0%})"
+    return f"{'✗' if item.failure(realism) else '✓'} {text}"
 
 
 def realism_html(run: ModelRun, evaluate_button: bool) -> SafeString:
@@ -603,8 +510,13 @@ def realism_html(run: ModelRun, evaluate_button: bool) -> SafeString:
         "",
         '<tr><th scope="row">{}</th><td>{}</td><td>{}</td><td class="help">{}</td></tr>',
         (
-            (row.label, row.show(realism.get(row.key)), _gate_column(row.key, realism), row.meaning)
-            for row in REALISM_ROWS
+            (
+                item.label,
+                item.show(realism.get(item.key)),
+                _gate_column(item, realism),
+                item.meaning,
+            )
+            for item in FIGURES
         ),
     )
     failed = gate(realism)
@@ -638,8 +550,8 @@ def _reranking_note(realism: dict[str, Any]) -> str:
         "of each batch's good texts, copies held, that the run's reranker finds most real. Of "
         "all samples: discriminator AUC {}, distinct-2 {}.</p>",
         f"{keep_share:.0%}",
-        _number(before.get("discriminator_auc")),
-        _number(before.get("distinct_2")),
+        number(before.get("discriminator_auc")),
+        number(before.get("distinct_2")),
     )
 
 
@@ -661,15 +573,15 @@ def comparison_rows(runs: Sequence[ModelRun]) -> list[ComparisonRow]:
             str,
             None,
         ),
-        ("train loss", lambda run: run.last_train_loss, _number, True),
-        ("eval loss", lambda run: run.kept_eval_loss, _number, True),
-        ("base model eval loss", lambda run: run.base_eval_loss, _number, None),
+        ("train loss", lambda run: run.last_train_loss, number, True),
+        ("eval loss", lambda run: run.kept_eval_loss, number, True),
+        ("base model eval loss", lambda run: run.base_eval_loss, number, None),
     ]
-    for row in REALISM_ROWS:
-        if row.key != "eval_loss":  # the eval loss above is the same figure, current
-            figures.append((row.label, _realism_getter(row.key), row.show, row.lower_is_better))
+    for item in FIGURES:
+        if item.key != "eval_loss":  # the eval loss above is the same figure, current
+            figures.append((item.label, _realism_getter(item.key), item.show, item.lower_is_better))
     figures.append(
-        ("distinct-2, share of real", distinct_2_share_of, _rate, False),
+        ("distinct-2, share of real", distinct_2_share_of, rate, False),
     )
     figures.append(
         ("samples", _realism_getter("samples"), lambda v: "–" if v is None else str(v), None)

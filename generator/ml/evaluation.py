@@ -10,18 +10,20 @@ never trained on:
 - format-failure rate: samples with no end marker or a record that does not parse;
 - real-title rate: parsed samples whose title is a training title (folded as the overfit check
   does);
-- copy rate: parsed samples the overfit detector calls copies of the training data.
+- copy rate: parsed samples the overfit detector calls copies of the training data;
+- invented-word and slip rates (generator.ml.reading), of the texts and of the real ones.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from generator.ml.format import FormatError, Record, Sample, parse_record
 from generator.ml.overfit import TITLE, Detector, Thresholds
+from generator.ml.reading import INVENTED_WORD, Facts, Lexicon, invented_words, problem, slips
 from generator.ml.text import tokens
 
 MIN_TEXTS_PER_CLASS = 10
@@ -38,6 +40,14 @@ class Realism:
     format_failure_rate: float
     real_title_rate: float
     copy_rate: float
+    # What a reader catches first (generator.ml.reading), of the parsed texts and of real ones.
+    invented_word_rate: float | None = None
+    real_invented_word_rate: float | None = None
+    slip_rate: float | None = None
+    real_slip_rate: float | None = None
+    # A judge of another family than any critic that selects: sentence embeddings + logistic
+    # regression (generator.ml.embeddings), cross-validated like the discriminator.
+    embedding_auc: float | None = None
 
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
@@ -84,18 +94,26 @@ def discriminator() -> Any:
 
 def discriminator_auc(generated: Sequence[str], real: Sequence[str], seed: int = 0) -> float | None:
     """Cross-validated ROC AUC of a TF-IDF + logistic-regression generated-vs-real classifier."""
-    if min(len(generated), len(real)) < MIN_TEXTS_PER_CLASS:
+    return cross_validated_auc(discriminator(), [*generated, *real], len(generated), seed)
+
+
+def cross_validated_auc(
+    classifier: Any, inputs: Sequence[Any], generated: int, seed: int
+) -> float | None:
+    """ROC AUC of `classifier` telling the first `generated` inputs from the rest, each scored by
+    a fit on the other folds; None with fewer than MIN_TEXTS_PER_CLASS on either side.
+    """
+    real = len(inputs) - generated
+    if min(generated, real) < MIN_TEXTS_PER_CLASS:
         return None
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    texts = [*generated, *real]
-    labels = [1] * len(generated) + [0] * len(real)
-    classifier = discriminator()
+    labels = [1] * generated + [0] * real
     folds = StratifiedKFold(
         n_splits=min(FOLDS, MIN_TEXTS_PER_CLASS), shuffle=True, random_state=seed
     )
-    scores = cross_val_predict(classifier, texts, labels, cv=folds, method="predict_proba")[:, 1]
+    scores = cross_val_predict(classifier, inputs, labels, cv=folds, method="predict_proba")[:, 1]
     return float(roc_auc_score(labels, scores))
 
 
@@ -119,6 +137,7 @@ def evaluate(
     training: Detector,
     thresholds: Thresholds,
     seed: int = 0,
+    facts: Facts | None = None,
 ) -> Realism:
     """Realism of `samples` against held-out real descriptions (`training`: the training index)."""
     records, failures = parsed(samples)
@@ -131,6 +150,8 @@ def evaluate(
     parsed_count = max(len(records), 1)
     # distinct-2 grows as texts get fewer: compare equal numbers of texts.
     real_sample = list(real_descriptions[: len(descriptions) or len(samples)])
+    lexicon, facts = Lexicon.english(), facts or Facts()
+    real_records = [Record("", (), "", text) for text in real_descriptions]
     return Realism(
         samples=len(samples),
         discriminator_auc=discriminator_auc(descriptions, real_descriptions, seed),
@@ -140,4 +161,14 @@ def evaluate(
         format_failure_rate=failures / len(samples) if samples else 0.0,
         real_title_rate=real_titles / parsed_count,
         copy_rate=copies / parsed_count,
+        invented_word_rate=_share(records, lambda r: problem(r, lexicon, facts) == INVENTED_WORD),
+        real_invented_word_rate=_share(
+            real_records, lambda r: bool(invented_words(r.description, lexicon))
+        ),
+        slip_rate=_share(records, lambda r: bool(slips(r, facts))),
+        real_slip_rate=_share(real_records, lambda r: bool(slips(r, facts))),
     )
+
+
+def _share(records: Sequence[Record], caught: Callable[[Record], bool]) -> float | None:
+    return sum(map(caught, records)) / len(records) if records else None

@@ -53,6 +53,8 @@ class Sample:
     new_tokens: int
     row: int
     steered: bool = False  # kept from closing a real title it was likeliest to close (title_guard)
+    # The model's surprise (nats, at temperature 1) at each new token, the end marker left out.
+    surprises: tuple[float, ...] = ()
 
 
 def _clean(text: str) -> str:

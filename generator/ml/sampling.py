@@ -24,6 +24,7 @@ from transformers import (
     StoppingCriteria,
     StoppingCriteriaList,
 )
+from transformers.generation import GenerateDecoderOnlyOutput
 
 from generator.ml.config import CPU_BATCH_SIZE, GPU_MAX_BATCH_SIZE, SamplingSettings
 from generator.ml.format import END_TOKEN, START_TOKEN, Sample
@@ -195,12 +196,24 @@ class Sampler:
                 StoppingCriteriaList([_PausePoint(pause, PAUSE_EVERY_SECONDS)]) if pause else None
             ),
             logits_processor=LogitsProcessorList([guard]) if guard else None,
+            return_dict_in_generate=True,
+            output_logits=True,
         )
-        # Without return_dict_in_generate, generate() returns the token ids as one tensor.
-        assert isinstance(output, torch.Tensor)
+        # With return_dict_in_generate and sampling, generate() returns this output class.
+        assert isinstance(output, GenerateDecoderOnlyOutput) and output.logits is not None
+        sequences = output.sequences
+        # The model's own surprise at each token it wrote, at temperature 1 (before any warper).
+        chosen = sequences[:, input_ids.shape[1] :]
+        surprise = torch.stack(
+            [
+                -torch.log_softmax(step.float(), dim=-1).gather(1, chosen[:, index, None])[:, 0]
+                for index, step in enumerate(output.logits)
+            ],
+            dim=1,
+        ).tolist()
         prompt_length = input_ids.shape[1]
         kept, ends, lengths = [], [], []
-        for sequence in output.tolist():
+        for sequence in sequences.tolist():
             continuation = sequence[prompt_length:]
             reached_end = self.end_id in continuation
             if reached_end:
@@ -211,7 +224,7 @@ class Sampler:
         texts = self.tokenizer.batch_decode(kept, skip_special_tokens=True)
         steered = guard.steered if guard is not None else set()
         return [
-            Sample(text, reached_end, length, row, row in steered)
+            Sample(text, reached_end, length, row, row in steered, tuple(surprise[row][:length]))
             for row, (text, reached_end, length) in enumerate(
                 zip(texts, ends, lengths, strict=True)
             )

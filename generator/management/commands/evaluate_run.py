@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from generator.models import ModelRun
-from generator.quality_gate import before_reranking
+from generator.quality_gate import FIGURES, before_reranking
 from generator.run_evaluation import DEFAULT_SAMPLES, EvaluationError, evaluate_run
 
 MIN_SAMPLES = 20  # fewer and the discriminator and rates say little
@@ -43,16 +43,6 @@ class Command(BaseCommand):
 
 def table(realism: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(figure, value) rows of a stored realism dict; "–" where a figure is missing."""
-
-    def rate(name: str) -> str:
-        value = realism.get(name)
-        return "–" if value is None else f"{value:.1%}"
-
-    def number(name: str, digits: int = 3) -> str:
-        value = realism.get(name)
-        return "–" if value is None else f"{value:.{digits}f}"
-
-    auc = realism.get("discriminator_auc")
     held_out = realism.get("held_out", {})
     return [
         ("samples", str(realism.get("samples", "–"))),
@@ -61,18 +51,13 @@ def table(realism: Mapping[str, Any]) -> list[tuple[str, str]]:
             f"{realism.get('real_texts', '–')} (drawn from {held_out.get('eval_split', 0)} "
             f"held out and {held_out.get('beyond_limit', 0)} past the run's limit)",
         ),
-        (
-            "discriminator AUC",
-            "– (too few texts)" if auc is None else f"{auc:.3f} (0.5: cannot tell them apart)",
+        *(
+            (
+                item.label,
+                item.show(realism.get(item.key)) + (f" ({item.bound()})" if item.gated else ""),
+            )
+            for item in FIGURES
         ),
-        ("distinct-2 generated", number("distinct_2")),
-        ("distinct-2 real", number("real_distinct_2")),
-        ("length distance (KS)", number("length_distance")),
-        ("format failures", rate("format_failure_rate")),
-        ("real titles", rate("real_title_rate")),
-        ("titles steered off real", rate("steered_title_rate")),
-        ("copies (all held)", rate("copy_rate")),
-        ("held-out eval loss", number("eval_loss", 4)),
         *_reranking_rows(realism),
     ]
 
