@@ -3,6 +3,8 @@ ordinary catalogue prose (the rates on real descriptions are in docs/evaluation.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from generator.ml.format import Record
@@ -21,6 +23,11 @@ from generator.ml.reading import (
     real_people,
     slips,
 )
+from generator.models import GeneratedDescription, GenerationBatch
+from generator.overfit_check import get_facts
+from generator.pipeline import run_batch
+from tests.corpus import fresh_training_detector  # noqa: F401 - the fixture, used below
+from tests.factories import batch_sampling
 
 FACTS = Facts.from_columns(
     titles=["Lantern Men 3", "Up", "The Quiet Orchard"],
@@ -113,3 +120,22 @@ def test_a_title_or_text_that_says_the_other_kind_is_caught(
 
 def test_a_season_word_in_a_film_title_without_a_number_passes() -> None:
     assert slips(_record(GOOD, title="Open Season", kind="movie"), FACTS) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("fresh_training_detector", "tiny_model_genres")
+def test_batches_hold_what_a_reader_would_catch(active_run: Any, settings: Any) -> None:
+    """The tiny model writes fragments: with the checks on, a batch stores none of its
+    invented words, and says how many texts it held for which reason."""
+    settings.GENERATION_READER_CHECKS = True
+    batch = GenerationBatch.objects.create(
+        model_run=active_run, requested=32, sampling=batch_sampling(seed=4)
+    )
+
+    batch = run_batch(batch.pk)
+
+    assert batch is not None
+    assert batch.rejections.get(INVENTED_WORD, 0) > 0
+    for text in GeneratedDescription.objects.filter(batch=batch):
+        record = Record(text.kind, (), text.title, text.text)
+        assert problem(record, Lexicon.english(), get_facts()) is None, text.text
