@@ -77,7 +77,7 @@ def test_the_reader_sees_a_numbered_list_and_the_key_holds_no_real_text(
     assert [int(number) for number, _kind in numbered] == list(range(1, 10))
     assert "served" not in listing.lower().replace("invented served", "")
     key = _key(tmp_path, "first")
-    sources = [item["source"] for item in key]
+    sources = [str(item["source"]) for item in key]
     assert sorted(sources) == ["real"] * 4 + ["served"] * 5
     assert sources != sorted(sources)  # shuffled, not served-then-real
     for item in key:

@@ -132,10 +132,10 @@ def test_batches_hold_what_a_reader_would_catch(active_run: Any, settings: Any) 
         model_run=active_run, requested=32, sampling=batch_sampling(seed=4)
     )
 
-    batch = run_batch(batch.pk)
+    done = run_batch(batch.pk)
 
-    assert batch is not None
-    assert batch.rejections.get(INVENTED_WORD, 0) > 0
+    assert done is not None
+    assert done.rejections.get(INVENTED_WORD, 0) > 0
     for text in GeneratedDescription.objects.filter(batch=batch):
         record = Record(text.kind, (), text.title, text.text)
         assert problem(record, Lexicon.english(), get_facts()) is None, text.text
