@@ -188,7 +188,8 @@ def distinct_2_share(realism: Mapping[str, Any]) -> float | None:
 def before_reranking(realism: Mapping[str, Any]) -> tuple[float, Mapping[str, Any]] | None:
     """(keep share, raw figures) when the stored figures are of reranked texts; None otherwise."""
     reranking, before = realism.get("reranking") or {}, realism.get("before_reranking")
-    if not reranking.get("scorer") or not before:
+    # "critic" names the one that picked ("scorer": True in figures stored before it had a name).
+    if not (reranking.get("critic") or reranking.get("scorer")) or not before:
         return None
     return reranking["keep_share"], before
 

@@ -47,7 +47,7 @@ from generator.models import ModelRun
 from generator.overfit_check import get_detector, get_facts, thresholds
 from generator.pitches import make_room
 from generator.pools import ALL
-from generator.writing import Policy, write
+from generator.writing import NGRAM, Critic, FluencyCritic, NgramCritic, Policy, write
 
 log = logging.getLogger(__name__)
 
@@ -201,10 +201,14 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
     plan = sampling_plan(samples, real.trained_kinds, seed)
     detector, limits, facts = get_detector(), thresholds(), get_facts()
     reranking: dict[str, Any] = {"keep_share": settings.GENERATION_KEEP_SHARE}
-    scorer = None
+    critic: Critic | None = None
     if settings.GENERATION_KEEP_SHARE < 1:
-        scorer = _fit_scorer(run, real, sampler, chunk_size, samples, seed, detector)
-        reranking["scorer"] = scorer is not None
+        if settings.GENERATION_CRITIC == NGRAM:
+            scorer = _fit_scorer(run, real, sampler, chunk_size, samples, seed, detector)
+            critic = NgramCritic(scorer) if scorer is not None else None
+        else:
+            critic = FluencyCritic()
+        reranking["critic"] = settings.GENERATION_CRITIC if critic is not None else ""
     # Written as batches write (generator.writing), the pool aside: it is not the run's.
     written = [
         write(
@@ -217,7 +221,7 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
                 keep_share=settings.GENERATION_KEEP_SHARE,
                 against_pool=False,
             ),
-            scorer,
+            critic,
             chunk_size,
             # Minutes of sampling on a CPU: a visitor's pitch is written in between.
             pause=lambda: make_room(sampler),

@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from statistics import fmean
+from typing import Protocol
 
 from django.conf import settings
 
@@ -65,9 +67,44 @@ class Written:
     rejections: Counter[str] = field(default_factory=Counter)
 
 
-def critic_for(run: ModelRun) -> RealismScorer | None:
-    """The run's critic (fitted at its evaluation, beside the checkpoint); None before that."""
-    return RealismScorer.load(Path(run.checkpoint_path))
+class Critic(Protocol):
+    """Orders servable texts: how strongly each reads as machine-written (lower is better)."""
+
+    def doubts(self, candidates: Sequence[Candidate]) -> list[float]: ...
+
+
+class FluencyCritic:
+    """The writer's own surprise at what it wrote: mean nats per token at temperature 1. Hot
+    sampling reaches into the tail for a word here and there; where it did most, the text reads
+    least fluently (invented words, clauses that do not follow). Needs no fitting."""
+
+    def doubts(self, candidates: Sequence[Candidate]) -> list[float]:
+        return [fmean(c.item.sample.surprises or (0.0,)) for c in candidates]
+
+
+@dataclass(frozen=True)
+class NgramCritic:
+    """The run's TF-IDF generated-vs-real classifier (generator.ml.reranking), fitted at its
+    evaluation: the judge the TF-IDF AUC uses too, so selecting with it flatters that AUC."""
+
+    scorer: RealismScorer
+
+    def doubts(self, candidates: Sequence[Candidate]) -> list[float]:
+        return self.scorer.generated_likelihood([candidate.text for candidate in candidates])
+
+
+FLUENCY = "fluency"
+NGRAM = "ngram"
+CRITICS = (FLUENCY, NGRAM)
+
+
+def critic_for(run: ModelRun) -> Critic | None:
+    """The critic GENERATION_CRITIC names; the n-gram one only once the run's evaluation has
+    fitted it (None before)."""
+    if settings.GENERATION_CRITIC == FLUENCY:
+        return FluencyCritic()
+    scorer = RealismScorer.load(Path(run.checkpoint_path))
+    return NgramCritic(scorer) if scorer is not None else None
 
 
 def write(
@@ -76,7 +113,7 @@ def write(
     count: int,
     sampling: SamplingSettings,
     policy: Policy,
-    critic: RealismScorer | None,
+    critic: Critic | None,
     chunk_size: int | None = None,
     pause: Callable[[], None] | None = None,
 ) -> Written:
@@ -92,7 +129,7 @@ def write(
     return judge(samples, policy, critic)
 
 
-def judge(samples: list[Sample], policy: Policy, critic: RealismScorer | None) -> Written:
+def judge(samples: list[Sample], policy: Policy, critic: Critic | None) -> Written:
     """Screen, check and rank sampled texts as `policy` asks."""
     screening = screen(
         samples,
@@ -123,7 +160,7 @@ def judge(samples: list[Sample], policy: Policy, critic: RealismScorer | None) -
     if critic is None or not servable:
         written.kept = servable
         return written
-    doubts = critic.generated_likelihood([candidate.text for candidate in servable])
+    doubts = critic.doubts(servable)
     servable = [replace(c, doubt=d) for c, d in zip(servable, doubts, strict=True)]
     keep = max(1, round(len(servable) * policy.keep_share))
     best = set(sorted(range(len(servable)), key=lambda index: (doubts[index], index))[:keep])

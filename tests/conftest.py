@@ -73,10 +73,12 @@ def _tiny_model_writes_no_english(settings: Any) -> None:
 
 @pytest.fixture
 def reranking(settings: Any, trained_checkpoint: Path) -> Iterator[Path]:
-    """Reranking on (keep half); the reranker file beside the shared checkpoint goes afterwards."""
+    """Reranking on (keep half) by the n-gram critic; the reranker file beside the shared
+    checkpoint goes afterwards."""
     from generator.ml.reranking import SCORER_FILE
 
     settings.GENERATION_KEEP_SHARE = 0.5
+    settings.GENERATION_CRITIC = "ngram"
     scorer = trained_checkpoint / SCORER_FILE
     yield scorer
     scorer.unlink(missing_ok=True)

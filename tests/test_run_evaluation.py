@@ -257,7 +257,7 @@ def test_with_reranking_it_fits_the_runs_reranker_and_reports_what_batches_keep(
     run.refresh_from_db()
     stored = run.realism
     assert reranking.is_file()  # beside the checkpoint, where batches and pitches load it
-    assert stored["reranking"] == {"keep_share": 0.5, "scorer": True}
+    assert stored["reranking"] == {"keep_share": 0.5, "critic": "ngram"}
     before = stored["before_reranking"]
     assert before["samples"] == stored["samples"] == realism.samples == 24
     assert stored["format_failure_rate"] == before["format_failure_rate"]

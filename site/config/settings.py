@@ -323,6 +323,11 @@ GENERATION_MAX_NEW_TOKENS = envint("GENERATION_MAX_NEW_TOKENS", 96)
 # Share of each batch's good texts kept, the most real-looking by the run's reranker
 # (generator/ml/reranking.py, fitted when the run is evaluated); 1: keep all, fit none.
 GENERATION_KEEP_SHARE = envfloat("GENERATION_KEEP_SHARE", 0.5)
+# Who picks the kept share (generator/writing.py): "fluency", the run's own surprise at each text
+# (no fitting), or "ngram", the TF-IDF reranker fitted at the run's evaluation.
+GENERATION_CRITIC = os.environ.get("GENERATION_CRITIC", "fluency")
+if GENERATION_CRITIC not in ("fluency", "ngram"):
+    raise ValueError(f"GENERATION_CRITIC={GENERATION_CRITIC!r} is not 'fluency' or 'ngram'")
 if not 0 < GENERATION_KEEP_SHARE <= 1:
     raise ValueError(f"GENERATION_KEEP_SHARE={GENERATION_KEEP_SHARE} is not above 0 and at most 1")
 # Hold texts a reader would catch at once: invented words and mechanical slips (generator/ml/
