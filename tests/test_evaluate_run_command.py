@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from generator.models import ModelRun
+from generator.quality_gate import FIGURES
 from tests.corpus import fresh_training_detector  # noqa: F401 - the fixture, used below
 from tests.factories import ModelRunFactory, TrainingTitleFactory, invented_text
 from titles.models import Kind
@@ -81,10 +82,11 @@ def test_it_prints_the_figures_and_stores_them(active_run: ModelRun) -> None:
     active_run.refresh_from_db()
     assert active_run.realism["samples"] == 20
     assert f"Realism of model run #{active_run.pk} (seed 2):" in printed
-    for figure in ("discriminator AUC", "distinct-2 generated", "copies", "real titles"):
-        assert figure in printed
-    copies = next(line for line in printed.splitlines() if line.strip().startswith("copies"))
-    assert copies.split()[-1] == f"{active_run.realism['copy_rate']:.1%}"
+    for item in FIGURES:  # every figure of the catalogue, gated ones with their bound
+        assert item.label in printed
+    copies = next(line for line in printed.splitlines() if line.strip().startswith("copy rate"))
+    assert copies.split()[2] == f"{active_run.realism['copy_rate']:.1%}"
+    assert copies.endswith("(≤ 2.0%)")
 
 
 def test_the_command_exits_non_zero_without_a_traceback(tmp_path: Path) -> None:
