@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 from generator.ml.evaluation import MIN_TEXTS_PER_CLASS, discriminator
 
 SCORER_FILE = "realism_scorer.pkl"
+# A text a reader judged counts as this many texts the classifier only knows the source of.
+FEEDBACK_WEIGHT = 3.0
 Item = TypeVar("Item")
 
 
@@ -31,14 +33,31 @@ class RealismScorer:
     classifier: Any  # a fitted generator.ml.evaluation.discriminator()
 
     @classmethod
-    def fit(cls, generated: Sequence[str], real: Sequence[str]) -> RealismScorer:
-        if min(len(generated), len(real)) < MIN_TEXTS_PER_CLASS:
+    def fit(
+        cls,
+        generated: Sequence[str],
+        real: Sequence[str],
+        doubted: Sequence[str] = (),
+        believed: Sequence[str] = (),
+    ) -> RealismScorer:
+        """Generated texts and those readers doubted (moderators' rejections, reports, down-votes)
+        against real ones and generated texts readers believed; each reader's verdict weighs
+        FEEDBACK_WEIGHT texts."""
+        if min(len(generated) + len(doubted), len(real)) < MIN_TEXTS_PER_CLASS:
             raise RerankError(
                 f"a scorer needs {MIN_TEXTS_PER_CLASS} generated and real texts, "
-                f"not {len(generated)} and {len(real)}"
+                f"not {len(generated) + len(doubted)} and {len(real)}"
             )
+        texts = [*generated, *doubted, *real, *believed]
+        labels = [1] * (len(generated) + len(doubted)) + [0] * (len(real) + len(believed))
+        weights = (
+            [1.0] * len(generated)
+            + [FEEDBACK_WEIGHT] * len(doubted)
+            + [1.0] * len(real)
+            + [FEEDBACK_WEIGHT] * len(believed)
+        )
         classifier = discriminator()
-        classifier.fit([*generated, *real], [1] * len(generated) + [0] * len(real))
+        classifier.fit(texts, labels, logisticregression__sample_weight=weights)
         return cls(classifier)
 
     def generated_likelihood(self, texts: Sequence[str]) -> list[float]:

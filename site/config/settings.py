@@ -1,6 +1,7 @@
 """One environment-driven settings file. Embedded defaults: SQLite, a filesystem broker, no TLS.
 
-Production sets at least SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and REDIS_URL (see README.md).
+Production sets at least SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and REDIS_URL; every setting is
+in docs/configuration.md.
 """
 
 import ipaddress
@@ -381,7 +382,7 @@ PITCH_TIMEOUT = envint("PITCH_TIMEOUT", 60)  # seconds before the page says it i
 # Extra blocklisted terms for pitched titles and texts, one per line, added to the shipped list.
 PITCH_BLOCKLIST_FILE = os.environ.get("PITCH_BLOCKLIST_FILE", "")
 
-# Overfit checks (generator/ml/overfit.py; README "Overfit checks"). Defaults match the module's.
+# Overfit checks (generator/ml/overfit.py; docs/evaluation.md). Defaults match the module's.
 OVERFIT_THRESHOLD = envfloat("OVERFIT_THRESHOLD", 0.75)  # a score this high holds a text as a copy
 # Below the threshold but at least this: waits for a moderator even under auto-approve.
 OVERFIT_REVIEW_THRESHOLD = envfloat("OVERFIT_REVIEW_THRESHOLD", 0.6)
@@ -395,7 +396,7 @@ OVERFIT_POLICY = os.environ.get("OVERFIT_POLICY", "auto-approve")
 if OVERFIT_POLICY not in ("auto-approve", "review"):
     raise ValueError(f"OVERFIT_POLICY={OVERFIT_POLICY!r} is not 'auto-approve' or 'review'")
 
-# Quality gate of a run's realism (generator/quality_gate.py; README "Realism"): activating a run
+# Quality gate of a run's realism (generator/quality_gate.py; docs/evaluation.md): activating a run
 # past these asks for confirmation. Distinct-2 is a share of the real texts' distinct-2.
 QUALITY_MAX_AUC = envfloat("QUALITY_MAX_AUC", 0.75)
 QUALITY_MAX_EMBEDDING_AUC = envfloat("QUALITY_MAX_EMBEDDING_AUC", 0.75)
@@ -405,5 +406,5 @@ QUALITY_MAX_SLIP_RATE = envfloat("QUALITY_MAX_SLIP_RATE", 0.01)
 QUALITY_MIN_DISTINCT_2 = envfloat("QUALITY_MIN_DISTINCT_2", 0.85)
 QUALITY_MAX_REAL_TITLE_RATE = envfloat("QUALITY_MAX_REAL_TITLE_RATE", 0.03)
 # Copies in a run's samples before filtering: batches hold every one (none is served); above this
-# the run memorises (Gemma 3 at the README budget: 10%), not a chance 2 in 300.
+# the run memorises (Gemma 3 at the default budget: 10%), not a chance 2 in 300.
 QUALITY_MAX_COPY_RATE = envfloat("QUALITY_MAX_COPY_RATE", 0.02)
