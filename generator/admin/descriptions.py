@@ -37,7 +37,6 @@ from generator.ml.overfit import copied_runs
 from generator.models import GeneratedDescription, ModelRun
 from generator.moderation import DECISIONS, Decision
 from titles.models import TrainingTitle
-from web.models import Report, hide_threshold
 
 if TYPE_CHECKING:
     # The stubs' alias for what ModelAdmin.get_list_display returns (a list or a tuple).
@@ -48,7 +47,6 @@ QUEUE_STATUSES = (Status.PENDING, Status.OVERFIT)
 TEMPLATES = "admin/generator/generateddescription"
 RECHECK = "recheck"
 _ID = re.compile(r"[0-9]{1,18}")  # the URL converters' rule: fits a bigint, ASCII digits only
-CLIENT_KEY_SHOWN = 10  # hex digits of a reporter's keyed hash shown to moderators
 
 
 def parse_id(value: str, what: str) -> int:
@@ -148,27 +146,6 @@ class ModelRunFilter(admin.SimpleListFilter):
         return queryset.filter(model_run_id=parse_id(value, "run"))
 
 
-class ReportInline(admin.TabularInline):
-    """Who (a shortened keyed hash of the address) reported the text, why and when."""
-
-    model = Report
-    fields = readonly_fields = ("who", "reason", "created_at")
-    ordering = ["-created_at"]
-    extra = 0
-    can_delete = False
-    verbose_name_plural = "visitor reports"
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.display(description="who")
-    def who(self, report: Report) -> str:
-        return f"{report.client_key[:CLIENT_KEY_SHOWN]}…"
-
-
 @admin.register(GeneratedDescription)
 class GeneratedDescriptionAdmin(admin.ModelAdmin):
     change_list_template = f"{TEMPLATES}/change_list.html"
@@ -201,7 +178,6 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
     list_select_related = ["model_run"]
     list_per_page = 50
     show_full_result_count = False
-    inlines = [ReportInline]
     actions = [
         "approve_selected",
         "reject_selected",
@@ -227,12 +203,9 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
                 "fields": [
                     "model_run",
                     "batch",
+                    *GeneratedDescription.SAMPLING_FIELDS,
+                    "chunk_size",
                     "batch_row",
-                    "temperature",
-                    "top_p",
-                    "top_k",
-                    "repetition_penalty",
-                    "seed",
                     "created_at",
                 ],
             },
@@ -247,7 +220,6 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
                     "up_votes",
                     "down_votes",
                     "report_count",
-                    "hides_at",
                 ],
             },
         ),
@@ -320,10 +292,6 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}?description__id__exact={}">{}</a>', reports, obj.pk, obj.report_count
         )
-
-    @admin.display(description="hidden for review at")
-    def hides_at(self, obj: GeneratedDescription) -> str:
-        return f"hidden at {hide_threshold(obj)} reports since the last approval"
 
     @admin.display(description="decide")
     def decide(self, obj: GeneratedDescription) -> str:

@@ -1,11 +1,15 @@
 """Visitor feedback in the admin: moderators read reports and votes (see setup_moderators)."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from web.models import Report, Vote
+from generator.admin.descriptions import GeneratedDescriptionAdmin
+from generator.models import GeneratedDescription
+from web.models import Report, Vote, hide_threshold
 
 CLIENT_KEY_SHOWN = 10  # hex digits of a client's keyed hash: enough to tell clients apart
 
@@ -57,3 +61,44 @@ class VoteAdmin(_ReadOnly):
         "created_at",
         "updated_at",
     )
+
+
+class ReportInline(admin.TabularInline):
+    """Who (a shortened keyed hash of the address) reported the text, why and when."""
+
+    model = Report
+    fields = readonly_fields = ("who", "reason", "created_at")
+    ordering = ["-created_at"]
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "visitor reports"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="who")
+    def who(self, report: Report) -> str:
+        return f"{report.client_key[:CLIENT_KEY_SHOWN]}…"
+
+
+class DescriptionWithReportsAdmin(GeneratedDescriptionAdmin):
+    """The generator's description admin with what visitors said (web sits above generator)."""
+
+    inlines = [*GeneratedDescriptionAdmin.inlines, ReportInline]
+    fieldsets = [
+        (name, {**options, "fields": [*options["fields"], "hides_at"]})
+        if name == "Visitors"
+        else (name, options)
+        for name, options in GeneratedDescriptionAdmin.fieldsets
+    ]
+
+    @admin.display(description="hidden for review at")
+    def hides_at(self, obj: GeneratedDescription) -> str:
+        return f"hidden at {hide_threshold(obj)} reports since the last approval"
+
+
+admin.site.unregister(GeneratedDescription)
+admin.site.register(GeneratedDescription, DescriptionWithReportsAdmin)
