@@ -5,8 +5,8 @@
 
 Builds two temporary SQLite databases under /tmp (a small pool and a large one, bulk-inserted
 invented descriptions) and starts a gunicorn on each (2 workers x 1 thread, like `dev.py run`)
-with BENCHMARK_VIEWS=1, so /bench/baseline/ renders the same page for get(pk=random id) with no
-walk and no write. A loopback-only, time-bounded load generator (threads + http.client,
+with bench/serve_settings.py, so /bench/baseline/ renders the same page for get(pk=random id)
+with no walk and no write. A loopback-only, time-bounded load generator (threads + http.client,
 keep-alive, one cookie jar per simulated visitor) measures saturation throughput and latency of
 `/` and the baseline on both pools, the four loads taking turns in short rounds so background
 load on the machine hits them alike; then `/` on the large pool at half its saturation rate on
@@ -74,7 +74,8 @@ def _server_env(workdir: Path, database: Path) -> dict[str, str]:
         "SECRET_KEY": "bench-serve-not-secret",
         "DEBUG": "0",
         "SITE_HTTPS": "0",
-        "BENCHMARK_VIEWS": "1",
+        # The site plus /bench/baseline/ (bench/serve_urls.py); production never routes it.
+        "DJANGO_SETTINGS_MODULE": "bench.serve_settings",
         "ALLOWED_HOSTS": HOST,
         "LOG_LEVEL": "WARNING",
         "REDIS_URL": "",
@@ -163,6 +164,8 @@ class Server:
             str(Path(PYTHON).parent / "gunicorn"),
             "--chdir",
             str(ROOT / "site"),
+            "--pythonpath",
+            str(ROOT),  # bench.serve_settings
             "config.wsgi",
             "--bind",
             f"{HOST}:{self.port}",

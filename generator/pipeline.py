@@ -62,7 +62,6 @@ def run_batch(batch_id: int) -> GenerationBatch | None:
 
 def _run(batch: GenerationBatch) -> GenerationBatch:
     sampler = get_sampler(batch.model_run.checkpoint_path)
-    sampler.simulate_oom_above = settings.GENERATION_SIMULATE_OOM_ABOVE
     # A recorded chunk size is kept: a text is reproduced from its seed, chunk size and row.
     chunk_size = batch.sampling.get("chunk_size") or sampler.auto_batch_size()
     sampling = SamplingSettings.from_dict(batch.sampling)

@@ -77,8 +77,6 @@ class Sampler:
         self.model.to(self.device)  # type: ignore[arg-type]
         self.model.eval()
         self.last_chunk_size = 0
-        # Test hook: raise the device's out-of-memory error for chunks above this many rows.
-        self.simulate_oom_above: int | None = None
         self.end_id = self._single_token_id(END_TOKEN)
         self._single_token_id(START_TOKEN)
         self.pad_id = (
@@ -166,8 +164,6 @@ class Sampler:
         pause: Callable[[], None] | None = None,
         is_real_title: TitlePredicate | None = None,
     ) -> list[Sample]:
-        if self.simulate_oom_above is not None and count > self.simulate_oom_above:
-            raise torch.OutOfMemoryError(f"simulated: {count} rows > {self.simulate_oom_above}")
         encoded = self.tokenizer(prefix, return_tensors="pt", add_special_tokens=False)
         input_ids = encoded["input_ids"].to(self.device).repeat(count, 1)
         attention_mask = torch.ones_like(input_ids)

