@@ -30,7 +30,7 @@ from tests.corpus import fresh_training_detector  # noqa: F401 - the fixture, us
 from tests.factories import batch_sampling
 
 FACTS = Facts.from_columns(
-    titles=["Lantern Men 3", "Up", "The Quiet Orchard"],
+    titles=["Lantern Men 3", "Up", "The Quiet Orchard", "Salt Roads"],
     credits=["Marla Quennick, Osric Vandermolen", "Tobiah Fenwright", ""],
 )
 GOOD = (
@@ -94,6 +94,11 @@ def test_a_title_that_extends_a_real_title_is_caught_but_not_a_short_common_star
     assert slips(_record(title="Up in the Hollow Hills"), FACTS) == []
     # The real title itself is the overfit check's to hold, not this one's.
     assert slips(_record(title="The Quiet Orchard"), FACTS) == []
+    assert slips(_record(title="The Quiet Orchard Returns"), FACTS) == [EXTENDS_REAL_TITLE]
+    # A two-word real title extended as a sequel or a part, but not merely continued.
+    assert slips(_record(title="Salt Roads 2"), FACTS) == [EXTENDS_REAL_TITLE]
+    assert slips(_record(title="Salt Roads: The Return"), FACTS) == [EXTENDS_REAL_TITLE]
+    assert slips(_record(title="Salt Roads of Home"), FACTS) == []
 
 
 def test_a_real_person_named_in_the_title_or_text_is_caught() -> None:

@@ -49,6 +49,8 @@ _TITLE_SAYS = {
 _POSSESSIVE = ("'s", "’s", "'", "’")
 # A real title this short ("Love", "Up") begins too many invented ones to count as extended.
 MIN_EXTENDED_TITLE_WORDS = 2
+MIN_LONG_TITLE_WORDS = 3  # a real title this long begins no invented one by chance
+_SEQUEL_MARKS = frozenset(":-–—(")
 MAX_NAME_WORDS = 4
 
 
@@ -135,12 +137,18 @@ def problem(record: Record, lexicon: Lexicon, facts: Facts) -> str | None:
 
 
 def extends_real_title(title: str, facts: Facts) -> bool:
-    """A real title of two or more words with more after it ("Ip Man 3: New Homecoming")."""
-    words = normalise(title).split()
-    return any(
-        " ".join(words[:length]) in facts.titles
-        for length in range(MIN_EXTENDED_TITLE_WORDS, len(words))
-    )
+    """A real title with more after it, told as a sequel or an episode of it: after a colon, a
+    dash or a number ("Ip Man 3: New Homecoming"), or a real title of three words or more. A short
+    real title that merely begins a new one ("The Dead" in "The Dead Man") does not count."""
+    found = tokens(title)
+    words = found.words
+    for length in range(MIN_EXTENDED_TITLE_WORDS, len(words)):
+        if " ".join(words[:length]) not in facts.titles:
+            continue
+        rest = found.text[found.offsets[length - 1][1] :].lstrip()
+        if length >= MIN_LONG_TITLE_WORDS or rest[:1] in _SEQUEL_MARKS or rest[:1].isdigit():
+            return True
+    return False
 
 
 def real_people(text: str, facts: Facts) -> list[str]:

@@ -311,22 +311,23 @@ POOL_TOP_GENRES = envint("POOL_TOP_GENRES", 5)  # genres per kind that get a poo
 POOL_FRESH_MAX_SERVED = envint("POOL_FRESH_MAX_SERVED", 3)  # "fresh" = served fewer times
 POOL_MAX_BATCHES_PER_TOP_UP = envint("POOL_MAX_BATCHES_PER_TOP_UP", 20)
 POOL_NUDGE_INTERVAL = envint("POOL_NUDGE_INTERVAL", 30)  # seconds between nudges from serving
-# Sampling: a temperature is drawn per batch from this range and stored with every text. Hot on
-# purpose: the run's reranker keeps the most real half, so heat buys variety (README "Realism").
-# min_p (not top-k/top-p) trims the tail: at 0.05 hot sampling wrote word salad, at 0.07 it reads.
-GENERATION_TEMPERATURE_MIN = envfloat("GENERATION_TEMPERATURE_MIN", 1.5)
-GENERATION_TEMPERATURE_MAX = envfloat("GENERATION_TEMPERATURE_MAX", 2.0)
+# Sampling: a temperature is drawn per batch from this range and stored with every text. Cool on
+# purpose: blind readers flag hot sampling's invented words and nonsense (docs/evaluation.md).
+GENERATION_TEMPERATURE_MIN = envfloat("GENERATION_TEMPERATURE_MIN", 0.8)
+GENERATION_TEMPERATURE_MAX = envfloat("GENERATION_TEMPERATURE_MAX", 1.1)
 GENERATION_TOP_P = envfloat("GENERATION_TOP_P", 1.0)
 GENERATION_TOP_K = envint("GENERATION_TOP_K", 0)
 GENERATION_REPETITION_PENALTY = envfloat("GENERATION_REPETITION_PENALTY", 1.1)
-GENERATION_MIN_P = envfloat("GENERATION_MIN_P", 0.07)
-GENERATION_MAX_NEW_TOKENS = envint("GENERATION_MAX_NEW_TOKENS", 96)
-# Share of each batch's good texts kept, the most real-looking by the run's reranker
-# (generator/ml/reranking.py, fitted when the run is evaluated); 1: keep all, fit none.
-GENERATION_KEEP_SHARE = envfloat("GENERATION_KEEP_SHARE", 0.5)
-# Who picks the kept share (generator/writing.py): "fluency", the run's own surprise at each text
-# (no fitting), or "ngram", the TF-IDF reranker fitted at the run's evaluation.
-GENERATION_CRITIC = os.environ.get("GENERATION_CRITIC", "fluency")
+GENERATION_MIN_P = envfloat("GENERATION_MIN_P", 0.05)
+# A catalogue blurb is about 45 tokens with its title; a row still writing at 64 is too long anyway.
+GENERATION_MAX_NEW_TOKENS = envint("GENERATION_MAX_NEW_TOKENS", 64)
+# Share of each batch's good texts kept, those the critic below doubts least; 1: keep all. Cool
+# sampling writes generic texts alike: keeping a third drops the most generic ones.
+GENERATION_KEEP_SHARE = envfloat("GENERATION_KEEP_SHARE", 0.34)
+# Who picks the kept share (generator/writing.py): "ngram", the TF-IDF generated-vs-real reranker
+# fitted at the run's evaluation (manage.py fit_critic adds the site's feedback), or "fluency",
+# the run's own surprise at each text (no fitting; keeps fluent but generic texts).
+GENERATION_CRITIC = os.environ.get("GENERATION_CRITIC", "ngram")
 if GENERATION_CRITIC not in ("fluency", "ngram"):
     raise ValueError(f"GENERATION_CRITIC={GENERATION_CRITIC!r} is not 'fluency' or 'ngram'")
 if not 0 < GENERATION_KEEP_SHARE <= 1:
