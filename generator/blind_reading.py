@@ -50,8 +50,8 @@ class Item:
     number: int
     source: str  # SERVED or REAL
     kind: str
-    title: str
-    text: str  # the served text; "" for a real one, whose text stays in the catalogue
+    title: str  # the served text's; "" for a real one, whose title and text stay in the catalogue
+    text: str
     description_id: int | None = None  # the served text's GeneratedDescription id
     show_id: str = ""  # the real description's show id
 
@@ -89,9 +89,10 @@ def used_before(readings: Path) -> tuple[set[int], set[str]]:
 
 def prepare(
     run: ModelRun, served: int, real: int, seed: int, readings: Path
-) -> tuple[list[Item], list[str]]:
-    """Fresh items for a reading of `run` (shuffled, numbered) and the real texts in item order;
-    the real texts go to the reader's list only, never into the key.
+) -> tuple[list[Item], list[tuple[str, str]]]:
+    """Fresh items for a reading of `run` (shuffled, numbered) and what the reader sees of each,
+    (title, text) in item order: a real item's title and text go to the reader's list only,
+    never into the key.
     """
     used_served, used_real = used_before(readings)
     rng = random.Random(seed)
@@ -114,23 +115,26 @@ def prepare(
     ]
     if len(titles) < real:
         raise ReadingError(f"{len(titles)} held-out real texts no reading used, not {real}")
-    entries: list[tuple[Item, str]] = [
-        (Item(0, SERVED, text.kind, text.title, text.text, description_id=text.pk), text.text)
+    entries: list[tuple[Item, tuple[str, str]]] = [
+        (
+            Item(0, SERVED, text.kind, text.title, text.text, description_id=text.pk),
+            (text.title, text.text),
+        )
         for text in rng.sample(pool, served)
     ] + [
-        (Item(0, REAL, title.kind, title.title, "", show_id=title.show_id), title.description)
+        (Item(0, REAL, title.kind, "", "", show_id=title.show_id), (title.title, title.description))
         for title in rng.sample(titles, real)
     ]
     rng.shuffle(entries)
     items = [replace(item, number=number) for number, (item, _text) in enumerate(entries, 1)]
-    return items, [text for _item, text in entries]
+    return items, [shown for _item, shown in entries]
 
 
-def reader_list(items: Sequence[Item], texts: Sequence[str]) -> str:
+def reader_list(items: Sequence[Item], shown: Sequence[tuple[str, str]]) -> str:
     """What the reader sees: the instructions and the numbered items, nothing else."""
     lines = [INSTRUCTIONS.format(count=len(items))]
-    for item, text in zip(items, texts, strict=True):
-        lines.append(f"{item.number}. [{KIND_LABELS[item.kind]}] {item.title}: {text}")
+    for item, (title, text) in zip(items, shown, strict=True):
+        lines.append(f"{item.number}. [{KIND_LABELS[item.kind]}] {title}: {text}")
     return "\n".join(lines) + "\n"
 
 

@@ -82,11 +82,13 @@ def test_the_reader_sees_a_numbered_list_and_the_key_holds_no_real_text(
     assert sources != sorted(sources)  # shuffled, not served-then-real
     for item in key:
         if item["source"] == "real":
-            assert item["text"] == "" and str(item["show_id"]).startswith("s-test-")
+            assert item["text"] == item["title"] == ""
+            assert str(item["show_id"]).startswith("s-test-")
         else:
             assert "served number" in str(item["text"])
             assert str(item["text"]) in listing
     assert "A pitched text." not in listing
+    assert listing.count("Invented Training Title") == 4  # real titles: the reader's list only
 
 
 def test_a_second_reading_gets_fresh_items_and_says_when_none_are_left(

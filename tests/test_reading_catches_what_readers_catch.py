@@ -114,6 +114,7 @@ def test_a_real_person_named_in_the_title_or_text_is_caught() -> None:
         ("tv", "The Glass Lake: An Independent Movie", GOOD),
         ("tv", "The Glass Lake", "In this film, a lighthouse keeper finds a diary."),
         ("movie", "The Glass Lake", "This docuseries follows a lighthouse keeper for a year."),
+        ("movie", "The Glass Lake", "In this live-action series, a keeper finds a diary."),
         ("movie", "The Glass Lake: Season 2", GOOD),
     ],
 )

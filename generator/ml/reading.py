@@ -38,7 +38,8 @@ _FINE_DOUBLES = frozenset({"had", "that"})
 # Words that say a record is the other kind: in its text, and (narrower) in its title.
 _TEXT_SAYS = {
     "movie": re.compile(
-        r"\b(docuseries|miniseries|sitcom|seasons?|episodes|this (?:series|show))\b", re.I
+        r"\b(docuseries|miniseries|sitcom|seasons?|episodes|this show|this(?: [\w-]+)? series)\b",
+        re.I,
     ),
     "tv": re.compile(r"\b(this (?:film|movie)|feature film|biopic)\b", re.I),
 }
