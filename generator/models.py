@@ -38,6 +38,10 @@ class RunLifecycleQuerySet(models.QuerySet):
         """The run generation uses, or None. Its checkpoint_path loads with from_pretrained."""
         return self.filter(is_active=True).first()
 
+    def given_or_active(self: "models.QuerySet[ModelRun]", pk: int | None) -> "ModelRun | None":
+        """Run `pk`, or the active run where no id is given; None when there is no such run."""
+        return self.filter(pk=pk).first() if pk is not None else self.filter(is_active=True).first()
+
     def claim(self, pk: int) -> bool:
         """queued -> running for exactly one caller: two workers can never both run a run."""
         now = timezone.now()

@@ -68,11 +68,7 @@ class Command(BaseCommand):
         served, real, seed = options["served"], options["real"], options["seed"]
         if not (1 <= served <= MAX_ITEMS and 1 <= real <= MAX_ITEMS):
             raise CommandError(f"--served and --real must be between 1 and {MAX_ITEMS}")
-        run = (
-            ModelRun.objects.filter(pk=options["run"]).first()
-            if options["run"] is not None
-            else ModelRun.objects.active()
-        )
+        run = ModelRun.objects.given_or_active(options["run"])
         if run is None:
             raise CommandError("no such run (and without --run, no active run)")
         readings: Path = options["readings"]

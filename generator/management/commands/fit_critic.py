@@ -25,11 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        run = (
-            ModelRun.objects.filter(pk=options["run"]).first()
-            if options["run"] is not None
-            else ModelRun.objects.active()
-        )
+        run = ModelRun.objects.given_or_active(options["run"])
         if run is None:
             raise CommandError("no such run (and without --run, no active run)")
         try:
