@@ -83,7 +83,7 @@ def test_real_figures_are_stored_on_the_run(active_run: ModelRun) -> None:
     sampling = stored["sampling"]
     assert sampling["prompts"] == {"all": 12, "movie": 6, "tv": 6}  # the trained kinds are 50/50
     assert sum(count for _prompt, count, _t, _s in sampling["groups"]) == 24
-    assert (sampling["top_p"], sampling["top_k"], sampling["max_new_tokens"]) == (0.95, 50, 96)
+    assert (sampling["top_p"], sampling["top_k"], sampling["max_new_tokens"]) == (0.95, 50, 64)
     assert sampling["min_p"] == 0.0  # the tiny model's, from tests/conftest.py
     for _prompt, _count, temperature, _seed in sampling["groups"]:
         assert sampling["temperature_min"] <= temperature <= sampling["temperature_max"]
