@@ -23,6 +23,7 @@ from generator.ml.reading import (
     real_people,
     slips,
 )
+from generator.ml.text import printable
 from generator.models import GeneratedDescription, GenerationBatch
 from generator.overfit_check import get_facts
 from generator.pipeline import run_batch
@@ -145,3 +146,8 @@ def test_batches_hold_what_a_reader_would_catch(active_run: Any, settings: Any) 
     for text in GeneratedDescription.objects.filter(batch=batch):
         record = Record(text.kind, (), text.title, text.text)
         assert problem(record, Lexicon.english(), get_facts()) is None, text.text
+
+
+def test_control_characters_a_tokenizer_decodes_become_spaces() -> None:
+    """PostgreSQL refuses NUL in text and JSON; a byte-level tokenizer can decode one."""
+    assert printable("Two\x00 rivals\tshare\x7f an oven.") == "Two  rivals share  an oven."

@@ -28,6 +28,7 @@ from transformers.generation import GenerateDecoderOnlyOutput
 
 from generator.ml.config import CPU_BATCH_SIZE, GPU_MAX_BATCH_SIZE, SamplingSettings
 from generator.ml.format import END_TOKEN, START_TOKEN, Sample
+from generator.ml.text import printable
 from generator.ml.title_guard import RealTitleGuard, TitlePredicate, closing_tokens
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,9 @@ class Sampler:
             kept.append(sequence[:prompt_length] + continuation)
             ends.append(reached_end)
             lengths.append(len(continuation))
-        texts = self.tokenizer.batch_decode(kept, skip_special_tokens=True)
+        texts = [
+            printable(text) for text in self.tokenizer.batch_decode(kept, skip_special_tokens=True)
+        ]
         steered = guard.steered if guard is not None else set()
         return [
             Sample(text, reached_end, length, row, row in steered, tuple(surprise[row][:length]))

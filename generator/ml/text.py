@@ -14,6 +14,15 @@ _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _APOSTROPHES = str.maketrans("", "", "'’")
 
 
+# Control characters a byte-level tokenizer can decode (NUL among them, which PostgreSQL refuses).
+_CONTROLS = dict.fromkeys(range(32), " ") | {127: " "}
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters (tab and newline included) turned into spaces."""
+    return text.translate(_CONTROLS)
+
+
 def normalise_space(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 

@@ -53,6 +53,7 @@ from generator.ml.checkpoints import (
 from generator.ml.config import TrainingConfig
 from generator.ml.format import END_TOKEN, SPECIAL_TOKENS, prompt_prefix
 from generator.ml.splits import split_records
+from generator.ml.text import printable
 from generator.ml.vocab import TrimmedVocabulary, should_trim, trim_vocabulary, vocabulary_rows
 
 PAD_TOKEN = "<|pad|>"
@@ -638,5 +639,5 @@ def _decode_record(tokenizer: PreTrainedTokenizerBase, ids: list[int]) -> str:
         elif token_id != tokenizer.pad_token_id:
             current.append(token_id)
     pieces.append(str(tokenizer.decode(current, skip_special_tokens=True)))
-    text = "".join(pieces)
+    text = printable("".join(pieces))
     return text[: text.index(END_TOKEN) + len(END_TOKEN)] if END_TOKEN in text else text
