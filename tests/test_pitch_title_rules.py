@@ -12,6 +12,7 @@ from generator.ml.format import END_TOKEN, START_TOKEN, parse_record, pitch_prom
 from generator.ml.pitch_rules import SHIPPED_BLOCKLIST, Blocklist, TitleError, clean_title
 from generator.models import Pitch
 from generator.pitch_policy import blocklist
+from tests.factories import TrainingTitleFactory
 
 WORDS = Blocklist.from_lines(["# a comment", "grimwort", "Bad Word Pair", ""])
 
@@ -135,4 +136,18 @@ def test_operators_extend_the_blocklist_from_a_file(
 
     assert response.status_code == 400
     assert "That title uses a word this site does not print." in response.content.decode()
+    assert not Pitch.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_real_title_is_refused_however_it_is_spelt(client: Any, pitch_genres: Any) -> None:
+    """One rule for "is a real title": folded as the overfit check folds titles (case, accents,
+    punctuation), so "AMÉLIE!" is the real "Amelie"."""
+    TrainingTitleFactory.create(title="Amelie of the Quay")
+
+    response = client.post(
+        "/pitch/", {"title": "AMÉLIE of the quay!", "kind": "movie", "genre": "dramas"}
+    )
+
+    assert "That is a real film or show." in response.content.decode()
     assert not Pitch.objects.exists()

@@ -1,7 +1,10 @@
+from typing import Any
+
 from django.db import models
 from django.utils.text import slugify
 
 from generator.ml.dataset import KIND_LABELS, MOVIE, TV_SHOW
+from generator.ml.text import normalise
 
 
 class Kind(models.TextChoices):
@@ -34,6 +37,13 @@ class Genre(models.Model):
         return slugify(name.replace("&", "and"))[:100] or "genre"
 
 
+class TrainingTitleQuerySet(models.QuerySet["TrainingTitle"]):
+    def has_title(self, title: str) -> bool:
+        """Whether `title` is a real title, folded as the overfit check folds titles."""
+        key = TrainingTitle.key_for(title)
+        return bool(key) and self.filter(title_key=key).exists()
+
+
 class TrainingTitle(models.Model):
     """One real title from the training data: source material, never edited in the admin."""
 
@@ -44,6 +54,8 @@ class TrainingTitle(models.Model):
     show_id = models.CharField(max_length=32, unique=True)
     kind = models.CharField(max_length=8, choices=Kind.choices, blank=True)
     title = models.CharField(max_length=300, blank=True)
+    # The title folded (generator.ml.text.normalise): the one rule of "is a real title".
+    title_key = models.CharField(max_length=300, blank=True, editable=False, db_index=True)
     description = models.TextField()
     genres = models.ManyToManyField(Genre, related_name="training_titles", blank=True)
     release_year = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -56,9 +68,19 @@ class TrainingTitle(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices)
     imported_at = models.DateTimeField(auto_now_add=True)
 
+    objects = TrainingTitleQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["kind"])]
 
     def __str__(self) -> str:
         return self.title or self.description[:60]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.title_key = self.key_for(self.title)
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def key_for(title: str) -> str:
+        return normalise(title)[:300]

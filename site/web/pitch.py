@@ -122,7 +122,7 @@ def _validated(form: _Form) -> tuple[str, Genre | None]:
         title = clean_title(form.title, blocklist())
     except TitleError as error:
         form.errors["title"] = str(error)
-    if title and TrainingTitle.objects.filter(title__iexact=title).exists():
+    if title and TrainingTitle.objects.has_title(title):
         form.errors["title"] = "That is a real film or show. Pitch one that does not exist."
     if form.kind not in Kind.values:
         form.errors["kind"] = "Pick a film or a TV show."

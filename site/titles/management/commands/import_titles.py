@@ -93,6 +93,7 @@ def _training_title(record: TitleRecord, source: str) -> TrainingTitle:
         show_id=record.show_id,
         kind=record.kind,
         title=record.title,
+        title_key=TrainingTitle.key_for(record.title),
         description=record.description,
         release_year=record.release_year,
         rating=record.rating,
