@@ -229,13 +229,13 @@ class DatabaseRecorder(TrainerCallback):
         self.run.step = result.step
         self.run.checkpoint_path = str(result.checkpoint)
         self.run.tokens_per_second = round(result.tokens_per_second, 1)
-        # Why it stopped and which weights final/ holds: no ModelRun column says it (yet).
-        self.run.hyperparameters["stop_reason"] = result.stop_reason
-        self.run.hyperparameters["best_step"] = result.best_step
-        self.run.hyperparameters["best_eval_loss"] = result.eval_loss
+        self.run.stop_reason = result.stop_reason
+        self.run.best_step = result.best_step
+        self.run.best_eval_loss = result.eval_loss
         if result.stop_reason:
             logger.info("run #%s: %s", self.run.pk, result.stop_reason)
-        self._save("step", "checkpoint_path", "tokens_per_second", "hyperparameters")
+        fields = ("step", "checkpoint_path", "tokens_per_second", "stop_reason", "best_step")
+        self._save(*fields, "best_eval_loss")
 
     def on_log(
         self,

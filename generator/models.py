@@ -87,6 +87,13 @@ class ModelRunQuerySet(RunLifecycleQuerySet):
         )
 
 
+class Activation(models.TextChoices):
+    """What became of a run flagged activate_when_good once it was evaluated."""
+
+    ACTIVATED = "activated", "Activated"
+    REFUSED = "refused", "Refused"
+
+
 class ModelRun(models.Model):
     """One fine-tuning run: hyperparameters, progress, curves, samples and its checkpoint."""
 
@@ -114,6 +121,15 @@ class ModelRun(models.Model):
     eval_records = models.PositiveIntegerField(null=True, blank=True)
     # generator.run_evaluation: Realism.as_dict() plus when, how sampled and the eval loss.
     realism = models.JSONField(default=dict, blank=True)
+    # Why training stopped before its last step ("" when it ran them all), and whose weights
+    # final/ holds: the best eval's step and loss (None: never evaluated).
+    stop_reason = models.TextField(blank=True)
+    best_step = models.PositiveIntegerField(null=True, blank=True)
+    best_eval_loss = models.FloatField(null=True, blank=True)
+    # Queued by `manage.py bootstrap`: its evaluation activates it if it passes the quality gate.
+    activate_when_good = models.BooleanField(default=False)
+    activation = models.CharField(max_length=9, choices=Activation.choices, blank=True)
+    activation_problems = models.TextField(blank=True)  # why it was refused, for a person
 
     objects = ModelRunQuerySet.as_manager()
 
@@ -139,8 +155,7 @@ class ModelRun(models.Model):
     @property
     def kept_eval_loss(self) -> float | None:
         """The held-out loss of the weights in final/: the best eval's, where training kept it."""
-        best = self.hyperparameters.get("best_eval_loss")
-        return float(best) if best is not None else self.last_eval_loss
+        return self.best_eval_loss if self.best_eval_loss is not None else self.last_eval_loss
 
     def activate(self) -> None:
         """Make this the one run generation uses: deactivate the others, activate it, atomically."""

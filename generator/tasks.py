@@ -17,8 +17,7 @@ from django.utils import timezone
 
 from generator import pitches, pools, queueing
 from generator.finetune_execution import RunNotClaimable, execute_run
-from generator.management.commands.bootstrap import ACTIVATE_WHEN_GOOD, ACTIVATION, REFUSED
-from generator.models import ModelRun
+from generator.models import Activation, ModelRun
 from generator.pipeline import batch_size, run_batch
 from generator.quality_gate import run_activation_problems
 from generator.run_evaluation import DEFAULT_SAMPLES, EvaluationError
@@ -151,8 +150,8 @@ def evaluate_run(
 ) -> dict[str, float | int | None] | None:
     """Measure how real run `run_id`'s samples read and store it on ModelRun.realism.
 
-    A run flagged ACTIVATE_WHEN_GOOD (manage.py bootstrap) is then activated if it passes the
-    quality gate and is not worse than the active run; otherwise ACTIVATION on it says why not.
+    A run flagged activate_when_good (manage.py bootstrap) is then activated if it passes the
+    quality gate and is not worse than the active run; otherwise its activation says why not.
     """
     try:
         realism = evaluate(run_id, samples, seed)
@@ -167,11 +166,11 @@ def evaluate_run(
 def activate_when_good(run_id: int, failed: list[str] | None = None) -> None:
     """The evaluate_run task's last step: activate a flagged run that passes the quality gate.
 
-    Only for runs flagged ACTIVATE_WHEN_GOOD; `failed` are checks already known to fail (the
-    evaluation itself). The verdict ("activated" or "refused: ...") goes to ACTIVATION.
+    Only for runs flagged activate_when_good; `failed` are checks already known to fail (the
+    evaluation itself). The verdict goes to `activation`, the reasons to `activation_problems`.
     """
     run = ModelRun.objects.filter(pk=run_id).first()
-    if run is None or not run.hyperparameters.get(ACTIVATE_WHEN_GOOD) or run.is_active:
+    if run is None or not run.activate_when_good or run.is_active:
         return
     problems = failed if failed is not None else run_activation_problems(run)
     if not problems:
@@ -179,8 +178,8 @@ def activate_when_good(run_id: int, failed: list[str] | None = None) -> None:
             run.activate()
         except ValueError as exc:  # another run was activated at the same moment
             problems = [str(exc)]
-    verdict = REFUSED + "; ".join(problems) if problems else "activated"
-    # Re-read: a save of the whole dict must not undo what changed while it was evaluated.
-    current = ModelRun.objects.get(pk=run_id).hyperparameters
-    ModelRun.objects.filter(pk=run_id).update(hyperparameters={**current, ACTIVATION: verdict})
-    log.info("model run #%s, activation when good: %s", run_id, verdict)
+    verdict = Activation.REFUSED if problems else Activation.ACTIVATED
+    ModelRun.objects.filter(pk=run_id).update(
+        activation=verdict, activation_problems="; ".join(problems)
+    )
+    log.info("model run #%s, activation when good: %s %s", run_id, verdict, problems or "")

@@ -42,12 +42,8 @@ def test_it_imports_the_titles_and_queues_one_flagged_default_run(
     run = ModelRun.objects.get()
     assert run.status == ModelRun.Status.QUEUED
     assert run.base == DEFAULT_BASE
-    assert run.hyperparameters == {
-        **TrainingConfig().as_dict(),
-        "data": "database",
-        "limit": None,
-        "activate_when_good": True,
-    }
+    assert run.hyperparameters == {**TrainingConfig().as_dict(), "data": "database", "limit": None}
+    assert run.activate_when_good
     assert [(s.task, s.args, s.options["queue"]) for s in queued] == [
         (queueing.FINETUNE, (run.pk,), queueing.TRAIN_QUEUE)
     ]
@@ -85,7 +81,7 @@ def test_a_finished_flagged_run_is_not_trained_again(
     netflix_csv: Callable[..., Path], django_capture_on_commit_callbacks: Any
 ) -> None:
     refused = ModelRunFactory.create(
-        hyperparameters={"activate_when_good": True, "activation": "refused: copy rate"}
+        activate_when_good=True, activation="refused", activation_problems="copy rate"
     )
 
     output, queued = bootstrap(netflix_csv(), django_capture_on_commit_callbacks)
@@ -105,7 +101,7 @@ def test_an_interrupted_flagged_run_resumes_from_its_checkpoint(
         status=ModelRun.Status.FAILED,
         step=40,
         checkpoint_path=str(checkpoint),
-        hyperparameters={"activate_when_good": True},
+        activate_when_good=True,
     )
 
     output, queued = bootstrap(netflix_csv(), django_capture_on_commit_callbacks)

@@ -173,9 +173,9 @@ def test_an_early_stopped_run_is_done_and_says_why(base: Path) -> None:
     assert run.status == ModelRun.Status.DONE, run.error
     assert run.step == 3 and run.total_steps == 8
     assert run.hyperparameters["patience"] == 1
-    assert run.hyperparameters["best_step"] == 2
-    assert run.hyperparameters["stop_reason"].startswith("early stop at step 3")
-    assert run.hyperparameters["best_eval_loss"] == pytest.approx(run.eval_loss_curve[1][1], 1e-4)
+    assert run.best_step == 2
+    assert run.stop_reason.startswith("early stop at step 3")
+    assert run.best_eval_loss == pytest.approx(run.eval_loss_curve[1][1], 1e-4)
     assert run.checkpoint_path.endswith(FINAL_CHECKPOINT)
 
 
@@ -192,9 +192,9 @@ def test_the_time_budget_stops_a_run_cleanly_with_a_final_checkpoint(
     run = ModelRun.objects.get()
     assert run.status == ModelRun.Status.DONE, run.error
     assert run.step == 1 and run.hyperparameters["max_minutes"] == 0.0001
-    assert run.hyperparameters["stop_reason"] == "time budget of 0.0001 minutes spent at step 1"
+    assert run.stop_reason == "time budget of 0.0001 minutes spent at step 1"
     # The stopping step is evaluated, so the saved weights are measured ones.
     assert [point[0] for point in run.eval_loss_curve] == [1]
-    assert run.hyperparameters["best_step"] == 1
+    assert run.best_step == 1
     assert (Path(run.checkpoint_path) / "config.json").is_file()
     assert "stopped early: time budget" in capsys.readouterr().out

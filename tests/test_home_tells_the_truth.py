@@ -80,7 +80,7 @@ def test_a_training_run_shows_its_step_a_progress_bar_and_an_eta() -> None:
 
 
 def test_a_trained_flagged_run_is_being_evaluated() -> None:
-    ModelRunFactory.create(hyperparameters={"activate_when_good": True}, checkpoint_path="/x")
+    ModelRunFactory.create(activate_when_good=True, checkpoint_path="/x")
 
     both_say("Evaluating the model")
 
@@ -88,7 +88,7 @@ def test_a_trained_flagged_run_is_being_evaluated() -> None:
 def test_a_refused_run_says_which_check_it_failed() -> None:
     reason = "discriminator AUC 0.912 is above 0.750"
     ModelRunFactory.create(
-        hyperparameters={"activate_when_good": True, "activation": f"refused: {reason}"}
+        activate_when_good=True, activation="refused", activation_problems=reason
     )
 
     both_say("The model did not pass the quality gate", reason)

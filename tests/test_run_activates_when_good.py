@@ -14,12 +14,13 @@ from tests.factories import PASSING_REALISM, ModelRunFactory
 pytestmark = pytest.mark.django_db
 
 GOOD = PASSING_REALISM
-FLAGGED = {"steps": 200, "activate_when_good": True}
+SETTINGS = {"steps": 200}
 
 
 def finished_run(realism: dict[str, Any], **fields: Any) -> ModelRun:
     values: dict[str, Any] = {
-        "hyperparameters": dict(FLAGGED),
+        "hyperparameters": dict(SETTINGS),
+        "activate_when_good": True,
         "checkpoint_path": "/models/runs/run-00001/final",
         "realism": realism,
         **fields,
@@ -35,7 +36,8 @@ def test_a_flagged_run_that_passes_the_gate_becomes_the_active_model() -> None:
     run.refresh_from_db()
     assert run.is_active
     assert ModelRun.objects.active() == run
-    assert run.hyperparameters == {**FLAGGED, "activation": "activated"}
+    assert (run.activation, run.activation_problems) == ("activated", "")
+    assert run.hyperparameters == SETTINGS
 
 
 def test_a_flagged_run_that_fails_the_gate_is_refused_with_the_reason() -> None:
@@ -45,10 +47,11 @@ def test_a_flagged_run_that_fails_the_gate_is_refused_with_the_reason() -> None:
 
     run.refresh_from_db()
     assert not run.is_active and ModelRun.objects.active() is None
-    assert run.hyperparameters["activation"] == (
-        "refused: discriminator AUC 0.900 is above 0.750; copy rate 3.0% is above 2.0%"
+    assert run.activation == "refused"
+    assert run.activation_problems == (
+        "discriminator AUC 0.900 is above 0.750; copy rate 3.0% is above 2.0%"
     )
-    assert run.hyperparameters["steps"] == 200  # the rest of the settings are kept
+    assert run.hyperparameters == SETTINGS
 
 
 def test_a_run_worse_than_the_active_one_is_refused_and_the_active_one_stays() -> None:
@@ -59,14 +62,14 @@ def test_a_run_worse_than_the_active_one_is_refused_and_the_active_one_stays() -
 
     run.refresh_from_db()
     assert ModelRun.objects.active() == active
-    assert run.hyperparameters["activation"] == (
-        "refused: worse than the active run: discriminator AUC: 0.700 against the active run's "
-        "0.550"
+    assert run.activation == "refused"
+    assert run.activation_problems == (
+        "worse than the active run: discriminator AUC: 0.700 against the active run's 0.550"
     )
 
 
 def test_a_run_as_good_as_the_active_one_replaces_it() -> None:
-    previous = finished_run(GOOD, is_active=True, hyperparameters={})
+    previous = finished_run(GOOD, is_active=True, activate_when_good=False)
     run = finished_run({**GOOD, "discriminator_auc": 0.615})
 
     activate_when_good(run.pk)
@@ -77,13 +80,13 @@ def test_a_run_as_good_as_the_active_one_replaces_it() -> None:
 
 
 def test_a_run_without_the_flag_is_left_to_a_moderator() -> None:
-    run = finished_run(GOOD, hyperparameters={"steps": 200})
+    run = finished_run(GOOD, activate_when_good=False)
 
     activate_when_good(run.pk)
 
     run.refresh_from_db()
     assert not run.is_active
-    assert run.hyperparameters == {"steps": 200}
+    assert run.activation == ""
 
 
 def test_the_task_refuses_a_flagged_run_it_could_not_evaluate() -> None:
@@ -94,7 +97,10 @@ def test_the_task_refuses_a_flagged_run_it_could_not_evaluate() -> None:
 
     run.refresh_from_db()
     assert not run.is_active
-    assert run.hyperparameters["activation"] == "refused: the realism evaluation failed"
+    assert (run.activation, run.activation_problems) == (
+        "refused",
+        "the realism evaluation failed",
+    )
 
 
 def test_the_refusal_is_what_the_home_page_shows(client: Any) -> None:

@@ -8,7 +8,8 @@ from tests.factories import ModelRunFactory
 def test_an_early_stopped_run_reports_the_loss_of_its_best_eval() -> None:
     run = ModelRunFactory.build(
         eval_loss_curve=[[50, 2.61], [100, 2.48], [150, 2.52], [200, 2.55]],
-        hyperparameters={"best_step": 100, "best_eval_loss": 2.48},
+        best_step=100,
+        best_eval_loss=2.48,
     )
 
     assert run.last_eval_loss == 2.55

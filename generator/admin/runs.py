@@ -189,6 +189,8 @@ class ModelRunAdmin(admin.ModelAdmin):
                     "throughput",
                     ("train_records", "eval_records"),
                     "checkpoint_path",
+                    ("stop_reason", "best_step", "best_eval_loss"),
+                    ("activate_when_good", "activation", "activation_problems"),
                 ]
             },
         ),

@@ -27,8 +27,7 @@ from django_ratelimit.decorators import ratelimit  # type: ignore[import-untyped
 
 from config.client import client_address
 from generator import queueing
-from generator.management.commands.bootstrap import ACTIVATE_WHEN_GOOD, ACTIVATION, REFUSED
-from generator.models import GeneratedDescription, ModelRun
+from generator.models import Activation, GeneratedDescription, ModelRun
 from titles.models import TrainingTitle
 from web.cookies import read_signed, set_signed
 from web.filters import BadFilter as _BadFilter
@@ -212,16 +211,15 @@ def _finished_status(run: ModelRun) -> SiteStatus:
             operator_step="Running the site's start command again resumes it from its last "
             "checkpoint.",
         )
-    verdict = str(run.hyperparameters.get(ACTIVATION, ""))
-    if verdict.startswith(REFUSED):
+    if run.activation == Activation.REFUSED:
         return SiteStatus(
             "refused",
             "The model did not pass the quality gate",
-            verdict.removeprefix(REFUSED),
+            run.activation_problems,
             operator_step="Its operator can train another with other settings, or switch this "
             "one on anyway in the admin.",
         )
-    if run.hyperparameters.get(ACTIVATE_WHEN_GOOD):
+    if run.activate_when_good:
         return SiteStatus(
             "evaluating",
             "Evaluating the model",

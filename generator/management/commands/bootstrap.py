@@ -2,7 +2,7 @@
 
 `python3 dev.py run --titles CSV` calls it before starting the workers. It imports the titles
 (import_titles: idempotent by show_id) and, unless a run is already serving or under way, queues
-the default fine-tune on the train queue, flagged ACTIVATE_WHEN_GOOD: the `evaluate_run` task
+the default fine-tune on the train queue, flagged activate_when_good: the `evaluate_run` task
 activates it once its realism passes the quality gate. A second call queues nothing.
 """
 
@@ -21,12 +21,6 @@ from generator.ml.bases import DEFAULT_BASE
 from generator.ml.config import TrainingConfig
 from generator.models import ModelRun
 from titles.models import TrainingTitle
-
-# The flag in ModelRun.hyperparameters that the evaluate_run task acts on, and where it records
-# its verdict: "activated" or "refused: <the failed checks>" (the home page shows the reason).
-ACTIVATE_WHEN_GOOD = "activate_when_good"
-ACTIVATION = "activation"
-REFUSED = "refused: "
 
 
 class Command(BaseCommand):
@@ -64,7 +58,7 @@ class Command(BaseCommand):
         ).first()
         if under_way is not None:
             return f"Run #{under_way.pk} is already {under_way.status}: nothing queued."
-        latest = ModelRun.objects.filter(**{f"hyperparameters__{ACTIVATE_WHEN_GOOD}": True}).first()
+        latest = ModelRun.objects.filter(activate_when_good=True).first()
         if latest is not None and latest.status == ModelRun.Status.DONE:
             return (
                 f"Run #{latest.pk} finished and waits for its evaluation, or did not pass the "
@@ -79,8 +73,8 @@ class Command(BaseCommand):
             queueing.finetune_on_commit(latest.pk)
             return self.style.SUCCESS(f"Run #{latest.pk} resumes training from its checkpoint.")
         run = create_run(TrainingConfig(), DEFAULT_BASE)
-        run.hyperparameters[ACTIVATE_WHEN_GOOD] = True
-        run.save(update_fields=["hyperparameters"])
+        run.activate_when_good = True
+        run.save(update_fields=["activate_when_good"])
         queueing.finetune_on_commit(run.pk)
         return self.style.SUCCESS(
             f"Queued fine-tune run #{run.pk} on the train queue; it becomes the active model "

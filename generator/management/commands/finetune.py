@@ -262,12 +262,11 @@ class Command(BaseCommand):
         if run.status != ModelRun.Status.DONE:
             return
         lines = [f"Run #{run.pk} done: {run.step} steps on {run.device}"]
-        if reason := run.hyperparameters.get("stop_reason"):
-            lines.append(f"  stopped early: {reason}")
-        if run.hyperparameters.get("best_step") not in (None, run.step):
-            best = run.hyperparameters["best_step"]
-            loss = loss_with_perplexity(run.hyperparameters["best_eval_loss"])
-            lines.append(f"  kept the weights of step {best}: eval loss {loss}")
+        if run.stop_reason:
+            lines.append(f"  stopped early: {run.stop_reason}")
+        if run.best_step not in (None, run.step) and run.best_eval_loss is not None:
+            loss = loss_with_perplexity(run.best_eval_loss)
+            lines.append(f"  kept the weights of step {run.best_step}: eval loss {loss}")
         if run.base_eval_loss is not None:
             lines.append(f"  base eval loss  {loss_with_perplexity(run.base_eval_loss)}")
         if run.kept_eval_loss is not None:
