@@ -137,6 +137,9 @@ def _port_open(port: int) -> bool:
         return False
 
 
+PROXY_ATTEMPTS = 3
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))
@@ -354,8 +357,31 @@ class Topology:
         self._spawn(name, ["sh", "-c", "exec " + self.procfile[name]], self.app_env())
 
     def _start_proxy(self) -> None:
-        command = self.compose["services"]["proxy"]["command"]
-        self._spawn("proxy", list(command), self.proxy_env())
+        command = list(self.compose["services"]["proxy"]["command"])
+        for _attempt in range(PROXY_ATTEMPTS):
+            log = self.workdir / "proxy.log"
+            offset = log.stat().st_size if log.exists() else 0
+            service = self._spawn("proxy", command, self.proxy_env())
+            if not self._lost_its_port(service, offset):
+                return
+            # Ports are picked at start-up; an outgoing connection's ephemeral port can take one
+            # before the proxy binds it: pick others and start it again.
+            say("proxy: a port was taken meanwhile; starting it on others")
+            for name in ("http", "https"):
+                self.ports[name] = free_port()
+
+    def _lost_its_port(self, service: Service, offset: int) -> bool:
+        """Whether the proxy exited because its port was taken (its log since `offset` says so)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and service.process.poll() is None:
+            if self._started("proxy"):
+                return False
+            time.sleep(0.2)
+        if service.process.poll() is None:
+            return False
+        with service.log.open("rb") as log:
+            log.seek(offset)
+            return b"address already in use" in log.read()
 
     def _healthy(self, name: str) -> None:
         """compose's health check for the service where it has one, else a sign of life."""
