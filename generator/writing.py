@@ -20,7 +20,7 @@ from generator.ml.config import SamplingSettings
 from generator.ml.filters import DUPLICATE, Accepted, screen
 from generator.ml.format import Sample
 from generator.ml.reading import Lexicon, problem
-from generator.ml.reranking import RealismScorer
+from generator.ml.reranking import RealismScorer, least_doubted
 from generator.ml.sampling import Sampler
 from generator.ml.text import text_hash
 from generator.models import GeneratedDescription, ModelRun
@@ -162,10 +162,8 @@ def judge(samples: list[Sample], policy: Policy, critic: Critic | None) -> Writt
         return written
     doubts = critic.doubts(servable)
     servable = [replace(c, doubt=d) for c, d in zip(servable, doubts, strict=True)]
-    keep = max(1, round(len(servable) * policy.keep_share))
-    best = set(sorted(range(len(servable)), key=lambda index: (doubts[index], index))[:keep])
-    written.kept = [candidate for index, candidate in enumerate(servable) if index in best]
-    _count(written, LESS_REAL, len(servable) - keep)
+    written.kept = least_doubted(servable, doubts, policy.keep_share)
+    _count(written, LESS_REAL, len(servable) - len(written.kept))
     return written
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.ml.reranking import SCORER_FILE, RealismScorer, RerankError, most_real, ranked
+from generator.ml.reranking import SCORER_FILE, RealismScorer, RerankError, least_doubted
 
 PLACES: tuple[str, ...] = (
     *("Lisbon", "Osaka", "Lagos", "Quebec", "Perth", "Lima", "Oslo", "Seoul", "Cairo", "Rome"),
@@ -37,10 +37,11 @@ def scorer() -> RealismScorer:
 def test_it_keeps_the_share_that_reads_most_real_in_the_batch_order(scorer: RealismScorer) -> None:
     batch = [_generic(12), _specific(13), _generic(14), _specific(15), _specific(12), _generic(13)]
 
-    kept = most_real(list(range(6)), batch, scorer, keep_share=0.5)
+    doubts = scorer.generated_likelihood(batch)
+    kept = least_doubted(list(range(6)), doubts, keep_share=0.5)
 
     assert kept == [1, 3, 4]
-    assert set(ranked(batch, batch, scorer)[:3]) == {batch[1], batch[3], batch[4]}
+    assert set(least_doubted(batch, doubts, keep_share=0.5)) == {batch[1], batch[3], batch[4]}
 
 
 def test_a_keep_share_of_one_keeps_everything_and_a_tiny_one_keeps_one(
@@ -48,9 +49,10 @@ def test_a_keep_share_of_one_keeps_everything_and_a_tiny_one_keeps_one(
 ) -> None:
     batch = [_generic(14), _specific(15)]
 
-    assert most_real(batch, batch, scorer, keep_share=1.0) == batch
-    assert most_real(batch, batch, scorer, keep_share=0.01) == [batch[1]]
-    assert most_real([], [], scorer, keep_share=0.5) == []
+    doubts = scorer.generated_likelihood(batch)
+    assert least_doubted(batch, doubts, keep_share=1.0) == batch
+    assert least_doubted(batch, doubts, keep_share=0.01) == [batch[1]]
+    assert least_doubted([], [], keep_share=0.5) == []
 
 
 def test_a_saved_scorer_loads_with_the_same_scores(scorer: RealismScorer, tmp_path: Path) -> None:
@@ -69,7 +71,7 @@ def test_too_few_texts_or_a_bad_share_is_a_clear_error(scorer: RealismScorer) ->
         RealismScorer.fit([_generic(n) for n in range(3)], [_specific(n) for n in range(12)])
     for share in (0.0, 1.5, -1.0):
         with pytest.raises(RerankError, match="keep share must be above 0 and at most 1"):
-            most_real(["a"], ["a"], scorer, keep_share=share)
+            least_doubted(["a"], scorer.generated_likelihood(["a"]), keep_share=share)
 
 
 def test_a_saved_scorer_is_read_once_until_its_file_changes(

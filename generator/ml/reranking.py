@@ -90,24 +90,14 @@ def _read(path: str, mtime_ns: int, size: int) -> RealismScorer:
     return RealismScorer(pickle.loads(Path(path).read_bytes()))  # noqa: S301
 
 
-def most_real(
-    items: Sequence[Item], texts: Sequence[str], scorer: RealismScorer, keep_share: float
-) -> list[Item]:
-    """The `keep_share` of `items` whose texts read most real (at least one), in their order."""
+def least_doubted(items: Sequence[Item], doubts: Sequence[float], keep_share: float) -> list[Item]:
+    """The `keep_share` of `items` a critic doubts least (at least one), in their order; ties go
+    to the earlier item."""
     if not 0 < keep_share <= 1:
         raise RerankError(f"keep share must be above 0 and at most 1, not {keep_share}")
     if keep_share == 1 or not items:
         return list(items)
     keep = max(1, round(len(items) * keep_share))
-    chosen = set(_ranks(texts, scorer)[:keep])
+    order = sorted(range(len(items)), key=lambda index: (doubts[index], index))
+    chosen = set(order[:keep])
     return [item for index, item in enumerate(items) if index in chosen]
-
-
-def ranked(items: Sequence[Item], texts: Sequence[str], scorer: RealismScorer) -> list[Item]:
-    """`items` with the most real-looking text first (ties keep their order)."""
-    return [items[index] for index in _ranks(texts, scorer)]
-
-
-def _ranks(texts: Sequence[str], scorer: RealismScorer) -> list[int]:
-    scores = scorer.generated_likelihood(texts)
-    return sorted(range(len(texts)), key=lambda index: (scores[index], index))
