@@ -48,7 +48,7 @@ def titles(db: None, settings: Any, tmp_path: Path) -> None:
         (["--patience", "2", "--eval-every", "0"], "--patience: needs eval_every above 0"),
         (["--max-minutes", "-1"], "--max-minutes: must not be negative, not -1.0"),
         (["--max-minutes", "nan"], "--max-minutes: must not be negative, not nan"),
-        (["--resume", "1", "--no-trim-vocab"], "its own settings; drop --trim-vocab"),
+        (["--resume", "1", "--trim-vocab", "no"], "its own settings; drop --trim-vocab"),
     ],
 )
 def test_the_cli_rejects_bad_arguments(titles: None, arguments: list[str], message: str) -> None:

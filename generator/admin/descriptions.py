@@ -13,7 +13,6 @@ answer 400 otherwise: int() takes "²" and Python ints outgrow the database's.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from generator import moderation
+from generator.ids import required_id
 from generator.ml.overfit import copied_runs
 from generator.models import GeneratedDescription, ModelRun
 from generator.moderation import DECISIONS, Decision
@@ -46,14 +46,6 @@ Status = GeneratedDescription.Status
 QUEUE_STATUSES = (Status.PENDING, Status.OVERFIT)
 TEMPLATES = "admin/generator/generateddescription"
 RECHECK = "recheck"
-_ID = re.compile(r"[0-9]{1,18}")  # the URL converters' rule: fits a bigint, ASCII digits only
-
-
-def parse_id(value: str, what: str) -> int:
-    """An id from a request parameter, or a 400 naming the parameter."""
-    if not _ID.fullmatch(value):
-        raise BadRequest(f"{what} must be a number of at most 18 digits")
-    return int(value)
 
 
 class ReviewQueueFilter(admin.SimpleListFilter):
@@ -133,7 +125,7 @@ class ModelRunFilter(admin.SimpleListFilter):
         super().__init__(request, params, model, model_admin)
         # Checked here too: with no run listed, Django drops the filter before queryset().
         if self.value() is not None:
-            parse_id(self.value() or "", "run")
+            required_id(self.value() or "", "run")
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         runs = ModelRun.objects.with_copy_rate().filter(outputs_total__gt=0)[:30]
@@ -143,7 +135,7 @@ class ModelRunFilter(admin.SimpleListFilter):
         value = self.value()
         if value is None:
             return queryset
-        return queryset.filter(model_run_id=parse_id(value, "run"))
+        return queryset.filter(model_run_id=required_id(value, "run"))
 
 
 @admin.register(GeneratedDescription)
@@ -386,7 +378,7 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
             return self._decide_row(request)
         # Django's actions filter pk__in=<the posted ids> as given: "²" would be a server error.
         for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
-            parse_id(value, "a selected text's id")
+            required_id(value, "a selected text's id")
         context = {**(extra_context or {}), "can_decide": self.has_change_permission(request)}
         return super().changelist_view(request, context)
 
@@ -397,7 +389,7 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
         decision = DECISIONS.get(name)
         if decision is None:
             raise BadRequest(f"unknown decision {name[:40]!r}")
-        obj = get_object_or_404(GeneratedDescription, pk=parse_id(pk, "the text's id"))
+        obj = get_object_or_404(GeneratedDescription, pk=required_id(pk, "the text's id"))
         if self.apply_decision(request, [obj], decision):
             messages.success(request, f"{decision.label}: “{obj.title}”.")
         return HttpResponseRedirect(request.get_full_path())

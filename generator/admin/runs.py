@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import Field, dataclass, fields
+from typing import TYPE_CHECKING, Any, cast, get_type_hints
 
 from django import forms
 from django.contrib import admin, messages
@@ -34,6 +34,7 @@ from django.utils.safestring import SafeString, mark_safe
 from generator import queueing
 from generator.admin.loss_chart import loss_chart_svg
 from generator.finetune_runs import DATABASE_SOURCE, create_run
+from generator.ids import row_id
 from generator.ml.bases import DEFAULT_BASE, BaseModelError, check_base
 from generator.ml.config import ConfigError, TrainingConfig
 from generator.ml.metrics import loss_with_perplexity
@@ -57,13 +58,11 @@ START_TEMPLATE = "admin/generator/modelrun/start_finetune.html"
 COMPARE_TEMPLATE = "admin/generator/modelrun/compare.html"
 ACTIVATE_TEMPLATE = "admin/generator/modelrun/activate_confirmation.html"
 SAMPLE_PREVIEW_CHARS = 90
-_DEFAULTS = TrainingConfig()
+_HYPERPARAMETER_TYPES = get_type_hints(TrainingConfig)
 # The largest value a PositiveIntegerField (ModelRun.total_steps) holds on every backend.
 MAX_DB_INTEGER = 2**31 - 1
 # Trainer seeds numpy too, which takes seeds below 2**32 only.
 MAX_SEED = 2**32 - 1
-# ModelRun's primary key is a BigAutoField.
-MAX_RUN_ID = 2**63 - 1
 
 
 class StartFineTuneForm(forms.Form):
@@ -73,41 +72,23 @@ class StartFineTuneForm(forms.Form):
         help_text=f"{DEFAULT_BASE} (bundled), a checkpoint directory on the worker, or a "
         "Hugging Face id already in the worker's cache",
     )
-    steps = forms.IntegerField(
-        min_value=1,
-        max_value=MAX_DB_INTEGER,
-        required=False,
-        initial=200,
-        help_text="optimizer steps; or give epochs",
-    )
-    epochs = forms.FloatField(required=False, help_text="used when steps is empty")
-    batch_size = forms.IntegerField(
-        min_value=1, max_value=MAX_DB_INTEGER, initial=_DEFAULTS.batch_size
-    )
-    grad_accum = forms.IntegerField(
-        min_value=1, max_value=MAX_DB_INTEGER, initial=_DEFAULTS.grad_accum
-    )
-    lr = forms.FloatField(label="Learning rate", initial=_DEFAULTS.lr)
-    warmup = forms.IntegerField(min_value=0, max_value=MAX_DB_INTEGER, initial=_DEFAULTS.warmup)
-    max_length = forms.IntegerField(
-        min_value=8, max_value=MAX_DB_INTEGER, initial=_DEFAULTS.max_length
-    )
-    seed = forms.IntegerField(min_value=0, max_value=MAX_SEED, initial=_DEFAULTS.seed)
     limit = forms.IntegerField(
         min_value=2,
         max_value=MAX_DB_INTEGER,
         required=False,
         help_text="train on the first N training titles only",
     )
-    eval_every = forms.IntegerField(
-        min_value=0, max_value=MAX_DB_INTEGER, initial=_DEFAULTS.eval_every
-    )
-    sample_every = forms.IntegerField(
-        min_value=0, max_value=MAX_DB_INTEGER, initial=_DEFAULTS.sample_every
-    )
-    save_every = forms.IntegerField(
-        min_value=0, max_value=MAX_DB_INTEGER, initial=_DEFAULTS.save_every
-    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        hyperparameters = {
+            setting.name: _hyperparameter_field(setting) for setting in fields(TrainingConfig)
+        }
+        self.fields = {
+            "base": self.fields["base"],
+            **hyperparameters,
+            "limit": self.fields["limit"],
+        }
 
     config: TrainingConfig
 
@@ -140,6 +121,20 @@ class StartFineTuneForm(forms.Form):
                 "Import training titles first (manage.py import_titles FILE): need at least 2.",
             )
         return cleaned
+
+
+def _hyperparameter_field(setting: Field[Any]) -> forms.Field:
+    """A TrainingConfig field as a form field; empty keeps its default, which it shows."""
+    kind = _HYPERPARAMETER_TYPES[setting.name]
+    common = {"required": False, "initial": setting.default, "help_text": setting.metadata["help"]}
+    if kind in (bool, bool | None):
+        choices = [("", "by the base's vocabulary"), ("true", "yes"), ("false", "no")]
+        return forms.NullBooleanField(widget=forms.Select(choices=choices), **common)
+    if kind in (float, float | None):
+        return forms.FloatField(**common)
+    # Integers end up in database integer columns; Trainer seeds numpy, which takes < 2**32.
+    largest = MAX_SEED if setting.name == "seed" else MAX_DB_INTEGER
+    return forms.IntegerField(max_value=largest, **common)
 
 
 @admin.register(ModelRun)
@@ -227,7 +222,7 @@ class ModelRunAdmin(admin.ModelAdmin):
         # Django's actions filter pk__in=<the posted ids> as given: "²" or an id past the key's
         # range would be a server error there.
         selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        if request.method == "POST" and any(_run_id(value) is None for value in selected):
+        if request.method == "POST" and any(row_id(value) is None for value in selected):
             return HttpResponseBadRequest("The selected runs are not run ids.")
         ModelRun.objects.fail_stale()
         extra = {**(extra_context or {}), "can_start": self.has_add_permission(request)}
@@ -256,7 +251,7 @@ class ModelRunAdmin(admin.ModelAdmin):
         """POST: queue the realism evaluation of a done run on the gpu queue."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        run_id = _run_id(object_id)
+        run_id = row_id(object_id)
         run = ModelRun.objects.filter(pk=run_id).first() if run_id else None
         if run is None:
             return HttpResponseNotFound("No such run.")
@@ -634,14 +629,6 @@ def _flat(names: Sequence[str | Sequence[str]]) -> list[str]:
     for name in names:
         flat.extend((name,) if isinstance(name, str) else name)
     return flat
-
-
-def _run_id(value: str) -> int | None:
-    """`value` as a run id (ASCII digits within the key's range), or None."""
-    if not (value.isascii() and value.isdecimal()):
-        return None
-    number = int(value)
-    return number if 1 <= number <= MAX_RUN_ID else None
 
 
 def _loss(value: float | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, NotRequired, TypedDict
 
 CPU_BATCH_SIZE = 16
@@ -21,29 +21,51 @@ class ConfigError(ValueError):
         self.message = message
 
 
+def _setting(default: Any, help: str, **argparse: Any) -> Any:
+    """A TrainingConfig field: its default and the help text the CLI and the admin form show."""
+    return field(default=default, metadata={"help": help, **argparse})
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
-    steps: int | None = None  # optimizer steps; None: derived from `epochs`
-    epochs: float | None = None  # None with steps None: one epoch
-    batch_size: int = 8
-    grad_accum: int = 1
-    lr: float = 2e-4
-    warmup: int = 20
-    max_length: int = 96
-    seed: int = 42
-    eval_fraction: float = 0.05
-    max_eval_records: int = 200
-    eval_every: int = 50
-    sample_every: int = 50
-    save_every: int = 100
-    num_samples: int = 3
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    # Evals in a row without a lower held-out loss before stopping (0: never); then it memorises.
-    patience: int = 4
-    # Wall-clock budget of the training loop (0 or None: none): the default recipe's hour on a CPU.
-    max_minutes: float | None = 50.0
-    trim_vocab: bool | None = None  # keep only the corpus's tokens; None: for large vocabularies
+    """A fine-tune's hyperparameters, declared once: `finetune`'s options (HfArgumentParser) and
+    the admin's start form are built from these fields."""
+
+    steps: int | None = _setting(None, "optimizer steps (default: from epochs)")
+    epochs: float | None = _setting(None, "epochs, when steps is not given (default: one)")
+    batch_size: int = _setting(8, "records per device and step")
+    grad_accum: int = _setting(1, "gradient accumulation steps")
+    lr: float = _setting(2e-4, "peak learning rate")
+    warmup: int = _setting(20, "warmup steps")
+    max_length: int = _setting(96, "tokens per record")
+    seed: int = _setting(42, "seed of the split, the data order and the samples")
+    eval_fraction: float = _setting(0.05, "held-out share of the titles")
+    max_eval_records: int = _setting(200, "at most this many held-out records")
+    eval_every: int = _setting(50, "measure the held-out loss every N steps")
+    sample_every: int = _setting(50, "write samples every N steps (0: only at the end)")
+    save_every: int = _setting(100, "checkpoint every N steps (0: only at the end)")
+    num_samples: int = _setting(3, "samples written each time")
+    weight_decay: float = _setting(0.01, "AdamW weight decay")
+    max_grad_norm: float = _setting(1.0, "gradient clipping norm")
+    # Without a stop it memorises: the held-out loss rises once the titles are learnt by heart.
+    patience: int = _setting(
+        4,
+        "stop after N evals in a row without a lower held-out loss and keep the best weights "
+        "(0: run every step)",
+    )
+    max_minutes: float | None = _setting(
+        50.0,
+        "stop cleanly once training has taken this many minutes (across resumes), keeping the "
+        "best weights (0: no limit)",
+    )
+    trim_vocab: bool | None = _setting(
+        None,
+        "keep only the vocabulary rows the titles use (smaller output layer, faster steps); "
+        "default: for bases with large vocabularies (SmolLM2, Gemma 3)",
+        nargs="?",
+        const=True,
+        metavar="yes|no",
+    )
 
     @classmethod
     def from_given(cls, values: Mapping[str, Any]) -> TrainingConfig:

@@ -415,6 +415,9 @@ class _BestModel(TrainerCallback, ExportableState):
     The weights live in memory (on the CPU) and go into each checkpoint that is not itself the
     best, so a resumed run still ends with the best weights. Its counters are saved in Trainer's
     state as an ExportableState and restored by FineTune on resume.
+
+    Not Trainer's EarlyStoppingCallback: it requires `load_best_model_at_end`, which needs a full
+    checkpoint (weights and optimizer state) at every eval and misses the budget stop's last eval.
     """
 
     def __init__(self, patience: int = 0) -> None:
@@ -490,7 +493,10 @@ class _BestModel(TrainerCallback, ExportableState):
 
 
 class _Budget(TrainerCallback, ExportableState):
-    """Stops training cleanly once `max_minutes` of wall-clock time (across resumes) are spent."""
+    """Stops training cleanly once `max_minutes` of wall-clock time (across resumes) are spent.
+
+    Trainer bounds steps and epochs only; this budget survives resumes as an ExportableState.
+    """
 
     def __init__(self, max_minutes: float | None = None) -> None:
         self.max_minutes = max_minutes

