@@ -73,7 +73,7 @@ def _one_pitch(number: int) -> tuple[float, str]:
         title=f"The Benchmark Umbrella {number}", kind="movie", genre=genre, author_key="bench"
     )
     start = time.perf_counter()
-    current_app.signature(queueing.PITCH, args=(pitch.pk,), queue=queueing.PITCH_QUEUE).delay()
+    current_app.signature(queueing.PITCH, args=(pitch.pk,)).delay()
     while True:
         close_old_connections()
         status = Pitch.objects.filter(pk=pitch.pk).values_list("status", flat=True).get()

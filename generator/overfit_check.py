@@ -221,11 +221,14 @@ def pool_candidates(text: str, before: int | None = None) -> list[int]:
     return found + [pk for pk in ranked if pk not in found]
 
 
-def status_for(check: Check) -> str:
-    """The status a new text gets: held when overfit, else as OVERFIT_POLICY says."""
+def status_for(check: Check, publish: bool | None = None) -> str:
+    """The status a new text gets: held when overfit; public when the check has no doubt about
+    it and `publish` (pool texts: OVERFIT_POLICY; pitches: PITCH_PUBLISH); else left for review.
+    """
     if check.overfit:
         return Status.OVERFIT
-    if policy() == AUTO_APPROVE and check.verdict.score < settings.OVERFIT_REVIEW_THRESHOLD:
+    publish = policy() == AUTO_APPROVE if publish is None else publish
+    if publish and check.verdict.score < settings.OVERFIT_REVIEW_THRESHOLD:
         return Status.APPROVED
     return Status.PENDING
 
@@ -248,9 +251,9 @@ def policy() -> str:
     return value
 
 
-def fields_for(check: Check) -> dict[str, Any]:
+def fields_for(check: Check, publish: bool | None = None) -> dict[str, Any]:
     """The evidence fields and status of a new text, ready for GeneratedDescription(**fields)."""
-    return {**evidence_fields(check), "status": status_for(check)}
+    return {**evidence_fields(check), "status": status_for(check, publish)}
 
 
 def evidence_fields(check: Check) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from generator.ml.config import SamplingSettings, temperature_range
 from generator.ml.format import pitch_prompt
 from generator.ml.sampling import Sampler, get_sampler
 from generator.models import GeneratedDescription, ModelRun, Pitch
-from generator.overfit_check import evidence_fields
+from generator.overfit_check import fields_for
 from generator.writing import Candidate, Policy, critic_for, most_believable, write
 from titles.models import Genre
 
@@ -120,11 +120,7 @@ def _write(pitch: Pitch, sampler: Sampler | None) -> None:
 def _description(
     pitch: Pitch, run: ModelRun, sampling: SamplingSettings, chunk_size: int, best: Candidate
 ) -> GeneratedDescription:
-    """The row to store for the chosen candidate: public at once only where PITCH_PUBLISH says
-    so and the overfit check has no doubt about it.
-    """
-    publish = settings.PITCH_PUBLISH == IMMEDIATELY
-    clear = best.check.verdict.score < settings.OVERFIT_REVIEW_THRESHOLD
+    """The row to store for the chosen candidate, published as PITCH_PUBLISH says."""
     return GeneratedDescription(
         title=pitch.title,
         kind=best.item.record.kind,
@@ -133,12 +129,7 @@ def _description(
         model_run=run,
         batch_row=best.item.sample.row,
         **GeneratedDescription.sampling_fields(sampling, chunk_size),
-        **evidence_fields(best.check),
-        status=(
-            GeneratedDescription.Status.APPROVED
-            if publish and clear
-            else GeneratedDescription.Status.PENDING
-        ),
+        **fields_for(best.check, publish=settings.PITCH_PUBLISH == IMMEDIATELY),
     )
 
 

@@ -1,7 +1,8 @@
 """Queue generator tasks by name, from processes that must not import generator.tasks (torch).
 
 Where the task module is loaded (a worker, a test) the signature runs the task object itself, so
-eager mode applies; elsewhere (the web process) it becomes `send_task` by name.
+eager mode applies; elsewhere (the web process) it becomes `send_task` by name. Which queue each
+task goes to is settings.CELERY_TASK_ROUTES's, and only there.
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ FINETUNE = "generator.finetune"
 FAIL_STALE_RUNS = "generator.fail_stale_runs"
 EVALUATE_RUN = "generator.evaluate_run"
 PITCH = "generator.pitch"
-PITCH_QUEUE = "pitch"
-TRAIN_QUEUE = "train"
-GPU_QUEUE = "gpu"
 NUDGE_CACHE_KEY = "pools:nudged"
 
 log = logging.getLogger(__name__)
@@ -29,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def finetune_on_commit(run_id: int) -> None:
     """Queue run `run_id` on the train queue once the current transaction commits."""
-    signature = current_app.signature(FINETUNE, args=(run_id,), queue=TRAIN_QUEUE)
+    signature = current_app.signature(FINETUNE, args=(run_id,))
     transaction.on_commit(signature.apply_async)
 
 
@@ -42,13 +40,13 @@ def evaluate_run_on_commit(
     """
     options = {"samples": samples, "seed": seed}
     kwargs = {name: value for name, value in options.items() if value is not None}
-    signature = current_app.signature(EVALUATE_RUN, args=(run_id,), kwargs=kwargs, queue=GPU_QUEUE)
+    signature = current_app.signature(EVALUATE_RUN, args=(run_id,), kwargs=kwargs)
     transaction.on_commit(signature.apply_async)
 
 
 def pitch_on_commit(pitch_id: int) -> None:
     """Queue pitch `pitch_id` on the pitch queue (read before pool batches) after the commit."""
-    signature = current_app.signature(PITCH, args=(pitch_id,), queue=PITCH_QUEUE)
+    signature = current_app.signature(PITCH, args=(pitch_id,))
     transaction.on_commit(signature.apply_async)
 
 

@@ -79,7 +79,6 @@ def top_up_pools() -> None:
 
 @shared_task(
     name=queueing.FINETUNE,
-    queue=queueing.TRAIN_QUEUE,
     # Acknowledged on receipt: a fine-tune outlives any visibility timeout, and a redelivered
     # message would start the same run twice. The conditional claim in execute_run is the
     # second guard.

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import current_app
 from celery.canvas import Signature
 from django.core.management import CommandError, call_command
 
@@ -22,6 +23,12 @@ from tests.factories import ModelRunFactory
 from titles.models import TrainingTitle
 
 pytestmark = pytest.mark.django_db
+
+
+def routed_queue(signature: Signature) -> str:
+    """The queue Celery's router sends `signature` to, as the web process would send it."""
+    route = current_app.amqp.router.route(dict(signature.options), str(signature.task))
+    return str(route["queue"].name)
 
 
 def bootstrap(path: Path, capture: Any) -> tuple[str, list[Signature]]:
@@ -44,8 +51,8 @@ def test_it_imports_the_titles_and_queues_one_flagged_default_run(
     assert run.base == DEFAULT_BASE
     assert run.hyperparameters == {**TrainingConfig().as_dict(), "data": "database", "limit": None}
     assert run.activate_when_good
-    assert [(s.task, s.args, s.options["queue"]) for s in queued] == [
-        (queueing.FINETUNE, (run.pk,), queueing.TRAIN_QUEUE)
+    assert [(s.task, s.args, routed_queue(s)) for s in queued] == [
+        (queueing.FINETUNE, (run.pk,), "train")
     ]
     assert "Imported 3 new titles" in output
     assert f"Queued fine-tune run #{run.pk}" in output

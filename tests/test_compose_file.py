@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.conf import settings
 from honcho.environ import parse_procfile  # type: ignore[import-untyped]
 
 from deploy.topology import COUNTERPARTS, DriftError, interpolate, plan
@@ -191,6 +192,17 @@ def test_the_gpu_workers_reserve_an_nvidia_device_and_run_one_task() -> None:
         for name in GPU_SERVICES
     }
     assert queues == {"pitch,default,gpu", "train"}
+
+
+def test_the_workers_consume_every_queue_a_task_is_routed_to() -> None:
+    services = _compose()["services"]
+    consumed = set()
+    for name in GPU_SERVICES:
+        command = services[name]["command"]
+        consumed.update(command[command.index("-Q") + 1].split(","))
+
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert routed == consumed
 
 
 def test_worker_healthchecks_ping_the_names_the_workers_run_under() -> None:

@@ -234,7 +234,7 @@ def test_the_admin_helper_queues_the_task_on_the_gpu_queue(
     run.refresh_from_db()
     assert run.realism["samples"] == 8 and run.realism["seed"] == 1
     route = celery_app.amqp.router.route({}, queueing.EVALUATE_RUN, args=(run.pk,), kwargs={})
-    assert route["queue"].name == queueing.GPU_QUEUE
+    assert route["queue"].name == "gpu"
 
 
 def test_the_task_logs_a_run_it_cannot_evaluate_and_does_not_retry(
