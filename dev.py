@@ -15,13 +15,13 @@ import argparse
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 import venv
 from pathlib import Path
+
+from deploy.services import ensure_machine_postgres, ensure_machine_redis
 
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("VENV_DIR", ROOT / ".venv"))
@@ -71,48 +71,12 @@ def manage(*args: str, env: dict[str, str] | None = None) -> None:
     subprocess.run([str(PYTHON), str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
 
 
-def _port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _wait_for_port(host: str, port: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if _port_open(host, port):
-            return True
-        time.sleep(0.5)
-    return False
-
-
 def ensure_postgres() -> bool:
-    if _port_open("127.0.0.1", 5432):
-        return True
-    clusters = Path("/etc/postgresql")
-    if shutil.which("pg_ctlcluster") and clusters.is_dir():
-        for version in sorted(p.name for p in clusters.iterdir()):
-            say(f"starting PostgreSQL {version}")
-            subprocess.run(
-                ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
-                check=False,
-            )
-    return _wait_for_port("127.0.0.1", 5432, 30)
+    return ensure_machine_postgres(say)
 
 
 def ensure_redis() -> bool:
-    if _port_open("127.0.0.1", 6379):
-        return True
-    if shutil.which("redis-server"):
-        say("starting Redis")
-        subprocess.run(
-            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379"]
-            + ["--save", "", "--appendonly", "no", "--dir", "/tmp"],
-            check=False,
-        )
-    return _wait_for_port("127.0.0.1", 6379, 15)
+    return ensure_machine_redis(say)
 
 
 def ensure_chromium() -> bool:

@@ -31,20 +31,25 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import free_port  # noqa: E402
+from deploy.services import (  # noqa: E402
+    PrivateCluster,
+    free_port,
+    port_open,
+    redis_command,
+    wait_for,
+    wait_for_port,
+)
 from deploy.topology import (  # noqa: E402
     SITE_HOST,
     SlowClients,
@@ -58,76 +63,27 @@ PYTHON = sys.executable
 BIN = Path(sys.executable).parent
 
 
-def _wait(predicate: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise TimeoutError(f"timed out waiting for {what}")
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-class Postgres:
-    """A throwaway cluster owned by the postgres user (initdb refuses to run as root)."""
+class Postgres(PrivateCluster):
+    """The private cluster the fault scenarios stop and restart."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.data = workdir / "pg"
-        self.bin = Path(sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1])
-        self.data.mkdir()
-        shutil.chown(self.data, "postgres")
-        shutil.chown(workdir, "postgres")
-        self._as_postgres(
-            str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"
-        )
-
-    def _as_postgres(self, *command: str) -> None:
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", *command],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def _ctl(self, action: str) -> None:
-        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1"
-        self._as_postgres(
-            str(self.bin / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-w",
-            "-m",
-            "fast",
-            "-l",
-            str(self.data / "log"),
-            action,
-        )
+        workdir.chmod(0o755)  # the postgres user reaches its cluster inside
+        super().__init__(workdir / "pg", free_port())
+        self.init()
 
     def start(self) -> None:
-        self._ctl("start")
+        self.ctl("start")
 
     def stop(self) -> None:
-        self._ctl("stop")
+        self.ctl("stop")
 
     def restart(self) -> None:
-        self._ctl("restart")
-
-    @property
-    def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        self.ctl("restart")
 
 
 class Redis:
+    """A private Redis with an append-only file, so queued work survives its restart."""
+
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
         self.dir = workdir / "redis"
@@ -135,31 +91,15 @@ class Redis:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.dir),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        _wait(lambda: _port_open(self.port), 10, "redis")
+        command = redis_command(self.port, self.dir, persistent=True)
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        wait_for_port(self.port, 10, "redis")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(10)
-        _wait(lambda: not _port_open(self.port), 10, "redis to stop")
+        wait_for(lambda: not port_open(self.port), 10, "redis to stop")
 
     @property
     def url(self) -> str:
@@ -174,7 +114,7 @@ class Site:
         self.port = free_port()
         self.env = {
             **os.environ,
-            "DATABASE_URL": postgres.url,
+            "DATABASE_URL": postgres.url(),
             "REDIS_URL": redis.url,
             "DATA_DIR": str(workdir / "data"),
             "STATIC_ROOT": str(workdir / "static"),
@@ -234,7 +174,7 @@ class Site:
             stdout=self.web_log.open("a"),
             stderr=subprocess.STDOUT,
         )
-        _wait(lambda: _port_open(self.port), 30, "gunicorn")
+        wait_for_port(self.port, 30, "gunicorn")
 
     def start_worker(self, name: str) -> subprocess.Popen:
         log = (self.workdir / f"{name}.log").open("a")
@@ -353,12 +293,12 @@ def _done(site: Site, ids: list[int]) -> bool:
 def fault_worker_killed(site: Site) -> bool:
     worker = site.start_worker("victim")
     ids = [int(i) for i in site.django(QUEUE_BATCHES.format(count=1, size=64)).split(",")]
-    _wait(lambda: "running" in _batch_state(site, ids)["statuses"], 60, "the batch to start")
+    wait_for(lambda: "running" in _batch_state(site, ids)["statuses"], 60, "the batch to start")
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
     killed_state = _batch_state(site, ids)
     site.start_worker("rescuer")
-    _wait(lambda: _done(site, ids), 180, "the redelivered batch")
+    wait_for(lambda: _done(site, ids), 180, "the redelivered batch")
     state = _batch_state(site, ids)
     ok = (
         killed_state["stored"] == 0
@@ -383,11 +323,11 @@ def fault_redis_down_while_serving(site: Site, redis: Redis) -> bool:
     broker_down = health_status == 503 and '"broker": {"ok": false' in health_body
     nudges_before = _top_ups_received(site)
     redis.start()
-    _wait(lambda: site.get("/healthz/")[0] == 200, 30, "healthz to recover")
+    wait_for(lambda: site.get("/healthz/")[0] == 200, 30, "healthz to recover")
     time.sleep(2.5)  # past the nudge interval
     site.get("/")
     try:
-        _wait(lambda: _top_ups_received(site) > nudges_before, 30, "a nudged top-up")
+        wait_for(lambda: _top_ups_received(site) > nudges_before, 30, "a nudged top-up")
         nudged = True
     except TimeoutError:
         nudged = False
@@ -414,7 +354,7 @@ def fault_redis_restart_with_queued_work(site: Site, redis: Redis) -> bool:
     redis.stop()
     redis.start()
     site.start_worker("after-restart")
-    _wait(lambda: _done(site, ids), 180, "queued batches after the Redis restart")
+    wait_for(lambda: _done(site, ids), 180, "queued batches after the Redis restart")
     state = _batch_state(site, ids)
     ok = state["unique"] and state["stored"] == state["accepted"] + state["held"]
     print(

@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import free_port  # noqa: E402
+from deploy.services import free_port  # noqa: E402
 
 PYTHON = sys.executable
 HOST = "127.0.0.1"  # loopback only: this never sends a request anywhere else

@@ -43,11 +43,21 @@ from typing import Any
 import yaml
 from honcho.environ import parse_procfile  # type: ignore[import-untyped]
 
+if not __package__:  # run as a script (python deploy/topology.py): its package is the root's
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from deploy.services import (  # noqa: E402
+    LOOPBACK,
+    PrivateCluster,
+    free_port,
+    port_open,
+    redis_command,
+    wait_for,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 PROCFILE = ROOT / "Procfile"
 BIN = Path(sys.executable).parent
-LOOPBACK = "127.0.0.1"  # the only address this script ever connects to
 SITE_HOST = "tmdne.test"
 MODERATOR = ("moderator", "topology-moderator-password-7Qx")
 WEB_WORKERS = 2  # the attack report's two sync workers
@@ -129,37 +139,13 @@ def interpolate(value: str, variables: dict[str, str]) -> str:
     return _VARIABLE.sub(one, value)
 
 
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 PROXY_ATTEMPTS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise TimeoutError(f"timed out after {seconds:.0f} s waiting for {what}")
 
 
 def prerequisites() -> list[str]:
     """What this machine lacks to run the topology (empty when it has everything)."""
     missing = [tool for tool in ("caddy", "redis-server", "redis-cli") if not shutil.which(tool)]
-    if not sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+    if not PrivateCluster.installed():
         missing.append("PostgreSQL server (initdb)")
     if os.geteuid() == 0 and not shutil.which("runuser"):
         missing.append("runuser (initdb refuses root)")
@@ -184,7 +170,7 @@ class Topology:
     ports: dict[str, int] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    _pg_bin: Path | None = None
+    postgres: PrivateCluster | None = None
     _tls: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
@@ -299,43 +285,19 @@ class Topology:
         self.services[name] = Service(name, process, log)
         return self.services[name]
 
-    def _as_postgres(self, *command: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *command], check=True, capture_output=True, cwd="/")
-
-    def _pg_ctl(self, action: str) -> None:
-        assert self._pg_bin is not None
-        data = self.workdir / "pg"
-        options = f"-p {self.ports['postgres']} -k {data} -c listen_addresses={LOOPBACK}"
-        self._as_postgres(
-            str(self._pg_bin / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-t", "60",
-            "-m", "fast", "-l", str(self.workdir / "pg.log"), action,
-        )  # fmt: skip
-
     def _start_postgres(self) -> None:
         environment = self._compose_env("postgres")
-        self._pg_bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
-        data = self.workdir / "pg"
-        data.mkdir()
-        if os.geteuid() == 0:
-            shutil.chown(data, "postgres")
-            (self.workdir / "pg.log").touch()
-            shutil.chown(self.workdir / "pg.log", "postgres")
         user, database = environment["POSTGRES_USER"], environment["POSTGRES_DB"]
-        self._as_postgres(
-            str(self._pg_bin / "initdb"), "-D", str(data), "-A", "trust", "-U", user, "-E", "UTF8"
-        )
-        self._pg_ctl("start")
-        self._as_postgres(
-            str(self._pg_bin / "createdb"),
-            *("-h", LOOPBACK, "-p", str(self.ports["postgres"]), "-U", user, database),
-        )
+        self.postgres = PrivateCluster(self.workdir / "pg", self.ports["postgres"], user)
+        self.postgres.init()
+        self.postgres.ctl("start")
+        self.postgres.createdb(database)
 
     def _start_redis(self) -> None:
-        command = self.compose["services"]["redis"]["command"]
-        (self.workdir / "redis").mkdir()
-        local = ["--port", str(self.ports["redis"]), "--bind", LOOPBACK]
-        self._spawn("redis", [*command, *local, "--dir", str(self.workdir / "redis")], {})
+        directory = self.workdir / "redis"
+        directory.mkdir()
+        base = list(self.compose["services"]["redis"]["command"])
+        self._spawn("redis", redis_command(self.ports["redis"], directory, base=base), {})
 
     def _migrate(self) -> None:
         env = self.app_env()
@@ -402,7 +364,7 @@ class Topology:
     def _started(self, name: str) -> bool:
         text = self.services[name].log.read_text(errors="replace")
         if name == "proxy":
-            return self.ca_file.exists() and _port_open(self.ports["https"])
+            return self.ca_file.exists() and port_open(self.ports["https"])
         signs = {"web": "Booting worker", "beat": "beat: Starting", "worker": " ready."}
         return signs.get(name, signs["worker"] if "worker" in name else "") in text
 
@@ -447,8 +409,8 @@ class Topology:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(10)
-        if self._pg_bin is not None and (self.workdir / "pg" / "postmaster.pid").exists():
-            self._pg_ctl("stop")
+        if self.postgres is not None and (self.postgres.directory / "postmaster.pid").exists():
+            self.postgres.ctl("stop")
 
     # -- talking to it ------------------------------------------------------------------------
 

@@ -4,7 +4,6 @@ stops all of it together."""
 import csv
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -14,18 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from deploy.services import free_port
 from generator.ml.dataset import NETFLIX_COLUMNS
 from tests.samples import SAMPLE_ROWS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -37,7 +31,7 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 def test_dev_py_run_serves_the_site_with_workers_and_beat(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     titles = tmp_path / "netflix_titles.csv"
     with titles.open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows([NETFLIX_COLUMNS, *SAMPLE_ROWS])
