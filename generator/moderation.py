@@ -148,9 +148,10 @@ def recheck(descriptions: Sequence[GeneratedDescription], dry_run: bool = False)
 
     The one rule, for the admin and scan_overfit alike: a human decision is never undone by the
     machine (a moderator changes it with a decision), while rejections stand and, on texts no one
-    decided, copies are held and released holds follow OVERFIT_POLICY. `descriptions` need pk,
-    title, text, status and moderated_at; in a dry run nothing is written. Their status fields
-    are brought up to date in memory.
+    decided, copies are held and released holds follow the publish rule
+    (overfit_check.may_publish). `descriptions` need pk, title, text, status, pitched and
+    moderated_at; in a dry run nothing is written. Their status fields are brought up to date in
+    memory.
     """
     checks = overfit_check.check_stored(descriptions)
     results = []
@@ -159,7 +160,7 @@ def recheck(descriptions: Sequence[GeneratedDescription], dry_run: bool = False)
             for name, value in overfit_check.evidence_fields(check).items():
                 setattr(description, name, value)
             before = description.status
-            proposed = overfit_check.rechecked_status(before, check)
+            proposed = overfit_check.rechecked_status(before, check, description.pitched)
             moderated = description.moderated_at is not None
             after = before
             if proposed != before and not moderated and not dry_run:

@@ -50,6 +50,7 @@ from generator.signatures import normal_hash, shingles
 from titles.models import TrainingTitle
 
 AUTO_APPROVE = "auto-approve"
+PUBLISH_IMMEDIATELY = "immediately"  # PITCH_PUBLISH
 REVIEW = "review"
 POLICIES = (AUTO_APPROVE, REVIEW)
 
@@ -221,26 +222,33 @@ def pool_candidates(text: str, before: int | None = None) -> list[int]:
     return found + [pk for pk in ranked if pk not in found]
 
 
-def status_for(check: Check, publish: bool | None = None) -> str:
+def may_publish(pitched: bool) -> bool:
+    """Whether a new text no check doubts goes public without a moderator: pool texts as
+    OVERFIT_POLICY says, visitors' pitches as PITCH_PUBLISH says."""
+    if pitched:
+        return settings.PITCH_PUBLISH == PUBLISH_IMMEDIATELY
+    return policy() == AUTO_APPROVE
+
+
+def status_for(check: Check, pitched: bool = False) -> str:
     """The status a new text gets: held when overfit; public when the check has no doubt about
-    it and `publish` (pool texts: OVERFIT_POLICY; pitches: PITCH_PUBLISH); else left for review.
-    """
+    it and `may_publish`; else left for a moderator."""
     if check.overfit:
         return Status.OVERFIT
-    publish = policy() == AUTO_APPROVE if publish is None else publish
-    if publish and check.verdict.score < settings.OVERFIT_REVIEW_THRESHOLD:
+    if may_publish(pitched) and check.verdict.score < settings.OVERFIT_REVIEW_THRESHOLD:
         return Status.APPROVED
     return Status.PENDING
 
 
-def rechecked_status(current: str, check: Check) -> str:
-    """After a re-check: rejections stand, copies are held, released holds follow the policy."""
+def rechecked_status(current: str, check: Check, pitched: bool = False) -> str:
+    """After a re-check: rejections stand, copies are held, released holds follow the rule a
+    new text of the same origin follows."""
     if current == Status.REJECTED:
         return current
     if check.overfit:
         return Status.OVERFIT
     if current == Status.OVERFIT:
-        return status_for(check)
+        return status_for(check, pitched)
     return current
 
 
@@ -251,9 +259,9 @@ def policy() -> str:
     return value
 
 
-def fields_for(check: Check, publish: bool | None = None) -> dict[str, Any]:
+def fields_for(check: Check, pitched: bool = False) -> dict[str, Any]:
     """The evidence fields and status of a new text, ready for GeneratedDescription(**fields)."""
-    return {**evidence_fields(check), "status": status_for(check, publish)}
+    return {**evidence_fields(check), "status": status_for(check, pitched)}
 
 
 def evidence_fields(check: Check) -> dict[str, Any]:

@@ -30,7 +30,6 @@ NO_MODEL = "No model is switched on yet, so nothing can be written. Try again la
 NOTHING_GOOD = "The model could not write one for this title; try another."
 NO_GENRES = "The site has no genres to write in yet. Try again later."
 BROKEN = "Something went wrong while writing this one. Try again in a minute."
-IMMEDIATELY = "immediately"
 # Genres the worker picks from when the visitor left it to the model: the kind's most common.
 GENRE_CHOICES = 5
 
@@ -129,7 +128,7 @@ def _description(
         model_run=run,
         batch_row=best.item.sample.row,
         **GeneratedDescription.sampling_fields(sampling, chunk_size),
-        **fields_for(best.check, publish=settings.PITCH_PUBLISH == IMMEDIATELY),
+        **fields_for(best.check, pitched=True),
     )
 
 

@@ -44,6 +44,7 @@ CALLERS = {"admin": _admin_recheck, "scan_overfit": _scan}
 @pytest.mark.parametrize("caller", CALLERS)
 def test_both_callers_apply_the_same_rule(caller: str, settings: Any) -> None:
     settings.OVERFIT_POLICY = "auto-approve"
+    settings.PITCH_PUBLISH = "review"
     moderator = User.objects.create_user("mod", is_staff=True)
     decided = {"moderated_by": moderator, "moderated_at": timezone.now()}
     cases = {
@@ -63,6 +64,13 @@ def test_both_callers_apply_the_same_rule(caller: str, settings: Any) -> None:
         "held original, moderated": (
             GeneratedDescriptionFactory.create(text=ORIGINALS[1], status=Status.OVERFIT, **decided),
             Status.OVERFIT,
+        ),
+        # Released from a hold, a visitor's pitch waits for a moderator as PITCH_PUBLISH says.
+        "held pitched original": (
+            GeneratedDescriptionFactory.create(
+                text=ORIGINALS[2], status=Status.OVERFIT, pitched=True
+            ),
+            Status.PENDING,
         ),
     }
     load_training_titles()

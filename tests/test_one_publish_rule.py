@@ -20,27 +20,29 @@ def check(score: float, overfit: bool = False) -> Check:
 
 
 @pytest.mark.parametrize(
-    ("policy", "publish", "score", "overfit", "status"),
+    ("policy", "pitch_publish", "pitched", "score", "overfit", "status"),
     [
-        ("auto-approve", None, 0.1, False, Status.APPROVED),
-        ("auto-approve", None, 0.7, False, Status.PENDING),  # doubt: a moderator looks
-        ("review", None, 0.1, False, Status.PENDING),
-        ("auto-approve", False, 0.1, False, Status.PENDING),  # pitches under PITCH_PUBLISH=review
-        ("review", True, 0.1, False, Status.APPROVED),  # pitches under PITCH_PUBLISH=immediately
-        ("review", True, 0.7, False, Status.PENDING),
-        ("auto-approve", True, 0.95, True, Status.OVERFIT),
-        ("auto-approve", None, 0.95, True, Status.OVERFIT),
+        ("auto-approve", "review", False, 0.1, False, Status.APPROVED),
+        ("auto-approve", "review", False, 0.7, False, Status.PENDING),  # doubt: a moderator looks
+        ("review", "immediately", False, 0.1, False, Status.PENDING),
+        ("auto-approve", "review", True, 0.1, False, Status.PENDING),
+        ("review", "immediately", True, 0.1, False, Status.APPROVED),
+        ("review", "immediately", True, 0.7, False, Status.PENDING),
+        ("auto-approve", "immediately", True, 0.95, True, Status.OVERFIT),
+        ("auto-approve", "immediately", False, 0.95, True, Status.OVERFIT),
     ],
 )
 def test_status_for(
     settings: Any,
     policy: str,
-    publish: bool | None,
+    pitch_publish: str,
+    pitched: bool,
     score: float,
     overfit: bool,
     status: str,
 ) -> None:
     settings.OVERFIT_POLICY = policy
+    settings.PITCH_PUBLISH = pitch_publish
     settings.OVERFIT_REVIEW_THRESHOLD = 0.6
 
-    assert status_for(check(score, overfit), publish) == status
+    assert status_for(check(score, overfit), pitched) == status

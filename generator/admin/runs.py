@@ -212,7 +212,8 @@ class ModelRunAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: ModelRun | None = None) -> bool:
         # A running run still writes its row; deleting it under the worker would lose the record.
-        if obj is not None and obj.status == ModelRun.Status.RUNNING:
+        # The active run writes every batch and pitch: switch to another one first.
+        if obj is not None and (obj.status == ModelRun.Status.RUNNING or obj.is_active):
             return False
         return super().has_delete_permission(request, obj)
 

@@ -65,7 +65,7 @@ def _batches() -> Iterator[list[GeneratedDescription]]:
         batch = list(
             GeneratedDescription.objects.filter(pk__gt=last)
             .order_by("pk")
-            .only("pk", "title", "text", "status", "moderated_at")[:BATCH_SIZE]
+            .only("pk", "title", "text", "status", "pitched", "moderated_at")[:BATCH_SIZE]
         )
         if not batch:
             return
