@@ -34,7 +34,7 @@ from generator.finetune_runs import (
     training_records,
 )
 from generator.ml.bases import resolve_base
-from generator.ml.checkpoints import CHECKPOINT_PREFIX
+from generator.ml.checkpoints import CHECKPOINT_PREFIX, discard_checkpoints
 from generator.ml.config import TrainingConfig
 from generator.ml.training import (
     FineTune,
@@ -103,6 +103,7 @@ def execute_run(
     else:
         recorder.record_result(result)
         _mark_done(run)
+        discard_checkpoints(result.checkpoint.parent)
     run.refresh_from_db()
     return run
 

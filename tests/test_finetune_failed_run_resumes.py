@@ -16,7 +16,7 @@ from transformers import (
     TrainingArguments,
 )
 
-from generator.finetune_execution import execute_run
+from generator.finetune_execution import DatabaseRecorder, execute_run
 from generator.finetune_runs import create_run
 from generator.ml.checkpoints import FINAL_CHECKPOINT, checkpoints, is_resumable
 from generator.models import ModelRun
@@ -31,6 +31,23 @@ def base(tmp_path: Path, settings: Any) -> Path:
     settings.MODEL_DIR = tmp_path / "models"
     add_tiny_titles()
     return build_tiny_checkpoint(tmp_path / "base")
+
+
+def test_a_crash_before_final_is_recorded_still_resumes_from_its_checkpoint(
+    base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = create_run(tiny_config(steps=6, save_every=4), base=str(base))
+
+    def crash(self: DatabaseRecorder, result: object) -> None:
+        raise OSError("the worker died here")
+
+    monkeypatch.setattr(DatabaseRecorder, "record_result", crash)
+    with pytest.raises(OSError):
+        execute_run(run.pk, show_progress=False)
+
+    stranded = ModelRun.objects.get(pk=run.pk)
+    assert stranded.checkpoint_path.endswith("checkpoint-4")
+    assert is_resumable(Path(stranded.checkpoint_path))
 
 
 def test_a_run_that_raises_is_failed_keeps_its_checkpoint_and_resumes(base: Path) -> None:

@@ -6,6 +6,7 @@ only the newest; a finished run leaves one `final/` directory holding just the m
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 # transformers.trainer_utils.PREFIX_CHECKPOINT_DIR, spelled out so this module needs no torch.
@@ -30,3 +31,10 @@ def checkpoints(output_dir: Path) -> list[Path]:
         return []
     found = [path for path in output_dir.iterdir() if path.is_dir() and is_resumable(path)]
     return sorted(found, key=checkpoint_step)
+
+
+def discard_checkpoints(output_dir: Path) -> None:
+    """Delete a finished run's resume checkpoints: once its final/ is recorded, their optimizer
+    state is only dead weight on disk (before that, they are what a crash resumes from)."""
+    for checkpoint in checkpoints(output_dir):
+        shutil.rmtree(checkpoint, ignore_errors=True)

@@ -19,7 +19,6 @@ large vocabulary (Gemma 3's 262k tokens) is first trimmed to the corpus's tokens
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,7 +47,6 @@ from generator.ml.checkpoints import (
     CHECKPOINT_PREFIX,
     FINAL_CHECKPOINT,
     RESUME_STATE,
-    checkpoints,
 )
 from generator.ml.config import TrainingConfig
 from generator.ml.format import END_TOKEN, SPECIAL_TOKENS, prompt_prefix
@@ -265,10 +263,7 @@ class FineTune:
         final = self.output_dir / FINAL_CHECKPOINT
         self.trainer.save_model(str(final))
         self.trainer.accelerator.wait_for_everyone()
-        if self.trainer.is_world_process_zero():
-            # A finished run is not resumed: its optimizer state is only dead weight on disk.
-            for checkpoint in checkpoints(self.output_dir):
-                shutil.rmtree(checkpoint, ignore_errors=True)
+        # The resume checkpoints stay until the caller has recorded final/ (discard_checkpoints).
         return TrainingResult(
             step=step,
             checkpoint=final,
