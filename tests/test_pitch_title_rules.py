@@ -68,6 +68,31 @@ def test_the_shipped_list_is_real_and_loads() -> None:
     assert shipped.match("A Night of the Retards") == "retard"
 
 
+@pytest.mark.parametrize(
+    "disguised",
+    [
+        "A Night of the Ret\u0336ards",  # a combining strike-through inside the word
+        "A Night of the R\u0435tards",  # a Cyrillic e
+        "A Night of the R3tards",  # a digit for a letter
+        "A Night of the RETARD$",
+        "A Night of the \uff32etards",  # a fullwidth R (NFKC)
+    ],
+)
+def test_disguised_blocklisted_words_are_still_caught(disguised: str) -> None:
+    shipped = Blocklist.from_files([SHIPPED_BLOCKLIST])
+
+    assert shipped.match(disguised) == "retard"
+    with pytest.raises(TitleError):
+        clean_title(disguised, shipped)
+
+
+def test_numbers_and_ordinary_words_are_not_read_as_disguises() -> None:
+    shipped = Blocklist.from_files([SHIPPED_BLOCKLIST])
+
+    for title in ("2001 Nights", "Apollo 13", "R2 and the 4 Seasons", "Scunthorpe 1984"):
+        assert shipped.match(title) is None, title
+
+
 def test_a_missing_operator_file_is_an_error_not_skipped(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="missing.txt"):
         Blocklist.from_files([SHIPPED_BLOCKLIST, tmp_path / "missing.txt"])

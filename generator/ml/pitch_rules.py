@@ -57,14 +57,52 @@ class Blocklist:
         return cls.from_lines(lines)
 
     def match(self, text: str) -> str | None:
-        """The first blocklisted term in `text` (folded, as listed), or None."""
-        words = tokens(text).words
-        for start in range(len(words)):
-            for term in self.terms:
-                end = start + len(term)
-                if end <= len(words) and _same(words[start:end], term):
-                    return " ".join(term)
+        """The first blocklisted term in `text` (folded, as listed), or None; disguises count
+        (see `disguises`)."""
+        for form in disguises(text):
+            words = tokens(form).words
+            for start in range(len(words)):
+                for term in self.terms:
+                    end = start + len(term)
+                    if end <= len(words) and _same(words[start:end], term):
+                        return " ".join(term)
         return None
+
+
+# Letters of other scripts drawn like Latin ones (Unicode's confusables, the lowercase that a
+# title can hold; case is folded later).
+_LOOKALIKES = str.maketrans(
+    "аеорсухіјѕԁһӏԛԝвкмнтАВЕКМНОРСТХІЈЅαβεικνορτυχΑΒΕΗΙΚΜΝΟΡΤΥΧΖ",
+    "aeopcyxijsdhlqwbkmhtABEKMHOPCTXIJSabeikvoptuxABEHIKMNOPTYXZ",
+)
+# Digits and signs written for letters inside a word ("sl0r"); a word of digits alone is a number.
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+_LEET_ONE_AS_L = {**_LEET, "1": "l", "!": "l"}
+_WORDLIKE = re.compile(r"[\w@$!]+")
+
+
+def disguises(text: str) -> list[str]:
+    """`text` as written, and as read once disguises are undone: compatibility forms (NFKC),
+    combining marks such as a strike-through (U+0336), lookalike letters of other scripts, and
+    digits or signs for letters inside a word (1 read as i, then as l)."""
+    composed = unicodedata.normalize("NFKC", text)
+    stripped = "".join(
+        char
+        for char in unicodedata.normalize("NFD", composed)
+        if unicodedata.category(char) != "Mn"
+    )
+    latin = unicodedata.normalize("NFC", stripped.translate(_LOOKALIKES))
+    forms = [text, latin, _unleet(latin, _LEET), _unleet(latin, _LEET_ONE_AS_L)]
+    return list(dict.fromkeys(forms))
+
+
+def _unleet(text: str, table: dict[str, str]) -> str:
+    def one(word: str) -> str:
+        if not any(char.isalpha() for char in word):
+            return word
+        return "".join(table.get(char, char) for char in word)
+
+    return _WORDLIKE.sub(lambda match: one(match.group()), text)
 
 
 def _same(words: tuple[str, ...], term: tuple[str, ...]) -> bool:
