@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -62,8 +63,11 @@ def test_a_saved_scorer_loads_with_the_same_scores(scorer: RealismScorer, tmp_pa
     loaded = RealismScorer.load(tmp_path)
 
     assert loaded is not None
-    assert loaded.generated_likelihood(texts) == scorer.generated_likelihood(texts)
+    assert loaded.generated_likelihood(texts) == pytest.approx(scorer.generated_likelihood(texts))
     assert RealismScorer.load(tmp_path / "elsewhere") is None
+    # Plain data: loading it runs no code, whoever could write the models volume.
+    saved = json.loads((tmp_path / SCORER_FILE).read_text(encoding="utf-8"))
+    assert set(saved) == {"vectorizers", "coefficients", "intercept"}
 
 
 def test_too_few_texts_or_a_bad_share_is_a_clear_error(scorer: RealismScorer) -> None:

@@ -4,12 +4,14 @@ Plain Python, no Django, no torch. After each run's evaluation a `RealismScorer`
 texts the run wrote (a sample the evaluation does not score) against real training descriptions
 (never the held-out ones the evaluation compares with), and saved beside the checkpoint. Batches
 then keep their `keep_share` most real-looking texts. On SmolLM2-135M it drops the generic
-"A young man must..." texts the model overproduces and keeps the specific ones.
+"A young man must..." texts the model overproduces and keeps the specific ones. It is saved as
+JSON (each vectorizer's vocabulary and weights, the regression's coefficients): loading a file
+from the models volume runs no code, as unpickling would.
 """
 
 from __future__ import annotations
 
-import pickle
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,7 +20,7 @@ from typing import Any, TypeVar
 
 from generator.ml.evaluation import MIN_TEXTS_PER_CLASS, discriminator
 
-SCORER_FILE = "realism_scorer.pkl"
+SCORER_FILE = "realism_scorer.json"
 # A text a reader judged counts as this many texts the classifier only knows the source of.
 FEEDBACK_WEIGHT = 3.0
 Item = TypeVar("Item")
@@ -67,8 +69,27 @@ class RealismScorer:
         return [float(p) for p in self.classifier.predict_proba(list(texts))[:, 1]]
 
     def save(self, directory: Path) -> Path:
+        union, regression = self.classifier.steps[0][1], self.classifier.steps[-1][1]
+        payload = {
+            "vectorizers": [
+                {
+                    "analyzer": vectorizer.analyzer,
+                    "ngram_range": list(vectorizer.ngram_range),
+                    "sublinear_tf": vectorizer.sublinear_tf,
+                    "vocabulary": {
+                        term: int(column) for term, column in vectorizer.vocabulary_.items()
+                    },
+                    "idf": vectorizer.idf_.tolist(),
+                }
+                for _name, vectorizer in union.transformer_list
+            ],
+            "coefficients": regression.coef_[0].tolist(),
+            "intercept": float(regression.intercept_[0]),
+        }
         path = directory / SCORER_FILE
-        path.write_bytes(pickle.dumps(self.classifier))
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(payload), encoding="utf-8")
+        temporary.replace(path)
         return path
 
     @classmethod
@@ -86,8 +107,28 @@ class RealismScorer:
 
 @lru_cache(maxsize=4)
 def _read(path: str, mtime_ns: int, size: int) -> RealismScorer:
-    # Written by our own evaluation into the checkpoint: as trusted as the weights beside it.
-    return RealismScorer(pickle.loads(Path(path).read_bytes()))  # noqa: S301
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    vectorizers = []
+    for saved in payload["vectorizers"]:
+        vectorizer = TfidfVectorizer(
+            analyzer=saved["analyzer"],
+            ngram_range=tuple(saved["ngram_range"]),
+            sublinear_tf=saved["sublinear_tf"],
+            vocabulary=saved["vocabulary"],
+        )
+        vectorizer._validate_vocabulary()  # what fit() does first; then the fitted weights
+        vectorizer.idf_ = np.asarray(saved["idf"])
+        vectorizers.append(vectorizer)
+    regression = LogisticRegression()
+    regression.coef_ = np.asarray([payload["coefficients"]])
+    regression.intercept_ = np.asarray([payload["intercept"]])
+    regression.classes_ = np.asarray([0, 1])
+    return RealismScorer(make_pipeline(make_union(*vectorizers), regression))
 
 
 def least_doubted(items: Sequence[Item], doubts: Sequence[float], keep_share: float) -> list[Item]:
