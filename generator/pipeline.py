@@ -79,7 +79,7 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
             known_genres=frozenset(genre_ids),
             keep_share=share,
         ),
-        critic_for(batch.model_run) if share < 1 else None,
+        critic_for(batch.model_run, sampler) if share < 1 else None,
         chunk_size=chunk_size,
         # A visitor's pitch is written at the next pause point, not after the whole batch.
         pause=lambda: make_room(sampler),

@@ -96,7 +96,7 @@ def _write(pitch: Pitch, sampler: Sampler | None) -> None:
             known_genres=frozenset({genre.name}),
             blocklist=True,
         ),
-        critic_for(run),
+        critic_for(run, sampler),
         chunk_size=count,
     )
     best = most_believable(written.kept)

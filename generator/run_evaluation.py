@@ -39,6 +39,7 @@ from generator.ml.format import (
     prompt_prefix,
 )
 from generator.ml.overfit import Detector
+from generator.ml.reader_probe import PROBE_FILE, ProbeError, ReaderProbe, reading
 from generator.ml.reranking import SCORER_FILE, RealismScorer, RerankError
 from generator.ml.sampling import Sampler, get_sampler
 from generator.ml.splits import SplitError, split_records
@@ -47,7 +48,17 @@ from generator.models import ModelRun
 from generator.overfit_check import get_detector, get_facts, thresholds
 from generator.pitches import make_room
 from generator.pools import ALL
-from generator.writing import NGRAM, Critic, FluencyCritic, NgramCritic, Policy, write
+from generator.writing import (
+    FLUENCY,
+    READER,
+    Critic,
+    FluencyCritic,
+    NgramCritic,
+    Policy,
+    ReaderCritic,
+    judge,
+    write,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +85,7 @@ class HeldOut:
     beyond_limit: int  # of them, from titles past the run's `limit`
     trained: list[str]  # the descriptions it trained on
     trained_kinds: Counter[str]  # "movie", "tv", or "" for plain-text records
+    trained_readings: list[str]  # its formatted training records as the reader probe reads them
 
 
 @dataclass(frozen=True)
@@ -137,7 +149,19 @@ def held_out(run: ModelRun) -> HeldOut:
         beyond_limit=len(beyond),
         trained=[description for _kind, description in trained],
         trained_kinds=Counter(kind for kind, _description in trained),
+        trained_readings=_readings(train),
     )
+
+
+def _readings(records: list[str]) -> list[str]:
+    readings = []
+    for record in records:
+        try:
+            fields = parse_record(record)
+        except FormatError:
+            continue  # plain-text records have no title or kind to read
+        readings.append(reading(fields.kind, fields.title, fields.description))
+    return readings
 
 
 def _unseen(records: list[str], seen: set[str]) -> list[str]:
@@ -203,11 +227,10 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
     reranking: dict[str, Any] = {"keep_share": settings.GENERATION_KEEP_SHARE}
     critic: Critic | None = None
     if settings.GENERATION_KEEP_SHARE < 1:
-        if settings.GENERATION_CRITIC == NGRAM:
-            scorer = _fit_scorer(run, real, sampler, chunk_size, samples, seed, detector)
-            critic = NgramCritic(scorer) if scorer is not None else None
-        else:
+        if settings.GENERATION_CRITIC == FLUENCY:
             critic = FluencyCritic()
+        else:
+            critic = _fit_critics(run, real, sampler, chunk_size, samples, seed, detector)
         reranking["critic"] = settings.GENERATION_CRITIC if critic is not None else ""
     # Written as batches write (generator.writing), the pool aside: it is not the run's.
     written = [
@@ -281,7 +304,7 @@ def _sample(
     ]
 
 
-def _fit_scorer(
+def _fit_critics(
     run: ModelRun,
     real: HeldOut,
     sampler: Sampler,
@@ -289,25 +312,45 @@ def _fit_scorer(
     samples: int,
     seed: int,
     detector: Detector,
-) -> RealismScorer | None:
-    """Fit the run's reranker on texts the evaluation does not score against trained real ones,
-    and save it beside the checkpoint (replacing an older one); None with too few texts.
+) -> Critic | None:
+    """Fit the run's critics on texts the evaluation does not score, against trained real ones,
+    and save them beside the checkpoint (replacing older ones): the n-gram scorer always (the
+    fallback, and what fit_critic refits), the reader probe where GENERATION_CRITIC asks for it.
+    The critic GENERATION_CRITIC names, or None where too few texts came out to fit one.
     """
     plan = sampling_plan(samples, real.trained_kinds, seed + SCORER_SEED_OFFSET)
     sampled = _sample(sampler, plan, chunk_size, detector)
+    checkpoint = Path(run.checkpoint_path)
+    rng = random.Random(seed)
     generated = [
         record.description for record in parsed(sample for group in sampled for sample in group)[0]
     ]
-    trained = random.Random(seed).sample(real.trained, min(len(real.trained), len(generated)))
-    checkpoint = Path(run.checkpoint_path)
+    trained = rng.sample(real.trained, min(len(real.trained), len(generated)))
+    scorer: RealismScorer | None = None
     try:
         scorer = RealismScorer.fit(generated, trained)
     except RerankError as exc:
-        log.warning("model run #%s: no reranker: %s", run.pk, exc)
+        log.warning("model run #%s: no n-gram critic: %s", run.pk, exc)
         (checkpoint / SCORER_FILE).unlink(missing_ok=True)
-        return None
-    scorer.save(checkpoint)
-    return scorer
+    else:
+        scorer.save(checkpoint)
+    if settings.GENERATION_CRITIC == READER:
+        # The texts a critic will rank: those that pass the screen and the reader checks.
+        policy = Policy(keep_share=1.0, against_pool=False)
+        servable = [judge(group, policy, None).kept for group in sampled]
+        readings = [candidate.reading for group in servable for candidate in group]
+        real_readings = rng.sample(
+            real.trained_readings, min(len(real.trained_readings), len(readings))
+        )
+        try:
+            probe = ReaderProbe.fit(sampler.model, sampler.tokenizer, readings, real_readings)
+        except ProbeError as exc:
+            log.warning("model run #%s: no reader critic: %s", run.pk, exc)
+            (checkpoint / PROBE_FILE).unlink(missing_ok=True)
+        else:
+            probe.save(checkpoint)
+            return ReaderCritic(probe, sampler)
+    return NgramCritic(scorer) if scorer is not None else None
 
 
 def _embedding_auc(generated: list[str], real: list[str], seed: int) -> float | None:

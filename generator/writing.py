@@ -19,6 +19,7 @@ from django.conf import settings
 from generator.ml.config import SamplingSettings
 from generator.ml.filters import DUPLICATE, Accepted, screen
 from generator.ml.format import Sample
+from generator.ml.reader_probe import ReaderProbe, reading
 from generator.ml.reading import Lexicon, problem
 from generator.ml.reranking import RealismScorer, least_doubted
 from generator.ml.sampling import Sampler
@@ -58,6 +59,12 @@ class Candidate:
     def text(self) -> str:
         return self.item.record.description
 
+    @property
+    def reading(self) -> str:
+        """The text as the reader probe reads it: kind, title, description."""
+        record = self.item.record
+        return reading(record.kind, record.title, record.description)
+
 
 @dataclass
 class Written:
@@ -93,17 +100,35 @@ class NgramCritic:
         return self.scorer.generated_likelihood([candidate.text for candidate in candidates])
 
 
+@dataclass(frozen=True)
+class ReaderCritic:
+    """A probe on the writer's own hidden states (generator.ml.reader_probe), fitted at the run's
+    evaluation: it reads the title, the kind and the whole text as the model understands them,
+    and is of another family than both judges (TF-IDF, sentence embeddings)."""
+
+    probe: ReaderProbe
+    sampler: Sampler
+
+    def doubts(self, candidates: Sequence[Candidate]) -> list[float]:
+        texts = [candidate.reading for candidate in candidates]
+        return self.probe.doubts(self.sampler.model, self.sampler.tokenizer, texts)
+
+
 FLUENCY = "fluency"
 NGRAM = "ngram"
-CRITICS = (FLUENCY, NGRAM)
+READER = "reader"
+CRITICS = (FLUENCY, NGRAM, READER)
 
 
-def critic_for(run: ModelRun) -> Critic | None:
-    """The critic GENERATION_CRITIC names; the n-gram one only once the run's evaluation has
-    fitted it (None before)."""
+def critic_for(run: ModelRun, sampler: Sampler) -> Critic | None:
+    """The critic GENERATION_CRITIC names; a fitted one only once the run's evaluation has fitted
+    it (the reader falls back to the n-gram critic, then to none)."""
     if settings.GENERATION_CRITIC == FLUENCY:
         return FluencyCritic()
-    scorer = RealismScorer.load(Path(run.checkpoint_path))
+    checkpoint = Path(run.checkpoint_path)
+    if settings.GENERATION_CRITIC == READER and (probe := ReaderProbe.load(checkpoint)):
+        return ReaderCritic(probe, sampler)
+    scorer = RealismScorer.load(checkpoint)
     return NgramCritic(scorer) if scorer is not None else None
 
 

@@ -46,7 +46,9 @@ def test_it_keeps_the_share_its_writer_found_most_fluent_in_sampling_order() -> 
 
 def test_the_site_setting_picks_the_critic(settings: Any, tmp_path: Any) -> None:
     run: ModelRun = ModelRunFactory.create(checkpoint_path=str(tmp_path))
+    sampler: Any = None  # only the reader critic reads with the sampler's model
     settings.GENERATION_CRITIC = FLUENCY
-    assert isinstance(critic_for(run), FluencyCritic)
+    assert isinstance(critic_for(run, sampler), FluencyCritic)
     settings.GENERATION_CRITIC = NGRAM
-    assert critic_for(run) is None  # not fitted yet: no evaluation wrote one beside the checkpoint
+    # Not fitted yet: no evaluation wrote one beside the checkpoint.
+    assert critic_for(run, sampler) is None

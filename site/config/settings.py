@@ -328,8 +328,10 @@ GENERATION_KEEP_SHARE = envfloat("GENERATION_KEEP_SHARE", 0.34)
 # fitted at the run's evaluation (manage.py fit_critic adds the site's feedback), or "fluency",
 # the run's own surprise at each text (no fitting; keeps fluent but generic texts).
 GENERATION_CRITIC = os.environ.get("GENERATION_CRITIC", "ngram")
-if GENERATION_CRITIC not in ("fluency", "ngram"):
-    raise ValueError(f"GENERATION_CRITIC={GENERATION_CRITIC!r} is not 'fluency' or 'ngram'")
+if GENERATION_CRITIC not in ("fluency", "ngram", "reader"):
+    raise ValueError(
+        f"GENERATION_CRITIC={GENERATION_CRITIC!r} is not 'fluency', 'ngram' or 'reader'"
+    )
 if not 0 < GENERATION_KEEP_SHARE <= 1:
     raise ValueError(f"GENERATION_KEEP_SHARE={GENERATION_KEEP_SHARE} is not above 0 and at most 1")
 # Hold texts a reader would catch at once: invented words and mechanical slips (generator/ml/
