@@ -262,6 +262,12 @@ class GeneratedDescriptionQuerySet(models.QuerySet["GeneratedDescription"]):
         """Texts a visitor may be shown."""
         return self.filter(status=GeneratedDescription.Status.APPROVED)
 
+    def report_hides_left(self) -> int:
+        """Texts visitors' reports may still take down this hour, site-wide (REPORT_HIDES_PER_HOUR;
+        0 or less: reports wait for a moderator)."""
+        hidden = self.filter(hidden_at__gte=timezone.now() - timedelta(hours=1)).count()
+        return int(settings.REPORT_HIDES_PER_HOUR) - hidden
+
     def store(
         self: "GeneratedDescriptionQuerySet",
         rows: Sequence["GeneratedDescription"],
@@ -368,6 +374,9 @@ class GeneratedDescription(models.Model):
     up_votes = models.PositiveIntegerField(default=0)
     down_votes = models.PositiveIntegerField(default=0)
     report_count = models.PositiveIntegerField(default=0)
+    # When visitors' reports took it down (web.models.ReportQuerySet.file); a moderator's
+    # decision clears it. A hidden text is not fresh: pools refill around it.
+    hidden_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Unique so a visitor's cursor (the last key seen) orders the pool strictly.
     serve_key = models.BigIntegerField(unique=True, default=new_serve_key, editable=False)

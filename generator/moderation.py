@@ -136,7 +136,7 @@ def decide(
             if not updates:
                 continue
             GeneratedDescription.objects.filter(pk=description.pk).update(
-                **updates, moderated_by=user, moderated_at=now
+                **updates, hidden_at=None, moderated_by=user, moderated_at=now
             )
             cleared = description.report_count if "report_count" in updates else 0
             changes.append(Change(description, updates, cleared))

@@ -84,6 +84,8 @@ def fresh_count(pool: Pool) -> int:
         .filter(status__in=FRESH_STATUSES, times_served__lt=settings.POOL_FRESH_MAX_SERVED)
         # A visitor's pitch waiting for review may never be approved: it does not fill a pool.
         .exclude(pitched=True, status=GeneratedDescription.Status.PENDING)
+        # Nor does a text reports took down: however many, the pools refill around them.
+        .filter(hidden_at__isnull=True)
         .count()
     )
 

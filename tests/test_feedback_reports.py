@@ -7,15 +7,23 @@ from django.test import Client
 
 from generator.models import GeneratedDescription
 from tests.factories import GeneratedDescriptionFactory
-from tests.pages import CARD_ID
+from tests.pages import CARD_ID, report_token
 from web.models import Report
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
 HTMX = {"HX-Request": "true"}
+TOKENS: dict[tuple[int, int], str] = {}
 
 
 def report(client: Client, description: GeneratedDescription, reason: str = "offensive") -> str:
-    answer = client.post(f"/d/{description.pk}/report/", {"reason": reason}, headers=HTMX)
+    # The token of the page the visitor was shown, kept as a browser keeps the page open.
+    key = (id(client), description.pk)
+    if key not in TOKENS:
+        TOKENS[key] = report_token(client, description.pk)
+    seen = TOKENS[key]
+    answer = client.post(
+        f"/d/{description.pk}/report/", {"reason": reason, "seen": seen}, headers=HTMX
+    )
     assert answer.status_code == 200
     return answer.content.decode()
 

@@ -9,6 +9,7 @@ from django.test import Client
 
 from generator.models import GeneratedDescription
 from tests.factories import GeneratedDescriptionFactory
+from tests.pages import token_for
 from web.models import Report, Vote, client_key
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
@@ -18,9 +19,12 @@ ATTACKER = "203.0.113.7"
 
 def _report(address: str, description: GeneratedDescription, **headers: str) -> int:
     # A fresh Client per request: no cookie survives from one request to the next.
+    seen = token_for(address, description)
     client = Client(REMOTE_ADDR=address)
     answer = client.post(
-        f"/d/{description.pk}/report/", {"reason": "offensive"}, headers={**HTMX, **headers}
+        f"/d/{description.pk}/report/",
+        {"reason": "offensive", "seen": seen},
+        headers={**HTMX, **headers},
     )
     return answer.status_code
 

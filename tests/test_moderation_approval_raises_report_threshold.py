@@ -15,6 +15,7 @@ from django.test import Client
 from generator import moderation
 from generator.models import GeneratedDescription
 from tests.factories import GeneratedDescriptionFactory
+from tests.pages import token_for
 from web.models import Report, client_key, hide_threshold
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
@@ -38,12 +39,13 @@ def moderator_client() -> Client:
 
 
 def _report_from(addresses: range, description: GeneratedDescription, net: str) -> list[int]:
-    return [
-        Client(REMOTE_ADDR=f"{net}.{n}")
-        .post(f"/d/{description.pk}/report/", {"reason": "offensive"}, headers=HTMX)
-        .status_code
-        for n in addresses
-    ]
+    answers = []
+    for n in addresses:
+        client = Client(REMOTE_ADDR=f"{net}.{n}")
+        seen = token_for(f"{net}.{n}", description)
+        form = {"reason": "offensive", "seen": seen}
+        answers.append(client.post(f"/d/{description.pk}/report/", form, headers=HTMX).status_code)
+    return answers
 
 
 def _approve(client: Client, description: GeneratedDescription) -> None:

@@ -66,7 +66,8 @@ def test_feedback_values_answer_a_clear_4xx_or_are_taken(
     report = client.post(f"/d/{seeded.pk}/report/", {"reason": reason})
 
     assert vote.status_code in (200, 400, 429), vote.status_code
-    assert report.status_code in (200, 400, 429), report.status_code
+    # 403: no report token (reports come from pages that showed the text).
+    assert report.status_code in (200, 400, 403, 429), report.status_code
 
 
 def test_an_oversized_query_string_is_a_414(client: Client) -> None:

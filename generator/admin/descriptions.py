@@ -22,7 +22,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -68,7 +68,9 @@ class ReviewQueueFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "review" and "status__exact" not in request.GET:
-            return queryset.filter(status__in=QUEUE_STATUSES)
+            # Public texts with enough reports wait here too: those the hourly cap left up.
+            reported = Q(status=Status.APPROVED, report_count__gte=settings.REPORT_HIDE_THRESHOLD)
+            return queryset.filter(Q(status__in=QUEUE_STATUSES) | reported)
         return queryset
 
 
@@ -380,6 +382,13 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
         for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
             required_id(value, "a selected text's id")
         context = {**(extra_context or {}), "can_decide": self.has_change_permission(request)}
+        if request.method == "GET" and GeneratedDescription.objects.report_hides_left() <= 0:
+            messages.warning(
+                request,
+                f"Reports took down {settings.REPORT_HIDES_PER_HOUR} texts in the last hour, the "
+                "site's cap (REPORT_HIDES_PER_HOUR): texts reported since stay public and wait "
+                "in the review queue for a decision. A flood of reports looks like this.",
+            )
         return super().changelist_view(request, context)
 
     def _decide_row(self, request: HttpRequest) -> HttpResponse:

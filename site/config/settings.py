@@ -353,6 +353,10 @@ LOGGING = {
 
 # Visitor site (site/web): feedback limits, hiding reported texts, benchmark-only views.
 REPORT_HIDE_THRESHOLD = envint("REPORT_HIDE_THRESHOLD", 3)  # reports that send a text to review
+# Texts reports may take down per hour across the site; past it, reports wait for a moderator.
+REPORT_HIDES_PER_HOUR = envint("REPORT_HIDES_PER_HOUR", 20)
+# Seconds a card's report token stays valid: reports come only from clients shown the text.
+REPORT_TOKEN_MAX_AGE = envint("REPORT_TOKEN_MAX_AGE", 24 * 3600)
 FEEDBACK_RATE_LIMIT = envint("FEEDBACK_RATE_LIMIT", 30)  # votes + reports per client per minute
 # Key of the hash feedback keeps client addresses under; empty: derived from SECRET_KEY. Set it
 # so rotating SECRET_KEY does not let every address vote and report again.

@@ -4,16 +4,24 @@ A client is its address (config.client.client_address) kept only as a keyed hash
 cookies does not make a new voter. Hiding rule: a text goes back to review at
 REPORT_HIDE_THRESHOLD reports, and after a moderator approves it, at REPORT_HIDE_THRESHOLD new
 reports plus one for every report the moderator overruled (3, 6, 12, ...).
+
+A report is taken only from a client the text was shown to: each card carries a signed token of
+the text, the text's hash and the client (`seen_token`), valid for REPORT_TOKEN_MAX_AGE, and the
+report keeps the hash of what its reporter saw. Reports take down at most REPORT_HIDES_PER_HOUR
+texts an hour across the site; past that they wait for a moderator and the admin says so.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from enum import StrEnum
 
 from django.conf import settings
+from django.core import signing
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from generator.models import GeneratedDescription
@@ -21,6 +29,7 @@ from generator.models import GeneratedDescription
 CLIENT_KEY_LENGTH = 32  # hex digits of HMAC-SHA256: 128 bits, plenty to keep clients apart
 _CLIENT_KEY_SALT = "web.feedback.client"
 IPV6_CLIENT_PREFIX = 64  # one IPv6 subscriber usually holds a whole /64
+_SEEN_SALT = "web.report.seen"
 
 
 def client_key(address: str) -> str:
@@ -79,24 +88,71 @@ class VoteQuerySet(models.QuerySet["Vote", "Vote"]):
         return vote
 
 
+def seen_token(description: GeneratedDescription, client: str) -> str:
+    """What a card gives its client to report it with: this text, as shown, to this client."""
+    return signing.TimestampSigner(salt=_SEEN_SALT).sign(
+        f"{description.pk}:{description.text_hash}:{client}"
+    )
+
+
+def seen_text_hash(token: str, description: GeneratedDescription, client: str) -> str | None:
+    """The hash of the text `client` was shown as `description`, from its token; None where the
+    token is forged, expired, or was given for another text or client."""
+    try:
+        value = signing.TimestampSigner(salt=_SEEN_SALT).unsign(
+            token, max_age=settings.REPORT_TOKEN_MAX_AGE
+        )
+    except signing.BadSignature:
+        return None
+    pk, _, rest = value.partition(":")
+    shown_hash, _, shown_to = rest.partition(":")
+    if pk != str(description.pk) or shown_to != client:
+        return None
+    return shown_hash
+
+
+class Filed(StrEnum):
+    """What became of a report."""
+
+    RECORDED = "recorded"
+    HIDDEN = "hidden"  # and it took the text down
+    CAPPED = "capped"  # enough reports, but the hourly cap is reached: a moderator decides
+    DUPLICATE = "duplicate"  # this client had reported the text already
+
+
 class ReportQuerySet(models.QuerySet["Report", "Report"]):
-    def file(self, description: GeneratedDescription, client: str, reason: str) -> bool:
-        """Record a report (once per client); enough of them send the text back to review."""
+    def file(
+        self, description: GeneratedDescription, client: str, reason: str, seen_hash: str
+    ) -> Filed:
+        """Record a report (once per client); enough of them send the text back to review,
+        within the site's hourly cap."""
         with transaction.atomic():
             try:
                 with transaction.atomic():
-                    self.create(description=description, client_key=client, reason=reason)
+                    self.create(
+                        description=description,
+                        client_key=client,
+                        reason=reason,
+                        seen_text_hash=seen_hash,
+                    )
             except IntegrityError:
-                return False
+                return Filed.DUPLICATE
             _descriptions(description).update(report_count=F("report_count") + 1)
             current = _descriptions(description).only("pk", "moderated_at").first()
             if current is None:
-                return True
-            # Conditional UPDATE: concurrent reports hide the text exactly once, and only if public.
-            GeneratedDescription.objects.servable().filter(
+                return Filed.RECORDED
+            enough = GeneratedDescription.objects.servable().filter(
                 pk=description.pk, report_count__gte=hide_threshold(current)
-            ).update(status=GeneratedDescription.Status.PENDING)
-        return True
+            )
+            if not enough.exists():
+                return Filed.RECORDED
+            if GeneratedDescription.objects.report_hides_left() <= 0:
+                return Filed.CAPPED
+            # Conditional UPDATE: concurrent reports hide the text exactly once, and only if public.
+            hidden = enough.update(
+                status=GeneratedDescription.Status.PENDING, hidden_at=timezone.now()
+            )
+        return Filed.HIDDEN if hidden else Filed.RECORDED
 
 
 def _descriptions(description: GeneratedDescription) -> models.QuerySet[GeneratedDescription]:
@@ -140,6 +196,8 @@ class Report(models.Model):
     )
     client_key = models.CharField(max_length=CLIENT_KEY_LENGTH)
     reason = models.CharField(max_length=16, choices=Reason.choices)
+    # The hash of the text its reporter was shown: a moderator who edited it since can tell.
+    seen_text_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ReportQuerySet.as_manager()

@@ -33,7 +33,7 @@ from web.cookies import read_signed, set_signed
 from web.filters import BadFilter as _BadFilter
 from web.filters import filter_chips as _filter_chips
 from web.filters import pool_filter as _pool_filter
-from web.models import Report, Vote, client_key
+from web.models import Filed, Report, Vote, client_key, seen_text_hash, seen_token
 from web.pitch_authors import authors_preview
 from web.posters import poster_colour as _poster_colour
 from web.share import card_url
@@ -289,8 +289,15 @@ def report(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         reasons = ", ".join(Report.Reason.values)
         return _message(request, "Unknown reason", f"Report with one of: {reasons}.", 400)
     client = _client(request)
-    filed = Report.objects.file(description, client, reason)
-    note = "Thanks: a moderator will look at it." if filed else "You have reported this already."
+    seen_hash = seen_text_hash(request.POST.get("seen", ""), description, client)
+    if seen_hash is None:
+        detail = "Reports are for texts this page showed you: reload it and report again."
+        return _message(request, "Reload to report", detail, 403)
+    filed = Report.objects.file(description, client, reason, seen_hash)
+    if filed == Filed.DUPLICATE:
+        note = "You have reported this already."
+    else:
+        note = "Thanks: a moderator will look at it."
     return _feedback_response(request, description, client, note)
 
 
@@ -401,6 +408,7 @@ def _card_context(
         "share_url": request.build_absolute_uri(path),
         "share_image": request.build_absolute_uri(card_url(description, genres)),
         "report_reasons": Report.Reason.choices,
+        "report_token": seen_token(description, _client(request)),
     }
 
 
@@ -445,6 +453,7 @@ def _feedback_response(
             "reported": _has_reported(client, description),
             "feedback_message": note,
             "report_reasons": Report.Reason.choices,
+            "report_token": seen_token(description, client),
         }
         response = render(request, "home.html#feedback", context, status=status)
     elif status != 200:
