@@ -3,7 +3,7 @@
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import fields as dataclass_fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -485,6 +485,15 @@ class TextShingle(models.Model):
 
 # A pitch left running this long was lost with its worker: it may be claimed again.
 PITCH_STALE_AFTER = timedelta(minutes=3)
+PITCH_REQUEUE_AFTER = timedelta(minutes=1)
+PITCH_EXPIRED = "It took too long to write this one: the writers were busy. Pitch it again."
+
+
+def _pitch_deadline(now: datetime | None = None) -> datetime:
+    """Pitches created before this have outlived PITCH_TIMEOUT: no one writes them any more."""
+    return (now or timezone.now()) - timedelta(seconds=settings.PITCH_TIMEOUT)
+
+
 PITCH_PUBLIC_ID_BYTES = 16
 
 
@@ -499,19 +508,49 @@ def new_pitch_seed() -> int:
 
 class PitchQuerySet(models.QuerySet["Pitch"]):
     def claim(self, pk: int) -> bool:
-        """queued (or running but lost) -> running for exactly one caller."""
+        """queued (or running but lost) -> running for exactly one caller, while its visitor
+        may still be waiting (PITCH_TIMEOUT)."""
         now = timezone.now()
         claimable = Q(status=Pitch.Status.QUEUED) | Q(
             status=Pitch.Status.RUNNING, started_at__lt=now - PITCH_STALE_AFTER
         )
         return bool(
-            self.filter(claimable, pk=pk).update(status=Pitch.Status.RUNNING, started_at=now)
+            self.filter(claimable, pk=pk)
+            .filter(created_at__gte=_pitch_deadline(now))
+            .update(status=Pitch.Status.RUNNING, started_at=now)
         )
 
     def waiting(self) -> list[int]:
-        """Ids of the queued pitches, oldest first: what a running batch makes room for."""
-        queued = self.filter(status=Pitch.Status.QUEUED).order_by("created_at", "pk")
-        return list(queued.values_list("pk", flat=True))
+        """Ids of the queued pitches still in time, oldest first: what a running batch makes
+        room for."""
+        queued = self.filter(status=Pitch.Status.QUEUED, created_at__gte=_pitch_deadline())
+        return list(queued.order_by("created_at", "pk").values_list("pk", flat=True))
+
+    def backlog(self) -> int:
+        """Pitches queued or being written and still in time: what the site-wide cap counts."""
+        unfinished = self.filter(status__in=(Pitch.Status.QUEUED, Pitch.Status.RUNNING))
+        return unfinished.filter(created_at__gte=_pitch_deadline()).count()
+
+    def expire(self) -> int:
+        """Fail the pitches no one will write in time (their visitor was told so at
+        PITCH_TIMEOUT): queued ones never picked up, and running ones whose worker was lost."""
+        now = timezone.now()
+        unfinished = Q(status=Pitch.Status.QUEUED) | Q(
+            status=Pitch.Status.RUNNING, started_at__lt=now - PITCH_STALE_AFTER
+        )
+        return self.filter(unfinished, created_at__lt=_pitch_deadline(now)).update(
+            status=Pitch.Status.FAILED, error=PITCH_EXPIRED, finished_at=now
+        )
+
+    def lost(self) -> list[int]:
+        """Pitches in time that no worker holds: running ones whose worker was lost, and queued
+        ones older than a minute (their message never reached the broker, or was dropped)."""
+        now = timezone.now()
+        stranded = Q(status=Pitch.Status.RUNNING, started_at__lt=now - PITCH_STALE_AFTER) | Q(
+            status=Pitch.Status.QUEUED, created_at__lt=now - PITCH_REQUEUE_AFTER
+        )
+        found = self.filter(stranded, created_at__gte=_pitch_deadline(now))
+        return list(found.values_list("pk", flat=True))
 
     def fail(self, pk: int, message: str) -> None:
         self.filter(pk=pk, status=Pitch.Status.RUNNING).update(

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
@@ -45,6 +47,10 @@ def run_pitch(pitch_id: int, sampler: Sampler | None = None) -> Pitch | None:
     pitch = Pitch.objects.select_related("genre").get(pk=pitch_id)
     try:
         _write(pitch, sampler)
+    except SoftTimeLimitExceeded:
+        # The task's (or the batch's) time is up: the pitch fails, the limit goes on up.
+        Pitch.objects.fail(pitch_id, BROKEN)
+        raise
     except Exception:
         log.exception("pitch %s failed", pitch_id)
         Pitch.objects.fail(pitch_id, BROKEN)
@@ -52,19 +58,26 @@ def run_pitch(pitch_id: int, sampler: Sampler | None = None) -> Pitch | None:
     return pitch
 
 
-def run_waiting(sampler: Sampler) -> list[int]:
-    """Run every queued pitch with `sampler` (a batch's pause point); returns those it ran."""
+def run_waiting(sampler: Sampler, budget: float | None = None) -> list[int]:
+    """Run queued pitches with `sampler` (a batch's pause point), oldest first, until `budget`
+    seconds are spent (None: all of them); returns those it ran."""
+    started = time.monotonic()
     ran = []
     for pitch_id in Pitch.objects.waiting():
+        if budget is not None and time.monotonic() - started >= budget:
+            break  # the rest wait for the next pause point, or their own task
         if run_pitch(pitch_id, sampler) is not None:
             ran.append(pitch_id)
     return ran
 
 
 def make_room(sampler: Sampler) -> None:
-    """A long sampling job's pause point: run the waiting pitches now; never fails the job."""
+    """A long sampling job's pause point: run waiting pitches for at most PITCH_PAUSE_BUDGET
+    seconds; never fails the job, except when its time limit is up."""
     try:
-        ran = run_waiting(sampler)
+        ran = run_waiting(sampler, settings.PITCH_PAUSE_BUDGET)
+    except SoftTimeLimitExceeded:
+        raise
     except Exception:  # noqa: BLE001 - a pitch's trouble is the pitch's; the job goes on
         log.exception("running waiting pitches at a pause point failed")
         return

@@ -7,12 +7,16 @@ task goes to is settings.CELERY_TASK_ROUTES's, and only there.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
+
+from generator.models import Pitch
 
 GENERATE_BATCH = "generator.generate_batch"
 TOP_UP_POOLS = "generator.top_up_pools"
@@ -20,7 +24,9 @@ FINETUNE = "generator.finetune"
 FAIL_STALE_RUNS = "generator.fail_stale_runs"
 EVALUATE_RUN = "generator.evaluate_run"
 PITCH = "generator.pitch"
+SWEEP_PITCHES = "generator.sweep_pitches"
 NUDGE_CACHE_KEY = "pools:nudged"
+PITCH_UNSENT = "The site could not take your pitch just now. Try again in a minute."
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +51,22 @@ def evaluate_run_on_commit(
 
 
 def pitch_on_commit(pitch_id: int) -> None:
-    """Queue pitch `pitch_id` on the pitch queue (read before pool batches) after the commit."""
-    signature = current_app.signature(PITCH, args=(pitch_id,))
-    transaction.on_commit(signature.apply_async)
+    """Queue pitch `pitch_id` on the pitch queue (read before pool batches) after the commit.
+
+    Where the broker cannot take it, the pitch fails with a message its visitor reads on the
+    pitch's page, instead of a server error and a row left queued that nothing will write.
+    """
+    transaction.on_commit(functools.partial(_send_pitch, pitch_id))
+
+
+def _send_pitch(pitch_id: int) -> None:
+    try:
+        current_app.signature(PITCH, args=(pitch_id,)).apply_async(retry=False)
+    except Exception:  # noqa: BLE001 - kombu's connection errors differ by transport
+        log.warning("pitch %s could not be queued", pitch_id, exc_info=True)
+        Pitch.objects.filter(pk=pitch_id, status=Pitch.Status.QUEUED).update(
+            status=Pitch.Status.FAILED, error=PITCH_UNSENT, finished_at=timezone.now()
+        )
 
 
 def nudge_top_up() -> None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from generator import pitches, pools, queueing
 from generator.finetune_execution import RunNotClaimable, execute_run
-from generator.models import Activation, ModelRun
+from generator.models import Activation, ModelRun, Pitch
 from generator.pipeline import batch_size, run_batch
 from generator.quality_gate import run_activation_problems
 from generator.run_evaluation import DEFAULT_SAMPLES, EvaluationError
@@ -62,6 +62,20 @@ def pitch(pitch_id: int) -> str:
     """Write a visitor's pitched title; a pitch a running batch already wrote is left alone."""
     done = pitches.run_pitch(pitch_id)
     return done.status if done is not None else "skipped"
+
+
+@shared_task(name=queueing.SWEEP_PITCHES, soft_time_limit=50, time_limit=60, ignore_result=True)
+def sweep_pitches() -> int:
+    """Beat's sweep: pitches past PITCH_TIMEOUT fail with a message their visitor reads; those
+    still in time that no worker holds (a lost worker, a lost message) are queued again."""
+    expired = Pitch.objects.expire()
+    lost = Pitch.objects.lost()
+    for pitch_id in lost:
+        # A pitch another worker still writes is left alone by run_pitch's conditional claim.
+        pitch.delay(pitch_id)
+    if expired or lost:
+        log.info("pitches: %s expired, %s queued again", expired, len(lost))
+    return expired
 
 
 @shared_task(name=queueing.TOP_UP_POOLS, soft_time_limit=50, time_limit=60, ignore_result=True)

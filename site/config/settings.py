@@ -278,10 +278,12 @@ CELERY_TASK_ROUTES = {
     "generator.pitch": {"queue": "pitch"},
     "generator.top_up_pools": {"queue": "default"},
     "generator.fail_stale_runs": {"queue": "default"},
+    "generator.sweep_pitches": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE = {
     "top-up-pools": {"task": "generator.top_up_pools", "schedule": 60.0},
     "fail-stale-runs": {"task": "generator.fail_stale_runs", "schedule": 300.0},
+    "sweep-pitches": {"task": "generator.sweep_pitches", "schedule": 30.0},
 }
 
 # Shared cache (rate limits, the top-up nudge): Redis in production, per-process memory embedded.
@@ -382,7 +384,12 @@ if PITCH_PUBLISH not in ("review", "immediately"):
     raise ValueError(f"PITCH_PUBLISH={PITCH_PUBLISH!r} is not 'review' or 'immediately'")
 PITCH_RATE_LIMIT = envint("PITCH_RATE_LIMIT", 5)  # pitches per client address per hour
 PITCH_CANDIDATES = envint("PITCH_CANDIDATES", 4)  # texts sampled per pitch; the first good one wins
-PITCH_TIMEOUT = envint("PITCH_TIMEOUT", 60)  # seconds before the page says it is taking too long
+# Seconds before the page says it is taking too long; a pitch not written by then is dropped.
+PITCH_TIMEOUT = envint("PITCH_TIMEOUT", 60)
+# Pitches queued or being written at once, site-wide; past it the form answers "busy" (503).
+PITCH_QUEUE_LIMIT = envint("PITCH_QUEUE_LIMIT", 10)
+# Seconds a pool batch gives waiting pitches at each pause point, so a flood cannot stall it.
+PITCH_PAUSE_BUDGET = envfloat("PITCH_PAUSE_BUDGET", 15.0)
 # Extra blocklisted terms for pitched titles and texts, one per line, added to the shipped list.
 PITCH_BLOCKLIST_FILE = os.environ.get("PITCH_BLOCKLIST_FILE", "")
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -51,6 +52,19 @@ _pitch_rate_limit = ratelimit(
 )
 
 
+BUSY = "Our writers are busy with other pitches right now: try again in a minute."
+
+
+def _limits_counting() -> bool:
+    """Whether the cache the rate limits count in answers: with Redis down, django-redis
+    (DJANGO_REDIS_IGNORE_EXCEPTIONS) answers None where a working cache says True or False."""
+    try:
+        answered = cache.add("web:pitch:cache-probe", 1, timeout=5)
+    except Exception:  # noqa: BLE001 - each cache backend raises its own connection errors
+        return False
+    return answered is not None
+
+
 @dataclass
 class _Form:
     """What the visitor typed, kept on an error so nothing they entered is lost."""
@@ -72,6 +86,13 @@ def new_pitch(request: HtmxHttpRequest) -> HttpResponse:
         kind=request.POST.get("kind", ""),
         genre=request.POST.get("genre", ""),
     )
+    # Without the shared cache the per-address limit cannot count: pitches, each worth a model
+    # call, then wait (votes and reports, cheap, let clicks through: RATELIMIT_FAIL_OPEN).
+    if not _limits_counting() or Pitch.objects.backlog() >= settings.PITCH_QUEUE_LIMIT:
+        form.errors["form"] = BUSY
+        response = _form_page(request, form, status=503)
+        response["Retry-After"] = "60"
+        return response
     if getattr(request, "limited", False):  # set by django-ratelimit's decorator
         limit = settings.PITCH_RATE_LIMIT
         form.errors["form"] = f"That is {limit} pitches this hour from here: try again later."
