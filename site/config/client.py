@@ -12,6 +12,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from ipware import get_client_ip
 
+IPV6_CLIENT_PREFIX = 64  # one IPv6 subscriber usually holds a whole /64
+
 
 def client_address(request: HttpRequest) -> str:
     peer = request.META.get("REMOTE_ADDR", "")
@@ -27,6 +29,26 @@ def client_address(request: HttpRequest) -> str:
         strict=False,
     )
     return address or peer
+
+
+def client_network(request: HttpRequest) -> str:
+    """The client's address as limits count it (django-axes, feedback keys): an IPv6 address
+    stands for its whole /64, which one subscriber usually holds."""
+    return network_of(client_address(request))
+
+
+def network_of(address: str) -> str:
+    """`address`, or the first address of its /64 for IPv6 (an IPv4-mapped one as IPv4)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        network = ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False)
+        return str(network.network_address)
+    return str(parsed)
 
 
 def _is_trusted_proxy(peer: str) -> bool:

@@ -13,7 +13,6 @@ texts an hour across the site; past that they wait for a moderator and the admin
 
 from __future__ import annotations
 
-import ipaddress
 from enum import StrEnum
 
 from django.conf import settings
@@ -24,11 +23,11 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from config.client import network_of
 from generator.models import GeneratedDescription
 
 CLIENT_KEY_LENGTH = 32  # hex digits of HMAC-SHA256: 128 bits, plenty to keep clients apart
 _CLIENT_KEY_SALT = "web.feedback.client"
-IPV6_CLIENT_PREFIX = 64  # one IPv6 subscriber usually holds a whole /64
 _SEEN_SALT = "web.report.seen"
 
 
@@ -36,21 +35,9 @@ def client_key(address: str) -> str:
     """The keyed hash feedback is stored under; the raw address is never written anywhere."""
     secret = settings.FEEDBACK_HASH_KEY or settings.SECRET_KEY
     digest = salted_hmac(
-        _CLIENT_KEY_SALT, _client_network(address), secret=secret, algorithm="sha256"
+        _CLIENT_KEY_SALT, network_of(address), secret=secret, algorithm="sha256"
     )
     return digest.hexdigest()[:CLIENT_KEY_LENGTH]
-
-
-def _client_network(address: str) -> str:
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(parsed, ipaddress.IPv6Address):
-        if parsed.ipv4_mapped is not None:
-            return str(parsed.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False))
-    return str(parsed)
 
 
 def hide_threshold(description: GeneratedDescription) -> int:
