@@ -20,7 +20,10 @@ Then, on the production topology (deploy/topology.py: Caddy in front of two sync
 6. a gunicorn worker killed with SIGKILL three times under load through the proxy: requests lost.
 
 Each step prints PASS or FAIL with its figures; the exit status is non-zero on any failure.
-`--proxy-only` runs steps 5 and 6 alone.
+`--proxy-only` runs steps 5 and 6 alone. `--report-flood` (in one process, SQLite) floods reports:
+from 3 and 100 addresses against texts they were never shown (nothing may go down), from
+reporters shown the texts against the "all" pool (at most REPORT_HIDES_PER_HOUR go down and one
+top-up plans the refill), from one address dropping cookies, and again after an approval.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,6 +41,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,6 +239,7 @@ from titles.models import Genre
 from tests.tiny_model import build_trained_tiny_checkpoint
 from pathlib import Path
 import os
+import re
 for name in ("Dramas", "Comedies", "TV Horror", "Docuseries", "Thrillers", "TV Comedies"):
     Genre.objects.get_or_create(name=name, slug=Genre.slug_for(name))
 checkpoint = build_trained_tiny_checkpoint(Path(os.environ["DATA_DIR"]) / "tiny")
@@ -567,12 +573,46 @@ def _report_flood() -> bool:
         client = Client(REMOTE_ADDR=address, headers={"HX-Request": "true"})
         return client.post(f"/d/{text.pk}/{action}/", data).status_code
 
-    def report(address: str, text: GeneratedDescription) -> int:
-        return post(address, text, "report", {"reason": "offensive"})
+    def shown(address: str, text: GeneratedDescription) -> str:
+        """The report token the text's page gives `address` (a client it was shown to)."""
+        page = Client(REMOTE_ADDR=address).get(f"/d/{text.pk}/").content.decode()
+        found = re.search(r'name="seen" value="([^"]+)"', page)
+        return found.group(1) if found else ""
 
-    # 1. One address, 100 sessions that each drop their cookies.
+    def report(address: str, text: GeneratedDescription, seen: str | None = None) -> int:
+        token = shown(address, text) if seen is None else seen
+        return post(address, text, "report", {"reason": "offensive", "seen": token})
+
+    # 0. Texts the reporters were never shown (ids from /fresh/, the sitemap, counting up).
+    targets = [
+        GeneratedDescription.objects.create(
+            title=f"Flood target unseen {n}",
+            kind="movie",
+            text=f"An invented story nobody reported, number {n}.",
+            text_hash=f"flood-unseen-{n}",
+            status="approved",
+        )
+        for n in range(10)
+    ]
+    unseen_answers: list[int] = []
+    for addresses in (first[:3], first):
+        for address in addresses:
+            unseen_answers += [report(address, text, seen="") for text in targets]
+    unseen_hidden = GeneratedDescription.objects.filter(
+        pk__in=[text.pk for text in targets]
+    ).exclude(status="approved")
+    unseen_ok = not unseen_hidden.exists() and set(unseen_answers) == {403}
+    print(
+        f"{'PASS' if unseen_ok else 'FAIL'} 3, then 100 addresses x 10 texts they were never "
+        f"shown: {len(unseen_answers)} reports, answers {sorted(set(unseen_answers))}, "
+        f"{Report.objects.filter(description__in=targets).count()} landed, "
+        f"{unseen_hidden.count()} texts lost"
+    )
+
+    # 1. One address, 100 sessions that each drop their cookies (the page shown once).
+    seen = shown("203.0.113.7", single)
     for _ in range(100):
-        report("203.0.113.7", single)
+        report("203.0.113.7", single, seen)
     single.refresh_from_db()
     one_counts_once = single.report_count == 1 and single.status == "approved"
 
@@ -610,7 +650,9 @@ def _report_flood() -> bool:
     votes.refresh_from_db()
     votes_ok = one_address_votes == 1 and votes.up_votes == 101
 
-    ok = one_counts_once and hidden_at_threshold and approved_kept and votes_ok
+    refills = _report_flood_refill(first + second, report)
+    ok = unseen_ok and one_counts_once and hidden_at_threshold and approved_kept and votes_ok
+    ok = ok and refills
     statuses = {code: answers.count(code) for code in sorted(set(answers))}
     print(
         f"{'PASS' if one_counts_once else 'FAIL'} one address, 100 cookieless sessions: "
@@ -629,6 +671,50 @@ def _report_flood() -> bool:
     print(
         f"{'PASS' if votes_ok else 'FAIL'} votes: 100 cookieless sessions from one address "
         f"gave up_votes={one_address_votes}; 100 more addresses gave {votes.up_votes}"
+    )
+    return ok
+
+
+def _report_flood_refill(addresses: list[str], report: Callable[..., int]) -> bool:
+    """Reporters shown the texts flood the "all" pool: at most REPORT_HIDES_PER_HOUR go down,
+    and one top-up plans enough batches to bring the pool back above its low-water mark."""
+    from django.conf import settings
+
+    from generator import pools
+    from generator.models import GeneratedDescription, ModelRun
+
+    ModelRun.objects.create(
+        base="flood", status="done", checkpoint_path="/nonexistent/flood", is_active=True
+    )
+    pool = pools.sync_pools()[0]
+    have = pools.fresh_count(pool)
+    texts = [
+        GeneratedDescription.objects.create(
+            title=f"Flood pool text {n}",
+            kind="movie",
+            text=f"An invented story in the pool, number {n}.",
+            text_hash=f"flood-pool-{n}",
+            status="approved",
+        )
+        for n in range(max(0, pool.low_water + 10 - have))
+    ]
+    before = pools.fresh_count(pool)
+    attacked = texts[:40]
+    for index, text in enumerate(attacked):
+        for address in addresses[index % 50 :: 50][:3]:  # three shown reporters a text
+            report(address, text)
+    hidden = GeneratedDescription.objects.filter(hidden_at__isnull=False).count()
+    reported = sum(1 for text in attacked if text.reports.count() >= settings.REPORT_HIDE_THRESHOLD)
+    after = pools.fresh_count(pool)
+    planned = [result for result in pools.top_up(16) if result.pool == pool.key]
+    batches = len(planned[0].batch_ids) if planned else 0
+    refill = after + round(batches * 16 * pools.expected_yield(pool))
+    ok = hidden <= settings.REPORT_HIDES_PER_HOUR and refill >= pool.low_water
+    print(
+        f"{'PASS' if ok else 'FAIL'} shown reporters flood the 'all' pool ({before} fresh, low "
+        f"water {pool.low_water}): {reported} texts got enough reports, {hidden} went down (cap "
+        f"{settings.REPORT_HIDES_PER_HOUR} an hour, the rest wait for a moderator); fresh "
+        f"{after}; one top-up queued {batches} batches of 16, about {refill} fresh after them"
     )
     return ok
 
