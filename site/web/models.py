@@ -34,9 +34,7 @@ _SEEN_SALT = "web.report.seen"
 def client_key(address: str) -> str:
     """The keyed hash feedback is stored under; the raw address is never written anywhere."""
     secret = settings.FEEDBACK_HASH_KEY or settings.SECRET_KEY
-    digest = salted_hmac(
-        _CLIENT_KEY_SALT, network_of(address), secret=secret, algorithm="sha256"
-    )
+    digest = salted_hmac(_CLIENT_KEY_SALT, network_of(address), secret=secret, algorithm="sha256")
     return digest.hexdigest()[:CLIENT_KEY_LENGTH]
 
 
