@@ -1,5 +1,6 @@
 """Fine-tuning runs, generation batches and the pool of generated descriptions."""
 
+import math
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import fields as dataclass_fields
@@ -257,10 +258,32 @@ def new_serve_key() -> int:
     return secrets.randbits(SERVE_KEY_BITS)
 
 
+WILSON_Z = 1.96
+
+
+def wilson_lower_bound(up: int, down: int) -> float | None:
+    """The lower bound of the Wilson score interval (z = 1.96) of up / (up + down): 9 up and 1
+    down ranks above 1 up and 0 down. None without votes."""
+    n = up + down
+    if n == 0:
+        return None
+    p = up / n
+    z2 = WILSON_Z * WILSON_Z
+    spread = WILSON_Z * math.sqrt((p * (1 - p) + z2 / (4 * n)) / n)
+    return (p + z2 / (2 * n) - spread) / (1 + z2 / n)
+
+
 class GeneratedDescriptionQuerySet(models.QuerySet["GeneratedDescription"]):
     def servable(self) -> "GeneratedDescriptionQuerySet":
         """Texts a visitor may be shown."""
         return self.filter(status=GeneratedDescription.Status.APPROVED)
+
+    def rescore(self, pk: int) -> None:
+        """Bring the text's stored Wilson score up to its vote counters (call in the vote's
+        transaction, after the counters' UPDATE, which holds the row until the commit)."""
+        votes = self.select_for_update().filter(pk=pk).values_list("up_votes", "down_votes")
+        for up, down in votes:
+            self.filter(pk=pk).update(wilson_score=wilson_lower_bound(up, down))
 
     def report_hides_left(self) -> int:
         """Texts visitors' reports may still take down this hour, site-wide (REPORT_HIDES_PER_HOUR;
@@ -373,6 +396,9 @@ class GeneratedDescription(models.Model):
     first_served_at = models.DateTimeField(null=True, blank=True)
     up_votes = models.PositiveIntegerField(default=0)
     down_votes = models.PositiveIntegerField(default=0)
+    # Lower bound of the Wilson interval of the votes (wilson_lower_bound), kept up to date by
+    # each vote so that /best/ reads an index instead of scoring every text; NULL: no votes.
+    wilson_score = models.FloatField(null=True, blank=True)
     report_count = models.PositiveIntegerField(default=0)
     # When visitors' reports took it down (web.models.ReportQuerySet.file); a moderator's
     # decision clears it. A hidden text is not fresh: pools refill around it.
@@ -387,6 +413,9 @@ class GeneratedDescription(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "kind"]),
+            # /best/ and /fresh/ (and the feed) page through approved texts in these orders.
+            models.Index(fields=["status", "wilson_score"], name="gd_most_wanted"),
+            models.Index(fields=["status", "created_at"], name="gd_newest"),
             # The serving walk: "next key after the cursor" and "a least-served one" are seeks.
             models.Index(fields=["status", "serve_key"], name="gd_walk"),
             models.Index(fields=["status", "kind", "serve_key"], name="gd_walk_kind"),
@@ -411,6 +440,7 @@ class GeneratedDescription(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Texts are never edited: a new one is indexed for the overfit check as it is created."""
         self.text_hash = text_hash(self.text)
+        self.wilson_score = wilson_lower_bound(self.up_votes, self.down_votes)
         self.normal_hash = normal_hash(self.text)
         if not self._state.adding:
             super().save(*args, **kwargs)

@@ -49,13 +49,29 @@ def test_the_database_score_is_the_wilson_lower_bound() -> None:
         GeneratedDescriptionFactory.create(up_votes=up, down_votes=down)
 
     ranked = most_wanted_order(GeneratedDescription.objects.all())
-    # getattr: an annotation the Django mypy plugin cannot see through most_wanted_order.
-    rows = [(d.up_votes, d.down_votes, getattr(d, "wilson")) for d in ranked]  # noqa: B009
+    rows = [(d.up_votes, d.down_votes, d.wilson_score) for d in ranked]
 
     for up, down, score in rows:
         assert score == pytest.approx(wilson_lower_bound(up, down), abs=1e-9)
-    scores = [score for _up, _down, score in rows]
-    assert scores == sorted(scores, reverse=True)
+    scores = [score for _up, _down, score in rows if score is not None]
+    assert len(scores) == len(rows) and scores == sorted(scores, reverse=True)
+
+
+def test_each_vote_keeps_the_stored_score_up_to_date() -> None:
+    text = GeneratedDescriptionFactory.create()
+    assert text.wilson_score is None
+
+    for n in range(9):
+        Client(REMOTE_ADDR=f"198.51.100.{n + 1}").post(f"/d/{text.pk}/vote/", {"value": "up"})
+    Client(REMOTE_ADDR="198.51.100.50").post(f"/d/{text.pk}/vote/", {"value": "down"})
+    text.refresh_from_db()
+    assert (text.up_votes, text.down_votes) == (9, 1)
+    assert text.wilson_score == pytest.approx(wilson_lower_bound(9, 1), abs=1e-9)
+
+    # A changed vote moves the score too.
+    Client(REMOTE_ADDR="198.51.100.50").post(f"/d/{text.pk}/vote/", {"value": "up"})
+    text.refresh_from_db()
+    assert text.wilson_score == pytest.approx(wilson_lower_bound(10, 0), abs=1e-9)
 
 
 def test_only_approved_texts_and_the_chips_filter() -> None:

@@ -70,6 +70,7 @@ class VoteQuerySet(models.QuerySet["Vote", "Vote"]):
                 )
                 vote.value = value
                 vote.save(update_fields=["value", "updated_at"])
+            GeneratedDescription.objects.rescore(description.pk)
         return vote
 
 

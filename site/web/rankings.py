@@ -1,8 +1,9 @@
 """Most wanted (/best/) and Fresh (/fresh/): approved texts as paginated lists, with the chips.
 
 Most wanted ranks by the lower bound of the Wilson score interval (z = 1.96) of up against down
-votes, so 9 up and 1 down beats 1 up and 0 down. It is computed in SQL over every approved text:
-the database sorts and pages the whole set, so no candidate cut-off can hide a text.
+votes, so 9 up and 1 down beats 1 up and 0 down. Each vote stores the text's score
+(GeneratedDescription.wilson_score), so the database pages the whole set off an index and no
+candidate cut-off can hide a text.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.paginator import EmptyPage, Page, Paginator
-from django.db.models import F, FloatField, QuerySet, Value
-from django.db.models.functions import Cast, NullIf, Sqrt
+from django.db.models import F, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -24,29 +24,16 @@ from generator.models import GeneratedDescription
 from web.filters import BadFilter, filter_chips, pool_filter
 from web.posters import poster_colour, poster_seed
 
-WILSON_Z = 1.96
 Order = Callable[[QuerySet[GeneratedDescription]], QuerySet[GeneratedDescription]]
 _PAGE_NUMBER = re.compile(r"^[0-9]{1,6}$")
-
-
-def with_wilson_score(
-    descriptions: QuerySet[GeneratedDescription],
-) -> QuerySet[GeneratedDescription]:
-    """Annotate `wilson`: the lower Wilson bound of up/(up+down); NULL for a text with no votes."""
-    z2 = WILSON_Z * WILSON_Z
-    # NULLIF: no votes gives NULL, never a division by zero (PostgreSQL would raise one).
-    n = NullIf(Cast(F("up_votes") + F("down_votes"), FloatField()), Value(0.0))
-    p = Cast(F("up_votes"), FloatField()) / n
-    spread = Sqrt((p * (Value(1.0) - p) + Value(z2 / 4) / n) / n)
-    lower = (p + Value(z2 / 2) / n - Value(WILSON_Z) * spread) / (Value(1.0) + Value(z2) / n)
-    return descriptions.annotate(wilson=lower)
 
 
 def most_wanted_order(
     descriptions: QuerySet[GeneratedDescription],
 ) -> QuerySet[GeneratedDescription]:
-    return with_wilson_score(descriptions).order_by(
-        F("wilson").desc(nulls_last=True), "-up_votes", "-created_at", "-pk"
+    # The score each vote stores (generator.models.wilson_lower_bound), read off an index.
+    return descriptions.order_by(
+        F("wilson_score").desc(nulls_last=True), "-up_votes", "-created_at", "-pk"
     )
 
 
@@ -111,7 +98,7 @@ def _listing(
 
 def _item(description: GeneratedDescription, page: Page[Any], index: int) -> dict[str, Any]:
     genres = list(description.genres.all())
-    wilson = getattr(description, "wilson", None)
+    wilson = description.wilson_score
     return {
         "description": description,
         "rank": page.start_index() + index,

@@ -19,7 +19,10 @@ class PageSitemap(Sitemap):
 
 
 class TextSitemap(Sitemap):
-    """Servable (approved) texts only; pk order keeps the pages of a long sitemap stable."""
+    """Servable (approved) texts only; pk order keeps the pages of a long sitemap stable, and a
+    page holds at most `limit` of them (the index lists every page)."""
+
+    limit = 2000
 
     def items(self) -> Any:
         return GeneratedDescription.objects.servable().order_by("pk").only("pk")

@@ -1,5 +1,6 @@
 from django.contrib.sitemaps import views as sitemap_views
 from django.urls import path, register_converter
+from django.views.decorators.cache import cache_page
 from django.views.decorators.http import require_safe
 
 from generator.ids import IdConverter
@@ -8,6 +9,8 @@ from web.feeds import NewDescriptionsFeed
 from web.sitemaps import SITEMAPS
 
 register_converter(IdConverter, "description_id")
+# Crawlers ask often and a page lists thousands of ids: built at most this often per page.
+SITEMAP_CACHE_SECONDS = 600
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -28,13 +31,13 @@ urlpatterns = [
     path(".well-known/security.txt", views.security_txt, name="security-txt"),
     path(
         "sitemap.xml",
-        require_safe(sitemap_views.index),
+        require_safe(cache_page(SITEMAP_CACHE_SECONDS)(sitemap_views.index)),
         {"sitemaps": SITEMAPS, "sitemap_url_name": "sitemap-section"},
         name="sitemap",
     ),
     path(
         "sitemap-<section>.xml",
-        require_safe(sitemap_views.sitemap),
+        require_safe(cache_page(SITEMAP_CACHE_SECONDS)(sitemap_views.sitemap)),
         {"sitemaps": SITEMAPS},
         name="sitemap-section",
     ),
