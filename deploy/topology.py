@@ -758,10 +758,11 @@ def _check_static(visitor: Visitor, page: str) -> tuple[bool, str]:
     css = visitor.get(stylesheet.group(1), headers={"Accept-Encoding": "gzip"})
     cache = css.headers.get("Cache-Control", "")
     encoding = css.headers.get("Content-Encoding")
-    ok = css.status == 200 and "immutable" in cache and encoding == "gzip"
+    manifest = visitor.get("/static/staticfiles.json").status
+    ok = css.status == 200 and "immutable" in cache and encoding == "gzip" and manifest == 404
     return ok, (
         f"static {stylesheet.group(1)} from the proxy: {css.status}, {cache!r}, "
-        f"encoding {css.headers.get('Content-Encoding')}"
+        f"encoding {css.headers.get('Content-Encoding')}; the manifest: {manifest}"
     )
 
 

@@ -174,7 +174,53 @@ def test_app_services_share_one_definition() -> None:
         assert services[name]["image"] == "thismoviedoesnotexist:latest"
         assert services[name]["environment"]["REDIS_URL"] == "redis://redis:6379/0"
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://")
-        assert "models:/models" in services[name]["volumes"]
+        assert services[name]["env_file"] == [{"path": ".env", "required": False}]
+    # Checkpoints are written where training and generation run, and only read elsewhere.
+    for name in GPU_SERVICES:
+        assert services[name]["volumes"] == ["models:/models"], name
+    for name in ("migrate", *(set(APP_SERVICES) - set(GPU_SERVICES))):
+        assert services[name]["volumes"] == ["models:/models:ro"], name
+
+
+def test_every_mounted_path_exists_in_the_image_and_belongs_to_the_app_user() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    app_stage = dockerfile.split("FROM debian")[0]
+    user = re.search(r"^USER (\S+)$", app_stage, re.MULTILINE)
+    assert user is not None
+    made = re.search(r"mkdir -p ([^&]+) && chown (\S+) ([^\n]+)", app_stage)
+    assert made is not None and made.group(2) == user.group(1)
+    created, owned = set(made.group(1).split()), set(made.group(3).split())
+    mounts = {
+        volume.split(":")[1]
+        for name, service in _compose()["services"].items()
+        if name in ("migrate", *APP_SERVICES)
+        for volume in service.get("volumes", [])
+    }
+    assert mounts and mounts <= created & owned, mounts
+    env = re.search(r"^ENV (.*DATA_DIR=.*)$", app_stage, re.MULTILINE)
+    assert env is not None
+    paths = dict(pair.split("=", 1) for pair in env.group(1).split())
+    assert {paths["DATA_DIR"], paths["MODEL_DIR"]} <= created & owned
+
+
+def test_secrets_stay_out_of_the_image_and_out_of_git() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".env", ".env.*", "tests", ".pytest_cache", ".venv"} <= set(ignored)
+    assert "/.env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_the_proxy_trusts_only_compose_s_own_network() -> None:
+    compose = _compose()
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    trusted = compose["services"]["web"]["environment"]["TRUSTED_PROXIES"]
+    assert interpolate(trusted, {}) == subnet
+
+
+def test_the_proxy_does_not_serve_the_static_manifest() -> None:
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+    manifest = caddyfile.index("handle /static/staticfiles.json")
+    assert manifest < caddyfile.index("handle_path /static/*")
+    assert "respond 404" in caddyfile[manifest : caddyfile.index("}", manifest)]
 
 
 def test_the_gpu_workers_reserve_an_nvidia_device_and_run_one_task() -> None:
