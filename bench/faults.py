@@ -43,6 +43,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -557,14 +558,7 @@ def _report_flood() -> bool:
     call_command("collectstatic", interactive=False, verbosity=0)
     queueing.nudge_top_up = lambda: None  # no broker here: serving must not try to queue a top-up
     single, spread, votes = (
-        GeneratedDescription.objects.create(
-            title=f"Flood target {name}",
-            kind="movie",
-            text=f"An invented story, {name}.",
-            text_hash=f"flood-{name}",
-            status="approved",
-        )
-        for name in ("single", "spread", "votes")
+        _public_text(f"target {name}") for name in ("single", "spread", "votes")
     )
     first = [f"198.18.0.{n}" for n in range(1, 101)]
     second = [f"198.18.1.{n}" for n in range(1, 101)]
@@ -584,16 +578,7 @@ def _report_flood() -> bool:
         return post(address, text, "report", {"reason": "offensive", "seen": token})
 
     # 0. Texts the reporters were never shown (ids from /fresh/, the sitemap, counting up).
-    targets = [
-        GeneratedDescription.objects.create(
-            title=f"Flood target unseen {n}",
-            kind="movie",
-            text=f"An invented story nobody reported, number {n}.",
-            text_hash=f"flood-unseen-{n}",
-            status="approved",
-        )
-        for n in range(10)
-    ]
+    targets = [_public_text(f"target unseen {n}") for n in range(10)]
     unseen_answers: list[int] = []
     for addresses in (first[:3], first):
         for address in addresses:
@@ -675,6 +660,15 @@ def _report_flood() -> bool:
     return ok
 
 
+def _public_text(name: str) -> Any:
+    """An approved, invented text for the flood to aim at."""
+    from generator.models import GeneratedDescription
+
+    return GeneratedDescription.objects.create(
+        title=f"Flood {name}", kind="movie", text=f"An invented story, {name}.", status="approved"
+    )
+
+
 def _report_flood_refill(addresses: list[str], report: Callable[..., int]) -> bool:
     """Reporters shown the texts flood the "all" pool: at most REPORT_HIDES_PER_HOUR go down,
     and one top-up plans enough batches to bring the pool back above its low-water mark."""
@@ -688,16 +682,7 @@ def _report_flood_refill(addresses: list[str], report: Callable[..., int]) -> bo
     )
     pool = pools.sync_pools()[0]
     have = pools.fresh_count(pool)
-    texts = [
-        GeneratedDescription.objects.create(
-            title=f"Flood pool text {n}",
-            kind="movie",
-            text=f"An invented story in the pool, number {n}.",
-            text_hash=f"flood-pool-{n}",
-            status="approved",
-        )
-        for n in range(max(0, pool.low_water + 10 - have))
-    ]
+    texts = [_public_text(f"pool text {n}") for n in range(max(0, pool.low_water + 10 - have))]
     before = pools.fresh_count(pool)
     attacked = texts[:40]
     for index, text in enumerate(attacked):

@@ -9,11 +9,9 @@ Scoring a candidate costs one forward pass of the model the sampler already hold
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from generator.ml.checkpoints import load_json_once, save_json
 from generator.ml.evaluation import MIN_TEXTS_PER_CLASS
 
 PROBE_FILE = "reader_probe.json"
@@ -118,25 +117,15 @@ class ReaderProbe:
             "weights": self.weights.tolist(),
             "bias": self.bias,
         }
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(payload), encoding="utf-8")
-        temporary.replace(path)
-        return path
+        return save_json(path, payload)
 
     @classmethod
     def load(cls, directory: Path) -> ReaderProbe | None:
-        """The probe saved in a checkpoint directory, or None; read once until the file changes."""
-        path = directory / PROBE_FILE
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            return None
-        return _read(str(path), stat.st_mtime_ns, stat.st_size)
+        """The probe saved in a checkpoint directory, or None."""
+        return load_json_once(directory / PROBE_FILE, _probe)
 
 
-@lru_cache(maxsize=4)
-def _read(path: str, mtime_ns: int, size: int) -> ReaderProbe:
-    payload = json.loads(Path(path).read_text(encoding="utf-8"))
+def _probe(payload: dict[str, Any]) -> ReaderProbe:
     vectors = {name: np.asarray(payload[name], dtype=np.float32) for name in ("mean", "scale")}
     return ReaderProbe(
         layers=tuple(int(layer) for layer in payload["layers"]),

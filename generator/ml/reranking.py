@@ -11,13 +11,12 @@ from the models volume runs no code, as unpickling would.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from generator.ml.checkpoints import load_json_once, save_json
 from generator.ml.evaluation import MIN_TEXTS_PER_CLASS, discriminator
 
 SCORER_FILE = "realism_scorer.json"
@@ -86,33 +85,20 @@ class RealismScorer:
             "coefficients": regression.coef_[0].tolist(),
             "intercept": float(regression.intercept_[0]),
         }
-        path = directory / SCORER_FILE
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(payload), encoding="utf-8")
-        temporary.replace(path)
-        return path
+        return save_json(directory / SCORER_FILE, payload)
 
     @classmethod
     def load(cls, directory: Path) -> RealismScorer | None:
-        """The scorer saved in a checkpoint directory, or None where there is none; read once per
-        process until the file changes (every batch and pitch asks for it).
-        """
-        path = directory / SCORER_FILE
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            return None
-        return _read(str(path), stat.st_mtime_ns, stat.st_size)
+        """The scorer saved in a checkpoint directory, or None where there is none."""
+        return load_json_once(directory / SCORER_FILE, _scorer)
 
 
-@lru_cache(maxsize=4)
-def _read(path: str, mtime_ns: int, size: int) -> RealismScorer:
+def _scorer(payload: dict[str, Any]) -> RealismScorer:
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline, make_union
 
-    payload = json.loads(Path(path).read_text(encoding="utf-8"))
     vectorizers = []
     for saved in payload["vectorizers"]:
         vectorizer = TfidfVectorizer(
