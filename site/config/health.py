@@ -1,5 +1,8 @@
 """`/healthz/`: database, broker, active model run and pool levels, for compose and balancers.
 
+503 when the site cannot do its job: the database is down (no page serves), or the active run's
+checkpoint is not on this machine (every batch and pitch fails, the pools drain). With only the
+broker down, pages still serve from the pools: 200, status "degraded", the broker marked failing.
 Anyone gets the status and ok/fail per component; the details (error messages naming hosts and
 ports, the active run's base, pool levels) only staff and requests made on the machine itself.
 """
@@ -54,6 +57,24 @@ def _broker() -> dict:
         return {"ok": False, "error": _first_line(exc)}
 
 
+def _model() -> dict:
+    """The active run's checkpoint is here to write with; a site still training has none yet."""
+    from generator.models import ModelRun
+
+    try:
+        run = ModelRun.objects.active()
+    except Exception as exc:  # noqa: BLE001 - the database check reports the outage itself
+        return {"ok": False, "error": _first_line(exc)}
+    if run is None:
+        return {"ok": True, "active": False}
+    if not run.checkpoint_path or not os.path.isdir(run.checkpoint_path):
+        return {
+            "ok": False,
+            "error": f"run #{run.pk}'s checkpoint is missing: {run.checkpoint_path}",
+        }
+    return {"ok": True, "active": True}
+
+
 def _model_and_pools() -> tuple[dict | None, list[dict]]:
     from generator.models import ModelRun, Pool
     from generator.pools import fresh_count
@@ -102,13 +123,17 @@ def _is_local(request: HttpRequest) -> bool:
 def healthz(request: HttpRequest) -> JsonResponse:
     database = _database()
     broker = _broker()
-    healthy = database["ok"] and broker["ok"]
+    model = _model() if database["ok"] else {"ok": False, "error": "no database"}
+    serving = database["ok"] and model["ok"]
     body: dict = {
-        "status": "ok" if healthy else "degraded",
+        "status": ("ok" if broker["ok"] else "degraded") if serving else "failing",
         "database": {"ok": database["ok"]},
         "broker": {"ok": broker["ok"]},
+        "model": {"ok": model["ok"]},
     }
     if _may_see_details(request):
         active_run, pools = _model_and_pools() if database["ok"] else (None, [])
-        body.update(database=database, broker=broker, active_model_run=active_run, pools=pools)
-    return JsonResponse(body, status=200 if healthy else 503)
+        body.update(
+            database=database, broker=broker, model=model, active_model_run=active_run, pools=pools
+        )
+    return JsonResponse(body, status=200 if serving else 503)
