@@ -79,6 +79,20 @@ def test_a_training_run_shows_its_step_a_progress_bar_and_an_eta() -> None:
     assert "/srv/secret" not in page and "smollm2" not in page  # no internals for visitors
 
 
+def test_the_eta_ends_with_the_runs_time_budget() -> None:
+    started = timezone.now() - timedelta(minutes=10)
+    ModelRunFactory.create(
+        status=ModelRun.Status.RUNNING,
+        step=100,
+        total_steps=1000,  # 90 more minutes at this pace, but the budget stops it at 50
+        started_at=started,
+        heartbeat_at=started + timedelta(minutes=10),
+        hyperparameters={"max_minutes": 50.0},
+    )
+
+    both_say("Training step 100 of 1000", "about 40 minutes left")
+
+
 def test_a_trained_flagged_run_is_being_evaluated() -> None:
     ModelRunFactory.create(activate_when_good=True, checkpoint_path="/x")
 

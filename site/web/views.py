@@ -27,6 +27,7 @@ from django_ratelimit.decorators import ratelimit  # type: ignore[import-untyped
 
 from config.client import client_address
 from generator import queueing
+from generator.ml.config import TrainingConfig
 from generator.models import Activation, GeneratedDescription, ModelRun
 from titles.models import TrainingTitle
 from web.cookies import read_signed, set_signed
@@ -188,11 +189,15 @@ def _training_status(run: ModelRun) -> SiteStatus:
 
 
 def _eta(run: ModelRun, step: int) -> str:
-    """Time left at the pace so far (started_at to the last heartbeat); empty before a step."""
+    """Time left at the pace so far (started_at to the last heartbeat), or to the end of the
+    run's time budget where that comes first; empty before a step."""
     if not step or run.started_at is None:
         return ""
     elapsed = (run.heartbeat_at or timezone.now()) - run.started_at
     left = elapsed / step * (run.total_steps - step)
+    budget = TrainingConfig.from_dict(run.hyperparameters).max_minutes
+    if budget:
+        left = max(min(left, timedelta(minutes=budget) - elapsed), timedelta(0))
     minutes = round(left.total_seconds() / 60)
     if minutes < 1:
         return "less than a minute left"
