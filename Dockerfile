@@ -1,8 +1,12 @@
 # Two images from one file: `app` (web, workers and beat; GPU workers run it on an NVIDIA host)
 # and `proxy` (Debian's caddy with deploy/Caddyfile and the collected static files).
-FROM python:3.11-slim AS app
+FROM python:3.11-slim-trixie AS app
 ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 VENV_DIR=/opt/venv PATH=/opt/venv/bin:$PATH
 WORKDIR /app
+# pg_dump and pg_restore for manage.py backup/restore: trixie's client is PostgreSQL 17, which
+# dumps compose's postgres:16 (pg_dump refuses only servers newer than itself).
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml dev.py ./
 RUN python dev.py manage --version
 COPY . .
@@ -10,7 +14,7 @@ RUN SECRET_KEY=build-only-key-not-used-at-runtime-0123456789abcdefghijklmnop \
     python manage.py collectstatic --no-input -v 0
 # Every path compose mounts a volume on: a new named volume takes the image's owner, so the app
 # user can write checkpoints and data (tests/test_compose_file.py checks each mount is here).
-RUN useradd --create-home tmdne && mkdir -p /data /models && chown tmdne /data /models
+RUN useradd --create-home tmdne && mkdir -p /data /models /backups && chown tmdne /data /models /backups
 USER tmdne
 ENV DATA_DIR=/data MODEL_DIR=/models PYTHONPATH=/app/site:/app WEB_CONCURRENCY=3
 EXPOSE 8000

@@ -75,6 +75,7 @@ COUNTERPARTS = {
     "train-worker": "the Procfile's train-worker line",
     "beat": "the Procfile's beat line",
     "proxy": "Debian's caddy with compose's command and deploy/Caddyfile",
+    "backup": "not started: on demand (profile backup); tests/test_backup_restore.py runs it",
 }
 PROCFILE_SERVICES = ("web", "worker", "train-worker", "beat")
 
@@ -112,8 +113,9 @@ def plan(compose: dict[str, Any], procfile: dict[str, str]) -> list[str]:
                 visit(dependency, (*path, name))
             order.append(name)
 
-    for name in services:
-        visit(name, ())
+    for name, service in services.items():
+        if not service.get("profiles"):  # profiled services run on demand, not on `up`
+            visit(name, ())
     return order
 
 

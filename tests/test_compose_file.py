@@ -107,7 +107,10 @@ def test_the_topology_script_has_a_counterpart_for_every_compose_service() -> No
 
     order = plan(compose, parse_procfile(PROCFILE.read_text()).processes)
 
-    assert sorted(order) == sorted(compose["services"]) == sorted(COUNTERPARTS)
+    assert sorted(compose["services"]) == sorted(COUNTERPARTS)
+    on_demand = {name for name, service in compose["services"].items() if service.get("profiles")}
+    assert on_demand == {"backup"}
+    assert sorted(order) == sorted(set(compose["services"]) - on_demand)
     assert order.index("postgres") < order.index("migrate") < order.index("web")
     assert order.index("web") < order.index("proxy")
 
@@ -193,7 +196,7 @@ def test_every_mounted_path_exists_in_the_image_and_belongs_to_the_app_user() ->
     mounts = {
         volume.split(":")[1]
         for name, service in _compose()["services"].items()
-        if name in ("migrate", *APP_SERVICES)
+        if name in ("migrate", "backup", *APP_SERVICES)
         for volume in service.get("volumes", [])
     }
     assert mounts and mounts <= created & owned, mounts
@@ -214,6 +217,20 @@ def test_the_proxy_trusts_only_compose_s_own_network() -> None:
     subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
     trusted = compose["services"]["web"]["environment"]["TRUSTED_PROXIES"]
     assert interpolate(trusted, {}) == subnet
+
+
+def test_backups_run_on_demand_with_a_pg_dump_that_fits_the_server() -> None:
+    services = _compose()["services"]
+    backup = services["backup"]
+
+    assert backup["command"][:3] == ["python", "manage.py", "backup"]
+    assert backup["volumes"] == ["models:/models:ro", "backups:/backups"]
+    assert "backups" in _compose()["volumes"]
+    # The app image's pg_dump is Debian trixie's, PostgreSQL 17: the server must not be newer.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim-trixie AS app" in dockerfile
+    assert "postgresql-client" in dockerfile
+    assert int(services["postgres"]["image"].split(":")[1]) <= 17
 
 
 def test_the_proxy_does_not_serve_the_static_manifest() -> None:
