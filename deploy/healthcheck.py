@@ -1,6 +1,10 @@
-"""Compose's health check for `web`: /healthz/ from gunicorn, under a Host that Django accepts.
+"""Compose's health check for `web`: /livez/ from gunicorn, under a Host that Django accepts.
 
-    python deploy/healthcheck.py    # exit 0 on 200, 1 on anything else
+    python deploy/healthcheck.py             # liveness: exit 0 on 200, 1 on anything else
+    python deploy/healthcheck.py /healthz/   # readiness (database, model), for an operator
+
+Liveness only: a restart cannot bring back a database or a checkpoint, and an unhealthy web would
+keep the proxy from starting, so pages the pools could still serve would not be served.
 
 Asked as 127.0.0.1 it would be a 400 (not in a real ALLOWED_HOSTS), so it names the first
 ALLOWED_HOSTS entry. Standard library only; deploy/topology.py runs it exactly as compose does.
@@ -19,21 +23,21 @@ def allowed_host() -> str:
     return "localhost" if first in ("", "*") else first
 
 
-def main() -> int:
+def main(path: str = "/livez/") -> int:
     port = int(os.environ.get("PORT") or 8000)  # the Procfile's web line binds ${PORT:-8000}
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=4)
     try:
-        connection.request("GET", "/healthz/", headers={"Host": allowed_host()})
+        connection.request("GET", path, headers={"Host": allowed_host()})
         response = connection.getresponse()
         body = response.read(300).decode("utf-8", "replace")
     except OSError as error:
-        print(f"healthz: {error}")
+        print(f"{path}: {error}")
         return 1
     finally:
         connection.close()
-    print(f"healthz: {response.status} {body}")
+    print(f"{path}: {response.status} {body}")
     return 0 if response.status == 200 else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(*sys.argv[1:2]))

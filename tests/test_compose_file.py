@@ -167,7 +167,7 @@ def test_the_web_health_check_asks_for_an_allowed_host() -> None:
 
     assert check[:2] == ["CMD", "python"]
     assert result.returncode == 0
-    assert _RecordHost.seen == [("/healthz/", "movies.example.org")]
+    assert _RecordHost.seen == [("/livez/", "movies.example.org")]
 
 
 def test_app_services_share_one_definition() -> None:
@@ -231,6 +231,13 @@ def test_backups_run_on_demand_with_a_pg_dump_that_fits_the_server() -> None:
     assert "FROM python:3.11-slim-trixie AS app" in dockerfile
     assert "postgresql-client" in dockerfile
     assert int(services["postgres"]["image"].split(":")[1]) <= 17
+
+
+def test_every_service_rotates_its_logs() -> None:
+    for name, service in _compose()["services"].items():
+        options = service["logging"]["options"]
+        assert service["logging"]["driver"] == "json-file", name
+        assert options["max-size"] == "10m" and options["max-file"] == "5", name
 
 
 def test_the_proxy_does_not_serve_the_static_manifest() -> None:

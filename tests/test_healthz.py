@@ -62,6 +62,16 @@ def test_a_site_still_training_is_healthy(client: Client) -> None:
     assert client.get("/healthz/").json()["model"] == {"ok": True, "active": False}
 
 
+def test_liveness_answers_even_with_the_site_failing(client: Client, tmp_path: Path) -> None:
+    ModelRun.objects.create(
+        base="tiny", status="done", is_active=True, checkpoint_path=str(tmp_path / "gone")
+    )
+
+    assert client.get("/healthz/").status_code == 503
+    answer = client.get("/livez/")
+    assert answer.status_code == 200 and answer.json() == {"status": "alive"}
+
+
 def test_it_only_answers_get(client: Client) -> None:
     assert client.post("/healthz/").status_code == 405
 

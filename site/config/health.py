@@ -120,6 +120,13 @@ def _is_local(request: HttpRequest) -> bool:
 
 @never_cache
 @require_safe
+def livez(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers requests. Touches nothing else (readiness is /healthz/)."""
+    return JsonResponse({"status": "alive"})
+
+
+@never_cache
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     database = _database()
     broker = _broker()

@@ -97,7 +97,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 if envbool("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # The health check is polled over plain HTTP by docker and load balancers.
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^livez/$"]
 # Only the site's own scripts, styles, fonts and images; the admin adds inline styles
 # (config.middleware.AdminAwareCSPMiddleware).
 CONTENT_SECURITY_POLICY = {

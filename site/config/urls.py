@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from config.health import healthz
+from config.health import healthz, livez
 
 admin.site.site_header = "This Movie Does Not Exist: moderation"
 admin.site.site_title = "TMDNE admin"
@@ -11,6 +11,7 @@ admin.site.site_title = "TMDNE admin"
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("healthz/", healthz, name="healthz"),
+    path("livez/", livez, name="livez"),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
     path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
     path("", include("web.urls")),

@@ -313,7 +313,7 @@ def about(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_safe
 def robots_txt(request: HttpRequest) -> HttpResponse:
-    lines = ["User-agent: *", "Allow: /", "Disallow: /healthz/"]
+    lines = ["User-agent: *", "Allow: /", "Disallow: /healthz/", "Disallow: /livez/"]
     # A custom ADMIN_URL is meant to be unguessable: robots.txt, which anyone reads, keeps it.
     if settings.ADMIN_URL == "admin/":
         lines.append("Disallow: /admin/")
