@@ -25,6 +25,9 @@ Each step prints PASS or FAIL with its figures; the exit status is non-zero on a
 from 3 and 100 addresses against texts they were never shown (nothing may go down), from
 reporters shown the texts against the "all" pool (at most REPORT_HIDES_PER_HOUR go down and one
 top-up plans the refill), from one address dropping cookies, and again after an approval.
+`--pitch-flood` (in-process, a tiny model): 200 addresses pitch at once; at most
+PITCH_QUEUE_LIMIT are taken, the rest are told the site is busy, and the next pool batch writes
+the queued ones at its pause points and finishes inside its time limit.
 """
 
 from __future__ import annotations
@@ -706,5 +709,95 @@ def _report_flood_refill(addresses: list[str], report: Callable[..., int]) -> bo
     return ok
 
 
+def pitch_flood() -> int:
+    """`--pitch-flood`: 200 addresses pitch at once, then a pool batch runs, in-process.
+
+    A tiny trained model writes (the pitches' texts are not the point: the work they cost is);
+    the site's views run through Django's test client on a throwaway SQLite database.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="tmdne-pitch-flood-"))
+    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATA_DIR=str(workdir),
+        STATIC_ROOT=str(workdir / "static"),
+        SECRET_KEY="pitch-flood-bench-" + "z" * 50,
+        SITE_HTTPS="0",
+        ALLOWED_HOSTS="testserver",
+        GENERATION_READER_CHECKS="0",  # the tiny model writes no English
+    )
+    sys.path.insert(0, str(ROOT / "site"))
+    try:
+        return 0 if _pitch_flood(workdir) else 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _pitch_flood(workdir: Path) -> bool:
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import Client
+
+    from generator import pools, queueing
+    from generator.ml import sampling
+    from generator.models import GenerationBatch, ModelRun, Pitch
+    from generator.pipeline import run_batch
+    from generator.tasks import GENERATE_BATCH_SOFT_TIME_LIMIT
+    from tests.tiny_model import build_trained_tiny_checkpoint
+    from titles.models import Genre, TrainingTitle
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    queueing.pitch_on_commit = lambda pitch_id: None  # no broker: the batch's pause points write
+    genre = Genre.objects.create(name="Dramas", slug=Genre.slug_for("Dramas"))
+    title = TrainingTitle.objects.create(
+        show_id="s1", title="An Invented Film", kind="movie", description="An invented story."
+    )
+    title.genres.add(genre)
+    checkpoint = build_trained_tiny_checkpoint(workdir / "tiny")
+    run = ModelRun.objects.create(
+        base="tiny", status="done", checkpoint_path=str(checkpoint), is_active=True
+    )
+    answers = [
+        Client(REMOTE_ADDR=f"198.18.{n // 250}.{n % 250 + 1}").post(
+            "/pitch/", {"title": f"Invented Flood Title {n}", "kind": "movie"}
+        )
+        for n in range(200)
+    ]
+    codes = [answer.status_code for answer in answers]
+    busy = [a for a in answers if a.status_code == 503]
+    told = all(b"Our writers are busy" in a.content and a["Retry-After"] for a in busy)
+    (batch_id,) = pools.create_batches(run, None, 1, 16)
+    # The tiny model decodes a batch in well under the 1 s between pause points: pause at every
+    # step instead, so the waiting pitches are written inside this batch, as on a real model.
+    sampling.PAUSE_EVERY_SECONDS = 0.0
+    started = time.monotonic()
+    run_batch(batch_id)
+    seconds = time.monotonic() - started
+    batch = GenerationBatch.objects.get(pk=batch_id)
+    written = Pitch.objects.exclude(status=Pitch.Status.QUEUED).count()
+    ok = (
+        codes.count(303) == settings.PITCH_QUEUE_LIMIT
+        and codes.count(503) == 200 - settings.PITCH_QUEUE_LIMIT
+        and told
+        and batch.status == GenerationBatch.Status.DONE
+        and seconds < GENERATE_BATCH_SOFT_TIME_LIMIT
+    )
+    print(
+        f"{'PASS' if ok else 'FAIL'} 200 addresses pitch at once: {codes.count(303)} accepted "
+        f"(PITCH_QUEUE_LIMIT {settings.PITCH_QUEUE_LIMIT}), {codes.count(503)} refused with "
+        f"'busy, try again in a minute' and Retry-After ({'all' if told else 'NOT all'}); "
+        f"the next pool batch wrote {written} of them at its pause points and finished "
+        f"{batch.status} in {seconds:.1f} s (time limit {GENERATE_BATCH_SOFT_TIME_LIMIT} s)"
+    )
+    return ok
+
+
 if __name__ == "__main__":
-    sys.exit(report_flood() if "--report-flood" in sys.argv[1:] else main())
+    if "--report-flood" in sys.argv[1:]:
+        sys.exit(report_flood())
+    sys.exit(pitch_flood() if "--pitch-flood" in sys.argv[1:] else main())

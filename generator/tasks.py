@@ -32,6 +32,7 @@ FINETUNE_HARD_TIME_LIMIT = FINETUNE_SOFT_TIME_LIMIT + 15 * 60
 EVALUATE_SOFT_TIME_LIMIT = 3600
 # A pitch samples a few texts in one chunk: seconds on a CPU; a visitor gives up long before this.
 PITCH_SOFT_TIME_LIMIT = 120
+GENERATE_BATCH_SOFT_TIME_LIMIT = 900
 
 
 # DjangoTask is what the Django fixup makes every task; naming it lets mypy see delay_on_commit.
@@ -40,8 +41,8 @@ PITCH_SOFT_TIME_LIMIT = 120
     base=DjangoTask,
     acks_late=True,
     reject_on_worker_lost=True,
-    soft_time_limit=900,
-    time_limit=960,
+    soft_time_limit=GENERATE_BATCH_SOFT_TIME_LIMIT,
+    time_limit=GENERATE_BATCH_SOFT_TIME_LIMIT + 60,
     ignore_result=True,
 )
 def generate_batch(batch_id: int) -> None:
