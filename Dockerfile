@@ -14,7 +14,8 @@ RUN SECRET_KEY=build-only-key-not-used-at-runtime-0123456789abcdefghijklmnop \
     python manage.py collectstatic --no-input -v 0
 # Every path compose mounts a volume on: a new named volume takes the image's owner, so the app
 # user can write checkpoints and data (tests/test_compose_file.py checks each mount is here).
-RUN useradd --create-home tmdne && mkdir -p /data /models /backups && chown tmdne /data /models /backups
+RUN useradd --create-home tmdne && mkdir -p /data /data/cards /models /backups \
+    && chown tmdne /data /data/cards /models /backups
 USER tmdne
 ENV DATA_DIR=/data MODEL_DIR=/models PYTHONPATH=/app/site:/app WEB_CONCURRENCY=3
 EXPOSE 8000

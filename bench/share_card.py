@@ -47,8 +47,8 @@ def main() -> None:
     import django
 
     django.setup()
-    from web.posters import POSTER_COLOURS
-    from web.share import CardFacts, cached_card, render_card
+    from generator.posters import POSTER_COLOURS
+    from generator.cards import CardFacts, draw, render_card
 
     chance = random.Random(options.seed)
     facts = [
@@ -70,11 +70,11 @@ def main() -> None:
         sizes.append(len(render_card(card)))
         render_ms.append((time.perf_counter() - started) * 1000)
     for card in facts:
-        cached_card(card)  # what the first request for each card leaves on disk
+        draw(card)  # what the first request for each card leaves on disk
     cached_ms: list[float] = []
     for card in facts:
         started = time.perf_counter()
-        cached_card(card).read_bytes()
+        draw(card).read_bytes()
         cached_ms.append((time.perf_counter() - started) * 1000)
 
     print(f"cards: {len(facts)} (1200x630 PNG), files in {directory}")

@@ -25,6 +25,8 @@ FAIL_STALE_RUNS = "generator.fail_stale_runs"
 EVALUATE_RUN = "generator.evaluate_run"
 PITCH = "generator.pitch"
 SWEEP_PITCHES = "generator.sweep_pitches"
+DRAW_CARDS = "generator.draw_cards"
+SWEEP_CARDS = "generator.sweep_cards"
 NUDGE_CACHE_KEY = "pools:nudged"
 PITCH_UNSENT = "The site could not take your pitch just now. Try again in a minute."
 
@@ -67,6 +69,12 @@ def _send_pitch(pitch_id: int) -> None:
         Pitch.objects.filter(pk=pitch_id, status=Pitch.Status.QUEUED).update(
             status=Pitch.Status.FAILED, error=PITCH_UNSENT, finished_at=timezone.now()
         )
+
+
+def draw_cards_on_commit(ids: list[int]) -> None:
+    """Have a worker draw the share cards of texts that just went public, after the commit."""
+    if ids:
+        transaction.on_commit(current_app.signature(DRAW_CARDS, args=(ids,)).apply_async)
 
 
 def nudge_top_up() -> None:

@@ -15,9 +15,9 @@ from celery.signals import task_failure
 from django.conf import settings
 from django.utils import timezone
 
-from generator import pitches, pools, queueing
+from generator import cards, pitches, pools, queueing
 from generator.finetune_execution import RunNotClaimable, execute_run
-from generator.models import Activation, ModelRun, Pitch
+from generator.models import Activation, GeneratedDescription, ModelRun, Pitch
 from generator.pipeline import batch_size, run_batch
 from generator.quality_gate import run_activation_problems
 from generator.run_evaluation import DEFAULT_SAMPLES, EvaluationError
@@ -33,6 +33,8 @@ EVALUATE_SOFT_TIME_LIMIT = 3600
 # A pitch samples a few texts in one chunk: seconds on a CPU; a visitor gives up long before this.
 PITCH_SOFT_TIME_LIMIT = 120
 GENERATE_BATCH_SOFT_TIME_LIMIT = 900
+# A card takes ~150 ms to draw: a sweep stays well inside its time limit.
+CARDS_PER_SWEEP = 2000
 
 
 # DjangoTask is what the Django fixup makes every task; naming it lets mypy see delay_on_commit.
@@ -47,7 +49,10 @@ GENERATE_BATCH_SOFT_TIME_LIMIT = 900
 )
 def generate_batch(batch_id: int) -> None:
     """Sample, filter and store one batch; safe to run again for the same id."""
-    run_batch(batch_id)
+    batch = run_batch(batch_id)
+    if batch is not None:
+        public = GeneratedDescription.objects.servable().filter(batch=batch)
+        draw_cards.delay_on_commit(list(public.values_list("pk", flat=True)))
 
 
 @shared_task(
@@ -62,7 +67,30 @@ def generate_batch(batch_id: int) -> None:
 def pitch(pitch_id: int) -> str:
     """Write a visitor's pitched title; a pitch a running batch already wrote is left alone."""
     done = pitches.run_pitch(pitch_id)
+    if done is not None and done.description_id is not None:
+        draw_cards.delay_on_commit([done.description_id])  # drawn only if it went public
     return done.status if done is not None else "skipped"
+
+
+@shared_task(
+    name=queueing.DRAW_CARDS,
+    base=DjangoTask,
+    soft_time_limit=300,
+    time_limit=330,
+    ignore_result=True,
+)
+def draw_cards(ids: list[int]) -> int:
+    """Draw the share cards of those texts that are public and have none yet (idempotent)."""
+    return cards.draw_public(ids)
+
+
+@shared_task(name=queueing.SWEEP_CARDS, soft_time_limit=600, time_limit=660, ignore_result=True)
+def sweep_cards() -> tuple[int, int]:
+    """Beat's sweep: draw what is missing (a bounded number per run), delete what is not public."""
+    drawn, deleted = cards.sweep(limit=CARDS_PER_SWEEP)
+    if drawn or deleted:
+        log.info("share cards: %s drawn, %s deleted", drawn, deleted)
+    return drawn, deleted
 
 
 @shared_task(name=queueing.SWEEP_PITCHES, soft_time_limit=50, time_limit=60, ignore_result=True)

@@ -76,8 +76,8 @@ def test_old_backups_beyond_keep_are_deleted(site: ModelRun, tmp_path: Path) -> 
     for day in ("01", "02"):
         old = into / f"202601{day}-000000"
         old.mkdir(parents=True)
-        manifest = {"created_at": f"2026-01-{day}T00:00:00+00:00", "vendor": "sqlite"}
-        manifest.update(files={}, active_run=None, checkpoint="")
+        manifest: dict[str, object] = {"created_at": f"2026-01-{day}T00:00:00+00:00"}
+        manifest.update(vendor="sqlite", files={}, active_run=None, checkpoint="")
         (old / MANIFEST).write_text(json.dumps(manifest))
 
     call_command("backup", "--into", str(into), "--keep", "2", stdout=StringIO())

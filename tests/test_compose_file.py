@@ -179,10 +179,11 @@ def test_app_services_share_one_definition() -> None:
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://")
         assert services[name]["env_file"] == [{"path": ".env", "required": False}]
     # Checkpoints are written where training and generation run, and only read elsewhere.
+    # The workers draw share cards into the volume the web serves them from.
     for name in GPU_SERVICES:
-        assert services[name]["volumes"] == ["models:/models"], name
+        assert services[name]["volumes"] == ["models:/models", "cards:/data/cards"], name
     for name in ("migrate", *(set(APP_SERVICES) - set(GPU_SERVICES))):
-        assert services[name]["volumes"] == ["models:/models:ro"], name
+        assert services[name]["volumes"] == ["models:/models:ro", "cards:/data/cards:ro"], name
 
 
 def test_every_mounted_path_exists_in_the_image_and_belongs_to_the_app_user() -> None:
@@ -190,7 +191,7 @@ def test_every_mounted_path_exists_in_the_image_and_belongs_to_the_app_user() ->
     app_stage = dockerfile.split("FROM debian")[0]
     user = re.search(r"^USER (\S+)$", app_stage, re.MULTILINE)
     assert user is not None
-    made = re.search(r"mkdir -p ([^&]+) && chown (\S+) ([^\n]+)", app_stage)
+    made = re.search(r"mkdir -p ([^&]+)&& chown (\S+) ([^\n]+)", app_stage.replace("\\\n", " "))
     assert made is not None and made.group(2) == user.group(1)
     created, owned = set(made.group(1).split()), set(made.group(3).split())
     mounts = {

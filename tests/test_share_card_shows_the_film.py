@@ -1,4 +1,5 @@
-"""Share cards: each approved text has a 1200x630 PNG poster, named by its og:image tag."""
+"""Share cards: each approved text has a 1200x630 PNG poster, named by its og:image tag, drawn
+by a worker when the text goes public; a request never draws one."""
 
 import re
 from io import BytesIO
@@ -9,11 +10,11 @@ import pytest
 from django.test import Client
 from PIL import Image
 
+from generator.cards import STRIPE_WIDTH
 from generator.models import GeneratedDescription
+from generator.posters import PALETTES, poster_colour
 from tests.factories import GeneratedDescriptionFactory, GenreFactory
 from titles.models import Kind
-from web.posters import PALETTES, poster_colour
-from web.share import STRIPE_WIDTH
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
 Status = GeneratedDescription.Status
@@ -23,6 +24,13 @@ Status = GeneratedDescription.Status
 def _cards_in_tmp(settings: Any, tmp_path: Path) -> Path:
     settings.SHARE_CARD_DIR = tmp_path / "cards"
     return tmp_path / "cards"
+
+
+def _draw(*descriptions: GeneratedDescription) -> None:
+    """What the worker does once a text goes public (generator.tasks.draw_cards)."""
+    from generator.tasks import draw_cards
+
+    draw_cards.apply(args=([description.pk for description in descriptions],))
 
 
 def _og_image(pk: int) -> str:
@@ -41,6 +49,7 @@ def test_the_card_is_a_1200_by_630_png_in_the_genre_colour() -> None:
         title="The Lighthouse Keeps Counting", kind=Kind.TV_SHOW, genres=[genre]
     )
 
+    _draw(description)
     url = _og_image(description.pk)
     card = Client().get(url)
 
@@ -59,6 +68,7 @@ def test_the_card_is_a_1200_by_630_png_in_the_genre_colour() -> None:
 def test_the_card_is_drawn_once_and_kept_on_disk(_cards_in_tmp: Path) -> None:
     description = GeneratedDescriptionFactory.create()
     url = _og_image(description.pk)
+    _draw(description)
 
     first = Client().get(url).content
     files = list(_cards_in_tmp.glob(f"{description.pk}-*.png"))
@@ -69,11 +79,13 @@ def test_the_card_is_drawn_once_and_kept_on_disk(_cards_in_tmp: Path) -> None:
 
 def test_an_edit_gives_a_new_url_and_a_new_image(_cards_in_tmp: Path) -> None:
     description = GeneratedDescriptionFactory.create(title="Before The Edit")
+    _draw(description)
     before = _og_image(description.pk)
     old_image = Client().get(before).content
 
     description.title = "After The Edit"
     description.save()
+    _draw(description)
     after = _og_image(description.pk)
     new_image = Client().get(after).content
 
@@ -93,14 +105,51 @@ def test_texts_that_are_not_approved_have_no_card(status: str) -> None:
     assert Client().get(f"/d/{description.pk}/card.png?v=anything").status_code == 404
 
 
-def test_a_text_taken_down_loses_its_cached_card(_cards_in_tmp: Path) -> None:
+def test_a_text_taken_down_loses_its_card_at_the_next_sweep(_cards_in_tmp: Path) -> None:
+    from generator.tasks import sweep_cards
+
     description = GeneratedDescriptionFactory.create()
+    _draw(description)
     assert Client().get(_og_image(description.pk)).status_code == 200
 
     GeneratedDescription.objects.filter(pk=description.pk).update(status=Status.PENDING)
 
     assert Client().get(f"/d/{description.pk}/card.png").status_code == 404
+    assert sweep_cards.apply().get() == (0, 1)
     assert list(_cards_in_tmp.glob(f"{description.pk}-*.png")) == []
+
+
+def test_a_request_never_draws_and_the_sweep_draws_what_is_missing(_cards_in_tmp: Path) -> None:
+    from generator.tasks import sweep_cards
+
+    descriptions = [GeneratedDescriptionFactory.create() for _ in range(3)]
+    urls = [_og_image(description.pk) for description in descriptions]
+
+    answers = [Client().get(url) for url in urls]
+
+    # Not drawn yet: the site's own card, asked again later; nothing drawn on the request path.
+    assert {answer.status_code for answer in answers} == {302}
+    assert {answer["Location"] for answer in answers} == {"/static/img/share-card.png"}
+    assert all("no-cache" in answer["Cache-Control"] for answer in answers)
+    assert not _cards_in_tmp.exists() or not list(_cards_in_tmp.iterdir())
+    assert Client().get("/d/999999/card.png").status_code == 404
+
+    assert sweep_cards.apply().get() == (3, 0)
+    assert [Client().get(url).status_code for url in urls] == [200, 200, 200]
+    assert sweep_cards.apply().get() == (0, 0)  # idempotent
+
+
+def test_a_moderators_approval_has_the_worker_draw_the_card(
+    admin_client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    description = GeneratedDescriptionFactory.create(status=Status.PENDING)
+    changelist = "/admin/generator/generateddescription/"
+
+    with django_capture_on_commit_callbacks() as queued:
+        admin_client.post(changelist, {"decide": f"approve:{description.pk}"})
+
+    sent = [callback.__self__ for callback in queued if hasattr(callback, "__self__")]
+    assert [(s.task, s.args) for s in sent] == [("generator.draw_cards", ([description.pk],))]
 
 
 @pytest.mark.parametrize(
@@ -114,6 +163,7 @@ def test_a_text_taken_down_loses_its_cached_card(_cards_in_tmp: Path) -> None:
 )
 def test_any_unicode_title_or_long_text_still_makes_a_card(title: str) -> None:
     description = GeneratedDescriptionFactory.create(title=title, text="word " * 400)
+    _draw(description)
 
     card = Client().get(_og_image(description.pk))
 
@@ -123,6 +173,7 @@ def test_any_unicode_title_or_long_text_still_makes_a_card(title: str) -> None:
 
 def test_head_and_other_methods() -> None:
     description = GeneratedDescriptionFactory.create()
+    _draw(description)
     url = _og_image(description.pk)
 
     head = Client().head(url)

@@ -31,7 +31,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from generator import moderation
+from generator import moderation, queueing
 from generator.ids import required_id
 from generator.ml.overfit import copied_runs
 from generator.models import GeneratedDescription, ModelRun
@@ -350,6 +350,8 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
                 self.log_change(
                     request, change.description, f"{decision.label}: {change.describe()}"
                 )
+            # A worker draws the share card of each text that went public (none for the others).
+            queueing.draw_cards_on_commit([change.description.pk for change in changes])
         return len(changes)
 
     def recheck(
@@ -360,6 +362,7 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
             results = moderation.recheck(objects)
             for result in results:
                 self.log_change(request, result.description, f"Re-checked: {result.describe()}")
+            queueing.draw_cards_on_commit([result.description.pk for result in results])
         return results
 
     def _decide_and_report(

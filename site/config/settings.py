@@ -280,11 +280,14 @@ CELERY_TASK_ROUTES = {
     "generator.top_up_pools": {"queue": "default"},
     "generator.fail_stale_runs": {"queue": "default"},
     "generator.sweep_pitches": {"queue": "default"},
+    "generator.draw_cards": {"queue": "default"},
+    "generator.sweep_cards": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE = {
     "top-up-pools": {"task": "generator.top_up_pools", "schedule": 60.0},
     "fail-stale-runs": {"task": "generator.fail_stale_runs", "schedule": 300.0},
     "sweep-pitches": {"task": "generator.sweep_pitches", "schedule": 30.0},
+    "sweep-cards": {"task": "generator.sweep_cards", "schedule": 900.0},
 }
 
 # Shared cache (rate limits, the top-up nudge): Redis in production, per-process memory embedded.

@@ -21,8 +21,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from generator.models import GeneratedDescription
+from generator.posters import poster_colour, poster_seed
 from web.filters import BadFilter, filter_chips, pool_filter
-from web.posters import poster_colour, poster_seed
 
 Order = Callable[[QuerySet[GeneratedDescription]], QuerySet[GeneratedDescription]]
 _PAGE_NUMBER = re.compile(r"^[0-9]{1,6}$")

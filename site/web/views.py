@@ -29,6 +29,7 @@ from config.client import client_address
 from generator import queueing
 from generator.ml.config import TrainingConfig
 from generator.models import Activation, GeneratedDescription, ModelRun
+from generator.posters import poster_colour as _poster_colour
 from titles.models import TrainingTitle
 from web.cookies import read_signed, set_signed
 from web.filters import BadFilter as _BadFilter
@@ -36,7 +37,6 @@ from web.filters import filter_chips as _filter_chips
 from web.filters import pool_filter as _pool_filter
 from web.models import Filed, Report, Vote, client_key, seen_text_hash, seen_token
 from web.pitch_authors import authors_preview
-from web.posters import poster_colour as _poster_colour
 from web.share import card_url
 from web.walk import PoolFilter, Walk, next_in_filter
 
