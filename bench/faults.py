@@ -27,7 +27,9 @@ reporters shown the texts against the "all" pool (at most REPORT_HIDES_PER_HOUR 
 top-up plans the refill), from one address dropping cookies, and again after an approval.
 `--pitch-flood` (in-process, a tiny model): 200 addresses pitch at once; at most
 PITCH_QUEUE_LIMIT are taken, the rest are told the site is busy, and the next pool batch writes
-the queued ones at its pause points and finishes inside its time limit.
+the queued ones at its pause points and finishes inside its time limit. `--card-sweep`
+(in-process): every share-card URL and as many unknown ids, asked at once, draw nothing; beat's
+sweep draws them after.
 """
 
 from __future__ import annotations
@@ -797,7 +799,68 @@ def _pitch_flood(workdir: Path) -> bool:
     return ok
 
 
+def card_sweep() -> int:
+    """`--card-sweep`: ask for the share card of every id and of ids that do not exist, in-process:
+    no request may draw one. Then beat's sweep draws them, and the same requests serve files."""
+    workdir = Path(tempfile.mkdtemp(prefix="tmdne-card-sweep-"))
+    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATA_DIR=str(workdir),
+        STATIC_ROOT=str(workdir / "static"),
+        SECRET_KEY="card-sweep-bench-" + "w" * 50,
+        SITE_HTTPS="0",
+        ALLOWED_HOSTS="testserver",
+        API_RATE_LIMIT="1000000",
+    )
+    sys.path.insert(0, str(ROOT / "site"))
+    try:
+        return 0 if _card_sweep() else 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _card_sweep() -> bool:
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import Client
+
+    from generator.tasks import sweep_cards
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    texts = [_public_text(f"card {n}") for n in range(300)]
+    client = Client()
+    urls = [f"/d/{text.pk}/card.png" for text in texts]
+    urls += [f"/d/{900000 + n}/card.png" for n in range(300)]  # ids that do not exist
+    started = time.monotonic()
+    answers = [client.get(url, follow=False) for url in urls]
+    seconds = time.monotonic() - started
+    directory = Path(settings.SHARE_CARD_DIR)
+    drawn_by_requests = len(list(directory.glob("*.png"))) if directory.is_dir() else 0
+    codes = sorted({answer.status_code for answer in answers})
+    swept_at = time.monotonic()
+    drawn, deleted = sweep_cards.apply().get()
+    sweep_seconds = time.monotonic() - swept_at
+    served = [client.get(url, follow=True).status_code for url in urls[:300]]
+    ok = drawn_by_requests == 0 and drawn == 300 and set(served) == {200}
+    print(
+        f"{'PASS' if ok else 'FAIL'} a sweep of every card URL (300 texts, 300 unknown ids): "
+        f"{len(urls)} requests in {seconds:.1f} s ({seconds / len(urls) * 1000:.1f} ms each, "
+        f"answers {codes}), {drawn_by_requests} cards drawn on the request path; beat's sweep "
+        f"then drew {drawn} in {sweep_seconds:.0f} s ({sweep_seconds / max(drawn, 1) * 1000:.0f} "
+        f"ms each), deleted {deleted}, and the 300 cards served as files"
+    )
+    return ok
+
+
 if __name__ == "__main__":
     if "--report-flood" in sys.argv[1:]:
         sys.exit(report_flood())
+    if "--card-sweep" in sys.argv[1:]:
+        sys.exit(card_sweep())
     sys.exit(pitch_flood() if "--pitch-flood" in sys.argv[1:] else main())

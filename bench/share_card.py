@@ -47,8 +47,8 @@ def main() -> None:
     import django
 
     django.setup()
-    from generator.posters import POSTER_COLOURS
     from generator.cards import CardFacts, draw, render_card
+    from generator.posters import POSTER_COLOURS
 
     chance = random.Random(options.seed)
     facts = [
