@@ -129,7 +129,7 @@ for _proxy in TRUSTED_PROXIES:
         raise ValueError(f"TRUSTED_PROXIES entry {_proxy!r} is not an IP or a network") from None
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.ModeratorAdminConfig",  # django.contrib.admin, with an optional second factor
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -140,6 +140,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "csp",
     "django_ratelimit",
     "titles",
@@ -155,6 +157,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -171,6 +174,8 @@ ADMIN_URL = os.environ.get("ADMIN_URL", "admin/")
 # Where a login lands when `next` is missing or refused (Django's default is a 404 here).
 LOGIN_REDIRECT_URL = "admin:index"
 # Admin login throttling: lock a username + address pair out after repeated failures.
+# Staff log into the admin with a one-time password from a TOTP device too (django-otp).
+ADMIN_REQUIRE_OTP = envbool("ADMIN_REQUIRE_OTP", False)
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = envfloat("AXES_COOLOFF_HOURS", 0.25)
 # Either is enough: an address (an IPv6 /64) trying names, or a name tried from many addresses.
