@@ -529,40 +529,46 @@ def report_flood() -> int:
     from that address (no proxy). The feedback rate limit is raised so that what is measured is
     the one-voter-per-address rule, not the limiter.
     """
-    workdir = Path(tempfile.mkdtemp(prefix="tmdne-flood-"))
-    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
-        os.environ.pop(name, None)
+    settings = {"FEEDBACK_RATE_LIMIT": "100000", "REPORT_HIDE_THRESHOLD": "3"}
+    return _in_process("flood", settings, lambda workdir: _report_flood())
+
+
+def _in_process(name: str, settings: dict[str, str], scenario: Callable[[Path], bool]) -> int:
+    """Run `scenario` in this process on a throwaway SQLite site (migrated, static collected)
+    with `settings` on top of the bench's; 0 when it passes."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"tmdne-{name}-"))
+    for variable in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+        os.environ.pop(variable, None)
     os.environ.update(
         DJANGO_SETTINGS_MODULE="config.settings",
         DATA_DIR=str(workdir),
         STATIC_ROOT=str(workdir / "static"),
-        SECRET_KEY="flood-bench-" + "y" * 50,
+        SECRET_KEY=f"{name}-bench-" + "y" * 50,
         SITE_HTTPS="0",
         ALLOWED_HOSTS="testserver",
-        FEEDBACK_RATE_LIMIT="100000",
-        REPORT_HIDE_THRESHOLD="3",
+        **settings,
     )
     sys.path.insert(0, str(ROOT / "site"))
     try:
-        return 0 if _report_flood() else 1
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        return 0 if scenario(workdir) else 1
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _report_flood() -> bool:
-    import django
-
-    django.setup()
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.test import Client
 
     from generator import moderation, queueing
     from generator.models import GeneratedDescription
     from web.models import Report, hide_threshold
 
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)
     queueing.nudge_top_up = lambda: None  # no broker here: serving must not try to queue a top-up
     single, spread, votes = (
         _public_text(f"target {name}") for name in ("single", "spread", "votes")
@@ -717,31 +723,12 @@ def pitch_flood() -> int:
     A tiny trained model writes (the pitches' texts are not the point: the work they cost is);
     the site's views run through Django's test client on a throwaway SQLite database.
     """
-    workdir = Path(tempfile.mkdtemp(prefix="tmdne-pitch-flood-"))
-    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
-        os.environ.pop(name, None)
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATA_DIR=str(workdir),
-        STATIC_ROOT=str(workdir / "static"),
-        SECRET_KEY="pitch-flood-bench-" + "z" * 50,
-        SITE_HTTPS="0",
-        ALLOWED_HOSTS="testserver",
-        GENERATION_READER_CHECKS="0",  # the tiny model writes no English
-    )
-    sys.path.insert(0, str(ROOT / "site"))
-    try:
-        return 0 if _pitch_flood(workdir) else 1
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    # The tiny model writes no English: the reader checks would hold everything it writes.
+    return _in_process("pitch-flood", {"GENERATION_READER_CHECKS": "0"}, _pitch_flood)
 
 
 def _pitch_flood(workdir: Path) -> bool:
-    import django
-
-    django.setup()
     from django.conf import settings
-    from django.core.management import call_command
     from django.test import Client
 
     from generator import pools, queueing
@@ -752,8 +739,6 @@ def _pitch_flood(workdir: Path) -> bool:
     from tests.tiny_model import build_trained_tiny_checkpoint
     from titles.models import Genre, TrainingTitle
 
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)
     queueing.pitch_on_commit = lambda pitch_id: None  # no broker: the batch's pause points write
     genre = Genre.objects.create(name="Dramas", slug=Genre.slug_for("Dramas"))
     title = TrainingTitle.objects.create(
@@ -802,37 +787,15 @@ def _pitch_flood(workdir: Path) -> bool:
 def card_sweep() -> int:
     """`--card-sweep`: ask for the share card of every id and of ids that do not exist, in-process:
     no request may draw one. Then beat's sweep draws them, and the same requests serve files."""
-    workdir = Path(tempfile.mkdtemp(prefix="tmdne-card-sweep-"))
-    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
-        os.environ.pop(name, None)
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATA_DIR=str(workdir),
-        STATIC_ROOT=str(workdir / "static"),
-        SECRET_KEY="card-sweep-bench-" + "w" * 50,
-        SITE_HTTPS="0",
-        ALLOWED_HOSTS="testserver",
-        API_RATE_LIMIT="1000000",
-    )
-    sys.path.insert(0, str(ROOT / "site"))
-    try:
-        return 0 if _card_sweep() else 1
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    return _in_process("card-sweep", {"API_RATE_LIMIT": "1000000"}, lambda workdir: _card_sweep())
 
 
 def _card_sweep() -> bool:
-    import django
-
-    django.setup()
     from django.conf import settings
-    from django.core.management import call_command
     from django.test import Client
 
     from generator.tasks import sweep_cards
 
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)
     texts = [_public_text(f"card {n}") for n in range(300)]
     client = Client()
     urls = [f"/d/{text.pk}/card.png" for text in texts]
