@@ -7,6 +7,7 @@ import shlex
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -232,6 +233,22 @@ def test_backups_run_on_demand_with_a_pg_dump_that_fits_the_server() -> None:
     assert "FROM python:3.11-slim-trixie AS app" in dockerfile
     assert "postgresql-client" in dockerfile
     assert int(services["postgres"]["image"].split(":")[1]) <= 17
+
+
+def test_beats_health_check_reads_its_schedule_files_age(tmp_path: Path) -> None:
+    check = _compose()["services"]["beat"]["healthcheck"]["test"]
+    env = {**os.environ, "DATA_DIR": str(tmp_path)}
+
+    def run() -> int:
+        return subprocess.run(check[1:], cwd=ROOT, env=env, capture_output=True).returncode
+
+    missing = run()
+    (tmp_path / "celerybeat-schedule.db").write_bytes(b"")
+    fresh = run()
+    old = time.time() - 3600
+    os.utime(tmp_path / "celerybeat-schedule.db", (old, old))
+
+    assert (missing, fresh, run()) == (1, 0, 1)
 
 
 def test_every_service_rotates_its_logs() -> None:
