@@ -181,7 +181,10 @@ def fixed_pitch_seed(monkeypatch: pytest.MonkeyPatch, settings: Any) -> int:
     from generator.models import Pitch
 
     settings.PITCH_CANDIDATES = 16
-    monkeypatch.setattr(Pitch._meta.get_field("seed"), "default", lambda: PITCH_SEED)
+    field = Pitch._meta.get_field("seed")
+    monkeypatch.setattr(field, "default", lambda: PITCH_SEED)
+    # Django caches a field's default callable once a row was created: that cache too.
+    monkeypatch.setattr(field, "_get_default", lambda: PITCH_SEED)
     return PITCH_SEED
 
 
