@@ -10,6 +10,15 @@ default base (SmolLM2-135M-Instruct, converted from its GGUF once) gets the reco
 added, so it runs the real code path; only a fine-tuned checkpoint writes records that pass
 the filters. With --titles, the batched sampler runs again steering clear of those real titles
 (generator.ml.title_guard, as production samples), and the guard's cost is printed as a ratio.
+
+`--production` measures what the site runs instead: the site's sampling settings
+(SamplingSettings.from_settings: its temperatures, min-p, new-token cap and, with --titles, the
+real-title guard), then prints descriptions/s, new tokens/s, served texts/s (those passing the
+filters, times GENERATION_KEEP_SHARE) and generation MFU: 2 x (non-embedding parameters + output
+rows x hidden size) FLOPs per new token, against the dense matmul peak measured in the same run
+(bench/finetune.py's matmul_peak). A torch.profiler pass over one batch says where a step's time
+goes: the model's matmuls, the other tensor work (attention, norms, logits processing), and what
+is left (Python, generate's bookkeeping, the guard's own code).
 """
 
 from __future__ import annotations
@@ -96,6 +105,102 @@ def _batched(
     return samples, tokens, time.perf_counter() - start, size, accepted
 
 
+def flops_per_token(model: torch.nn.Module) -> float:
+    """A decoder step's FLOPs per new token: 2 x (non-embedding parameters + the output layer)."""
+    embedding = model.get_input_embeddings().weight  # type: ignore[operator]
+    head = model.get_output_embeddings().weight  # type: ignore[operator]
+    total = sum(parameter.numel() for parameter in model.parameters())
+    non_embedding = total - embedding.numel()
+    if head.data_ptr() != embedding.data_ptr():
+        non_embedding -= head.numel()  # counted below, as the output layer
+    return 2.0 * (non_embedding + head.numel())
+
+
+def production(sampler: Sampler, args: argparse.Namespace) -> None:
+    """The site's own sampling, its throughput, MFU and where a step's time goes."""
+    import os
+    import random
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings as site
+
+    from bench.finetune import matmul_peak
+    from generator.ml.config import temperature_range
+
+    real_titles = Detector.from_records(read_titles(args.titles)) if args.titles else None
+    low, high = temperature_range(site)
+    rng = random.Random(7)
+    size = sampler.auto_batch_size()
+    prefix = prompt_prefix(None)
+    warm_up = SamplingSettings.from_settings(site, temperature=low, seed=1)
+    sampler.generate(prefix, 2, replace(warm_up, avoid_real_titles=False))
+    samples = tokens = accepted = 0
+    started = time.perf_counter()
+    while samples < args.samples:
+        drawn = SamplingSettings.from_settings(
+            site, temperature=round(rng.uniform(low, high), 3), seed=rng.randrange(2**62)
+        )
+        if real_titles is None:
+            drawn = replace(drawn, avoid_real_titles=False)
+        batch = sampler.generate(
+            prefix, size, drawn, is_real_title=real_titles.has_title if real_titles else None
+        )
+        samples += len(batch)
+        tokens += sum(sample.new_tokens for sample in batch)
+        accepted += len(screen(batch).accepted)
+    seconds = time.perf_counter() - started
+    peak = matmul_peak(sampler.device)
+    per_token = flops_per_token(sampler.model)
+    served = accepted * site.GENERATION_KEEP_SHARE
+    print(
+        f"production sampling (temperature {low}-{high}, min-p {site.GENERATION_MIN_P}, "
+        f"{site.GENERATION_MAX_NEW_TOKENS} new tokens, real-title guard "
+        f"{'on' if real_titles else 'off'}), batches of {size}:"
+    )
+    print(f"  {samples / seconds:8.2f} descriptions/s, {tokens / seconds:8.1f} new tokens/s")
+    print(
+        f"  {served / seconds:8.2f} served texts/s at most ({accepted} of {samples} pass the "
+        f"screen, times the kept share {site.GENERATION_KEEP_SHARE}; the reader and overfit "
+        "checks hold a few more)"
+    )
+    print(
+        f"  {per_token / 1e9:.3f} GFLOP per new token; matmul peak {peak / 1e9:,.1f} GFLOP/s "
+        f"(measured now): limit {peak / per_token:,.0f} tokens/s, "
+        f"generation MFU {tokens / seconds * per_token / peak:.1%}"
+    )
+    _profile(sampler, prefix, size, SamplingSettings.from_settings(site, temperature=low, seed=3))
+
+
+def _profile(sampler: Sampler, prefix: str, size: int, settings: SamplingSettings) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    settings = replace(settings, avoid_real_titles=False)
+    with profile(activities=[ProfilerActivity.CPU]) as trace:
+        started = time.perf_counter()
+        sampler.generate(prefix, size, settings)
+        wall = time.perf_counter() - started
+    matmul = other = 0.0
+    for event in trace.key_averages():
+        seconds = event.self_cpu_time_total / 1e6
+        if any(name in event.key for name in ("addmm", "mm", "matmul", "linear", "bmm")):
+            matmul += seconds
+        elif event.key.startswith("aten::"):
+            other += seconds
+    rest = max(wall - matmul - other, 0.0)
+    print(
+        f"  where one batch's {wall:.2f} s go (torch.profiler, the profiler's own cost included):"
+    )
+    for label, seconds in (
+        ("model matmuls", matmul),
+        ("other tensor work (attention, norms, logits processing)", other),
+        ("Python and generate's bookkeeping", rest),
+    ):
+        print(f"    {seconds / wall:6.1%}  {label}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, help="a fine-tuned run's checkpoint directory")
@@ -104,6 +209,9 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--device", choices=["cpu", "cuda"])
     parser.add_argument("--titles", type=Path, help="a titles CSV: also time the real-title guard")
+    parser.add_argument(
+        "--production", action="store_true", help="the site's sampling, its MFU and a profile"
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -115,6 +223,10 @@ def main() -> None:
             if sampler.device.type == "cuda"
             else f"CPU ({torch.get_num_threads()} threads)"
         )
+        if args.production:
+            print(f"device: {device_name}; checkpoint: {checkpoint}")
+            production(sampler, args)
+            return
         prefix = prompt_prefix("movie")
         settings = SamplingSettings(temperature=0.9, max_new_tokens=args.max_new_tokens, seed=7)
         sampler.generate(prefix, 2, settings)  # warm-up: first-call allocations and caches
