@@ -761,10 +761,13 @@ def _check_static(visitor: Visitor, page: str) -> tuple[bool, str]:
     cache = css.headers.get("Cache-Control", "")
     encoding = css.headers.get("Content-Encoding")
     manifest = visitor.get("/static/staticfiles.json").status
-    ok = css.status == 200 and "immutable" in cache and encoding == "gzip" and manifest == 404
+    metrics = visitor.get("/metrics").status  # for the machine and its operators only
+    ok = css.status == 200 and "immutable" in cache and encoding == "gzip"
+    ok = ok and manifest == 404 and metrics == 404
     return ok, (
         f"static {stylesheet.group(1)} from the proxy: {css.status}, {cache!r}, "
-        f"encoding {css.headers.get('Content-Encoding')}; the manifest: {manifest}"
+        f"encoding {css.headers.get('Content-Encoding')}; the manifest: {manifest}, "
+        f"/metrics: {metrics}"
     )
 
 

@@ -98,7 +98,8 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
-def _may_see_details(request: HttpRequest) -> bool:
+def may_see_details(request: HttpRequest) -> bool:
+    """Staff, or a request made on this machine (not relayed by a proxy)."""
     if _is_local(request):
         return True
     try:
@@ -138,7 +139,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "broker": {"ok": broker["ok"]},
         "model": {"ok": model["ok"]},
     }
-    if _may_see_details(request):
+    if may_see_details(request):
         active_run, pools = _model_and_pools() if database["ok"] else (None, [])
         body.update(
             database=database, broker=broker, model=model, active_model_run=active_run, pools=pools

@@ -174,6 +174,9 @@ ADMIN_URL = os.environ.get("ADMIN_URL", "admin/")
 # Where a login lands when `next` is missing or refused (Django's default is a 404 here).
 LOGIN_REDIRECT_URL = "admin:index"
 # Admin login throttling: lock a username + address pair out after repeated failures.
+# Networks whose direct requests may read /metrics (a Prometheus on compose's network); staff and
+# the machine itself always may, and the proxy never forwards it.
+METRICS_NETWORKS = envlist("METRICS_NETWORKS", "")
 # Staff log into the admin with a one-time password from a TOTP device too (django-otp).
 ADMIN_REQUIRE_OTP = envbool("ADMIN_REQUIRE_OTP", False)
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)

@@ -1,0 +1,110 @@
+"""`/metrics`: the site's own series in Prometheus' text format, for staff and the machine only.
+
+Read from the database at each scrape, so every gunicorn worker answers the same: fresh texts per
+pool, texts by status and times served, the last day's batches with their yield and rejections by
+reason, pitches waiting and their latency, and the training run's step and time budget. Visitors
+get a 404 here, and the proxy (deploy/Caddyfile) never forwards the path.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Count, F, Sum
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from config.health import may_see_details
+
+WINDOW = timedelta(hours=24)
+PITCH_WINDOW = timedelta(hours=1)
+
+
+@never_cache
+@require_safe
+def metrics(request: HttpRequest) -> HttpResponse:
+    if not (may_see_details(request) or _from_metrics_network(request)):
+        raise Http404("No such page.")
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def _from_metrics_network(request: HttpRequest) -> bool:
+    """A scraper on a network METRICS_NETWORKS names (compose's, say), asking directly."""
+    if "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META:
+        return False
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(
+        address in ipaddress.ip_network(network, strict=False)
+        for network in settings.METRICS_NETWORKS
+    )
+
+
+def _registry() -> CollectorRegistry:
+    from generator.models import GeneratedDescription, GenerationBatch, ModelRun, Pitch, Pool
+    from generator.pools import fresh_count
+
+    registry = CollectorRegistry()
+
+    def gauge(name: str, help_text: str, labels: tuple[str, ...] = ()) -> Gauge:
+        return Gauge(name, help_text, labels, registry=registry)
+
+    fresh = gauge("tmdne_pool_fresh_texts", "Fresh texts in each pool", ("pool",))
+    low = gauge("tmdne_pool_low_water", "A pool's low-water mark", ("pool",))
+    for pool in Pool.objects.select_related("genre"):
+        fresh.labels(pool.key).set(fresh_count(pool))
+        low.labels(pool.key).set(pool.low_water)
+
+    texts = gauge("tmdne_texts", "Generated texts by status", ("status",))
+    for row in GeneratedDescription.objects.values("status").annotate(n=Count("id")):
+        texts.labels(row["status"]).set(row["n"])
+    served = GeneratedDescription.objects.aggregate(total=Sum("times_served"))["total"] or 0
+    gauge("tmdne_texts_served", "Times any text was served, all time").set(served)
+
+    since = timezone.now() - WINDOW
+    batches = gauge("tmdne_batches_24h", "Batches created in the last 24 hours", ("status",))
+    recent = GenerationBatch.objects.filter(created_at__gte=since)
+    for row in recent.values("status").annotate(n=Count("id")):
+        batches.labels(row["status"]).set(row["n"])
+    done = recent.filter(status=GenerationBatch.Status.DONE)
+    totals = done.aggregate(requested=Sum("requested"), accepted=Sum("accepted"))
+    requested = totals["requested"] or 0
+    gauge("tmdne_batch_yield_24h", "Texts kept per text asked for, last 24 hours").set(
+        (totals["accepted"] or 0) / requested if requested else 0
+    )
+    reasons: Counter[str] = Counter()
+    for rejections in done.values_list("rejections", flat=True):
+        reasons.update({str(reason): int(count) for reason, count in (rejections or {}).items()})
+    rejected = gauge("tmdne_rejections_24h", "Texts held or dropped, by reason", ("reason",))
+    for reason, count in reasons.items():
+        rejected.labels(reason).set(count)
+
+    pitches = gauge("tmdne_pitches", "Pitches by status", ("status",))
+    for row in Pitch.objects.values("status").annotate(n=Count("id")):
+        pitches.labels(row["status"]).set(row["n"])
+    gauge("tmdne_pitch_backlog", "Pitches queued or being written, in time").set(
+        Pitch.objects.backlog()
+    )
+    finished = Pitch.objects.filter(
+        status=Pitch.Status.DONE, finished_at__gte=timezone.now() - PITCH_WINDOW
+    ).annotate(took=F("finished_at") - F("created_at"))
+    took = [pitch.took.total_seconds() for pitch in finished if pitch.took is not None]
+    gauge("tmdne_pitch_latency_seconds", "Mean time to write a pitch, last hour").set(
+        sum(took) / len(took) if took else 0
+    )
+
+    running = ModelRun.objects.filter(status=ModelRun.Status.RUNNING).order_by("-pk").first()
+    step = gauge("tmdne_training_step", "The running fine-tune's step (0: none)")
+    total = gauge("tmdne_training_total_steps", "The running fine-tune's planned steps")
+    if running is not None:
+        step.set(running.step)
+        total.set(running.total_steps or 0)
+    return registry

@@ -1,0 +1,72 @@
+"""/metrics: the site's series in Prometheus' format, for staff, the machine and its network."""
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+
+from generator.models import GenerationBatch, ModelRun, Pitch, Pool
+from tests.factories import make_pool
+
+pytestmark = pytest.mark.django_db
+
+
+def _series(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_the_machine_itself_reads_the_sites_series() -> None:
+    run = ModelRun.objects.create(base="tiny", status="running", step=40, total_steps=300)
+    Pool.objects.create(key="all", low_water=5, high_water=10)
+    make_pool(3, run=run)
+    GenerationBatch.objects.create(
+        model_run=run, requested=16, accepted=12, status="done", rejections={"too_short": 3}
+    )
+    pitch = Pitch.objects.create(title="An Invented Title", kind="movie", author_key="k")
+    Pitch.objects.filter(pk=pitch.pk).update(
+        status="done", finished_at=timezone.now(), created_at=timezone.now() - timedelta(seconds=8)
+    )
+    Pitch.objects.create(title="Another Invented Title", kind="movie", author_key="k")
+
+    answer = Client(REMOTE_ADDR="127.0.0.1").get("/metrics")
+
+    assert answer.status_code == 200 and answer["Content-Type"].startswith("text/plain")
+    series = _series(answer.content.decode())
+    assert series[("tmdne_pool_fresh_texts", (("pool", "all"),))] == 3
+    assert series[("tmdne_pool_low_water", (("pool", "all"),))] == 5
+    assert series[("tmdne_texts", (("status", "approved"),))] == 3
+    assert series[("tmdne_batch_yield_24h", ())] == 0.75
+    assert series[("tmdne_rejections_24h", (("reason", "too_short"),))] == 3
+    assert series[("tmdne_pitch_backlog", ())] == 1
+    assert series[("tmdne_pitch_latency_seconds", ())] == pytest.approx(8, abs=1)
+    assert (series[("tmdne_training_step", ())], series[("tmdne_training_total_steps", ())]) == (
+        40,
+        300,
+    )
+
+
+def test_visitors_and_proxied_requests_get_a_404(settings: Any) -> None:
+    settings.METRICS_NETWORKS = ["172.30.0.0/24"]
+
+    visitor = Client(REMOTE_ADDR="203.0.113.7").get("/metrics")
+    relayed = Client(REMOTE_ADDR="127.0.0.1", headers={"X-Forwarded-For": "203.0.113.7"})
+
+    assert visitor.status_code == 404
+    assert relayed.get("/metrics").status_code == 404
+
+
+def test_staff_and_the_scrapers_network_read_it(settings: Any) -> None:
+    settings.METRICS_NETWORKS = ["172.30.0.0/24"]
+    staff = Client(REMOTE_ADDR="203.0.113.7")
+    staff.force_login(User.objects.create_user("ops", is_staff=True))
+
+    assert staff.get("/metrics").status_code == 200
+    assert Client(REMOTE_ADDR="172.30.0.9").get("/metrics").status_code == 200
