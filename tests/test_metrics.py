@@ -70,3 +70,26 @@ def test_staff_and_the_scrapers_network_read_it(settings: Any) -> None:
 
     assert staff.get("/metrics").status_code == 200
     assert Client(REMOTE_ADDR="172.30.0.9").get("/metrics").status_code == 200
+
+
+def test_the_grafana_dashboard_charts_only_series_the_site_exposes() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads(
+        (Path(__file__).resolve().parent.parent / "deploy" / "grafana-dashboard.json").read_text()
+    )
+    exposed = {
+        family.name
+        for family in text_string_to_metric_families(
+            Client(REMOTE_ADDR="127.0.0.1").get("/metrics").content.decode()
+        )
+    }
+    charted = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"tmdne_\w+", target["expr"])
+    }
+    assert charted and charted <= exposed, charted - exposed
