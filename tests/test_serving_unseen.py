@@ -112,15 +112,23 @@ def test_each_pick_costs_the_same_queries_however_long_the_history() -> None:
     make_pool(300)
     visitor = Client()
     shown(visitor)  # warms the genre cache
-    with CaptureQueriesContext(connection) as early:
-        shown(visitor)
-    for _ in range(200):
-        shown(visitor)
-    with CaptureQueriesContext(connection) as late:
-        shown(visitor)
 
-    assert len(early) == len(late)
-    assert len(late) <= 3  # the pick, the card's genres, the served count
+    def picks(count: int) -> list[int]:
+        queries = []
+        for _ in range(count):
+            with CaptureQueriesContext(connection) as pick:
+                shown(visitor)
+            queries.append(len(pick))
+        return queries
+
+    early = picks(5)
+    picks(190)
+    late = picks(5)
+
+    # The pick, the card's genres, the served count; once a lap, the pick that reaches the end
+    # of the key space seeks once more from the bottom (web.walk): the only extra query.
+    assert min(early) == min(late) and min(late) <= 3
+    assert max(early + late) <= min(late) + 1
 
 
 def test_a_tampered_or_foreign_cookie_starts_a_fresh_walk() -> None:
