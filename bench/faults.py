@@ -38,7 +38,6 @@ import argparse
 import http.client
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -567,6 +566,7 @@ def _report_flood() -> bool:
 
     from generator import moderation, queueing
     from generator.models import GeneratedDescription
+    from tests.pages import SEEN_TOKEN
     from web.models import Report, hide_threshold
 
     queueing.nudge_top_up = lambda: None  # no broker here: serving must not try to queue a top-up
@@ -583,7 +583,7 @@ def _report_flood() -> bool:
     def shown(address: str, text: GeneratedDescription) -> str:
         """The report token the text's page gives `address` (a client it was shown to)."""
         page = Client(REMOTE_ADDR=address).get(f"/d/{text.pk}/").content.decode()
-        found = re.search(r'name="seen" value="([^"]+)"', page)
+        found = SEEN_TOKEN.search(page)
         return found.group(1) if found else ""
 
     def report(address: str, text: GeneratedDescription, seen: str | None = None) -> int:

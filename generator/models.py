@@ -536,14 +536,17 @@ def new_pitch_seed() -> int:
     return secrets.randbits(62)
 
 
+def _worker_lost(now: datetime) -> Q:
+    """Pitches marked running whose worker has not finished them in PITCH_STALE_AFTER: lost."""
+    return Q(status=Pitch.Status.RUNNING, started_at__lt=now - PITCH_STALE_AFTER)
+
+
 class PitchQuerySet(models.QuerySet["Pitch"]):
     def claim(self, pk: int) -> bool:
         """queued (or running but lost) -> running for exactly one caller, while its visitor
         may still be waiting (PITCH_TIMEOUT)."""
         now = timezone.now()
-        claimable = Q(status=Pitch.Status.QUEUED) | Q(
-            status=Pitch.Status.RUNNING, started_at__lt=now - PITCH_STALE_AFTER
-        )
+        claimable = Q(status=Pitch.Status.QUEUED) | _worker_lost(now)
         return bool(
             self.filter(claimable, pk=pk)
             .filter(created_at__gte=_pitch_deadline(now))
@@ -565,9 +568,7 @@ class PitchQuerySet(models.QuerySet["Pitch"]):
         """Fail the pitches no one will write in time (their visitor was told so at
         PITCH_TIMEOUT): queued ones never picked up, and running ones whose worker was lost."""
         now = timezone.now()
-        unfinished = Q(status=Pitch.Status.QUEUED) | Q(
-            status=Pitch.Status.RUNNING, started_at__lt=now - PITCH_STALE_AFTER
-        )
+        unfinished = Q(status=Pitch.Status.QUEUED) | _worker_lost(now)
         return self.filter(unfinished, created_at__lt=_pitch_deadline(now)).update(
             status=Pitch.Status.FAILED, error=PITCH_EXPIRED, finished_at=now
         )
@@ -576,7 +577,7 @@ class PitchQuerySet(models.QuerySet["Pitch"]):
         """Pitches in time that no worker holds: running ones whose worker was lost, and queued
         ones older than a minute (their message never reached the broker, or was dropped)."""
         now = timezone.now()
-        stranded = Q(status=Pitch.Status.RUNNING, started_at__lt=now - PITCH_STALE_AFTER) | Q(
+        stranded = _worker_lost(now) | Q(
             status=Pitch.Status.QUEUED, created_at__lt=now - PITCH_REQUEUE_AFTER
         )
         found = self.filter(stranded, created_at__gte=_pitch_deadline(now))

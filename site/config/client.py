@@ -31,6 +31,17 @@ def client_address(request: HttpRequest) -> str:
     return address or peer
 
 
+def direct_peer(request: HttpRequest) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address of the machine that sent `request` when no proxy relayed it (no
+    X-Forwarded-For or Forwarded header); None for a relayed request or an unparsable peer."""
+    if "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META:
+        return None
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return None
+
+
 def client_network(request: HttpRequest) -> str:
     """The client's address as limits count it (django-axes, feedback keys): an IPv6 address
     stands for its whole /64, which one subscriber usually holds."""

@@ -9,8 +9,8 @@ ports, the active run's base, pool levels) only staff and requests made on the m
 
 from __future__ import annotations
 
-import ipaddress
 import os
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection
@@ -18,7 +18,10 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from config.client import client_address
+from config.client import direct_peer
+
+if TYPE_CHECKING:
+    from generator.models import ModelRun
 
 CHECK_TIMEOUT_SECONDS = 1.0
 
@@ -57,14 +60,8 @@ def _broker() -> dict:
         return {"ok": False, "error": _first_line(exc)}
 
 
-def _model() -> dict:
+def _model(run: ModelRun | None) -> dict:
     """The active run's checkpoint is here to write with; a site still training has none yet."""
-    from generator.models import ModelRun
-
-    try:
-        run = ModelRun.objects.active()
-    except Exception as exc:  # noqa: BLE001 - the database check reports the outage itself
-        return {"ok": False, "error": _first_line(exc)}
     if run is None:
         return {"ok": True, "active": False}
     if not run.checkpoint_path or not os.path.isdir(run.checkpoint_path):
@@ -75,11 +72,20 @@ def _model() -> dict:
     return {"ok": True, "active": True}
 
 
-def _model_and_pools() -> tuple[dict | None, list[dict]]:
-    from generator.models import ModelRun, Pool
+def _active_run() -> tuple[ModelRun | None, dict | None]:
+    """The active run, or what kept it from being read (the database check reports the outage)."""
+    from generator.models import ModelRun
+
+    try:
+        return ModelRun.objects.active(), None
+    except Exception as exc:  # noqa: BLE001
+        return None, {"ok": False, "error": _first_line(exc)}
+
+
+def _model_and_pools(run: ModelRun | None) -> tuple[dict | None, list[dict]]:
+    from generator.models import Pool
     from generator.pools import fresh_count
 
-    run = ModelRun.objects.active()
     active = {"id": run.pk, "base": run.base, "step": run.step} if run else None
     pools = [
         {
@@ -111,12 +117,8 @@ def may_see_details(request: HttpRequest) -> bool:
 
 def _is_local(request: HttpRequest) -> bool:
     # A request relayed by a proxy on this machine arrives from loopback but is not local.
-    if "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META:
-        return False
-    try:
-        return ipaddress.ip_address(client_address(request)).is_loopback
-    except ValueError:
-        return False
+    peer = direct_peer(request)
+    return peer is not None and peer.is_loopback
 
 
 @never_cache
@@ -131,7 +133,8 @@ def livez(request: HttpRequest) -> JsonResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     database = _database()
     broker = _broker()
-    model = _model() if database["ok"] else {"ok": False, "error": "no database"}
+    run, unread = _active_run() if database["ok"] else (None, {"ok": False, "error": "no database"})
+    model = unread or _model(run)
     serving = database["ok"] and model["ok"]
     body: dict = {
         "status": ("ok" if broker["ok"] else "degraded") if serving else "failing",
@@ -140,7 +143,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "model": {"ok": model["ok"]},
     }
     if may_see_details(request):
-        active_run, pools = _model_and_pools() if database["ok"] else (None, [])
+        active_run, pools = _model_and_pools(run) if database["ok"] else (None, [])
         body.update(
             database=database, broker=broker, model=model, active_model_run=active_run, pools=pools
         )

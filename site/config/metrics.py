@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
+from config.client import direct_peer
 from config.health import may_see_details
 
 WINDOW = timedelta(hours=24)
@@ -36,15 +37,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 def _from_metrics_network(request: HttpRequest) -> bool:
     """A scraper on a network METRICS_NETWORKS names (compose's, say), asking directly."""
-    if "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META:
-        return False
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    return any(
-        address in ipaddress.ip_network(network, strict=False)
-        for network in settings.METRICS_NETWORKS
+    peer = direct_peer(request)
+    return peer is not None and any(
+        peer in ipaddress.ip_network(network, strict=False) for network in settings.METRICS_NETWORKS
     )
 
 
