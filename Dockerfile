@@ -18,6 +18,9 @@ RUN useradd --create-home tmdne && mkdir -p /data /data/cards /models /backups \
     && chown tmdne /data /data/cards /models /backups
 USER tmdne
 ENV DATA_DIR=/data MODEL_DIR=/models PYTHONPATH=/app/site:/app WEB_CONCURRENCY=3
+# Each gunicorn worker writes its request counts here, and /metrics sums them (compose: tmpfs).
+ENV PROMETHEUS_MULTIPROC_DIR=/tmp/metrics
+RUN mkdir -p /tmp/metrics
 EXPOSE 8000
 # The Procfile's web line (tests/test_compose_file.py checks); WEB_CONCURRENCY sets gunicorn's workers.
 CMD ["gunicorn", "--chdir", "site", "config.wsgi", "--bind", "0.0.0.0:8000", "--worker-class", "sync", "--no-control-socket", "--access-logfile", "-"]

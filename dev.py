@@ -172,6 +172,11 @@ def command_run(args: argparse.Namespace) -> int:
     # The Procfile runs the virtualenv's gunicorn and celery; honcho hands PORT to web, the first.
     env.update(PATH=os.pathsep.join([str(BIN), env.get("PATH", "")]))
     env.update(WEB_HOST=args.host, PORT=str(args.port))
+    # gunicorn's workers write their request counts here for /metrics to sum; empty at each start.
+    metrics = Path(env.get("DATA_DIR", ROOT / "data")) / "metrics"
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir(parents=True)
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics))
     manage("migrate", "--no-input", "-v", "0", env=env)
     manage("setup_moderators", "-v", "0", env=env)
     manage("collectstatic", "--no-input", "-v", "0", env=env)

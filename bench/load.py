@@ -28,6 +28,7 @@ from bench.serve import (  # noqa: E402
     Server,
     Visitor,
     build_database,
+    new_database,
     prepare_workdir,
     run_load,
 )
@@ -95,8 +96,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tmdne-load-") as folder:
         workdir = Path(folder)
         prepare_workdir(workdir)
-        build_database(workdir, workdir / "load.sqlite3", args.pool)
-        server = Server(workdir, workdir / "load.sqlite3", workers=args.workers, threads=1)
+        database = new_database(workdir, "sqlite", "load")
+        build_database(workdir, database, args.pool)
+        server = Server(workdir, database, workers=args.workers, threads=1)
         try:
             print(f"stepping through {args.rates} req/s, {args.step_seconds:.0f} s each:")
             best = None

@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/serve.py [--pool 100000] [--small-pool 1000] [--history 1000]
                                     [--duration 20] [--rounds 4] [--concurrency 8]
+                                    [--database sqlite|postgres]
 
-Builds two temporary SQLite databases under /tmp (a small pool and a large one, bulk-inserted
-invented descriptions) and starts a gunicorn on each (2 workers x 1 thread, like `dev.py run`)
+Builds two temporary databases (SQLite files under /tmp, or databases on the machine's
+PostgreSQL at 127.0.0.1:5432, dropped afterwards): a small pool and a large one, bulk-inserted
+invented descriptions, and starts a gunicorn on each (2 workers x 1 thread, like `dev.py run`)
 with bench/serve_settings.py, so /bench/baseline/ renders the same page for get(pk=random id)
 with no walk and no write. A loopback-only, time-bounded load generator (threads + http.client,
 keep-alive, one cookie jar per simulated visitor) measures saturation throughput and latency of
@@ -14,7 +16,8 @@ an open-loop schedule (latency counted from the scheduled send, so a stall is no
 Visitors on the large pool first view --history pages each; those on the small pool start with
 empty cookie jars every round.
 
-Targets: `/` at least 50% of the baseline's throughput; p99 under 50 ms at half saturation;
+Targets: `/` at least 90% of the baseline's throughput (a view writes nothing in the request:
+web/served.py); p99 under 50 ms at half saturation;
 throughput with the large pool and long histories within 1.5x of the small pool with fresh
 visitors. Exit status 1 when one is missed.
 """
@@ -38,10 +41,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from deploy.services import free_port  # noqa: E402
+from deploy.services import ensure_machine_postgres, free_port  # noqa: E402
 
 PYTHON = sys.executable
 HOST = "127.0.0.1"  # loopback only: this never sends a request anywhere else
+POSTGRES = "postgres://postgres@127.0.0.1:5432"  # the machine's own cluster (--database postgres)
 GENRES = (
     "Dramas",
     "Comedies",
@@ -65,10 +69,10 @@ _WHY = ("to pay off a debt to a talking goose.", "before the tide turns purple."
 # Database: migrate, then bulk-insert invented descriptions (run in a child with Django set up)
 
 
-def _server_env(workdir: Path, database: Path) -> dict[str, str]:
+def _server_env(workdir: Path, database_url: str) -> dict[str, str]:
     return {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": database_url,
         "DATA_DIR": str(workdir),
         "STATIC_ROOT": str(workdir / "static"),
         "SECRET_KEY": "bench-serve-not-secret",
@@ -90,18 +94,42 @@ def prepare_workdir(workdir: Path) -> None:
     subprocess.run(
         [PYTHON, str(ROOT / "manage.py"), "collectstatic", "--no-input", "-v", "0"],
         check=True,
-        env=_server_env(workdir, workdir / "unused.sqlite3"),
+        env=_server_env(workdir, f"sqlite:///{workdir / 'unused.sqlite3'}"),
         cwd=ROOT,
     )
 
 
-def build_database(workdir: Path, database: Path, count: int) -> None:
-    env = _server_env(workdir, database)
+def new_database(workdir: Path, engine: str, name: str) -> str:
+    """The URL of an empty database: a file in `workdir`, or one on the machine's PostgreSQL."""
+    if engine == "sqlite":
+        return f"sqlite:///{workdir / name}.sqlite3"
+    import psycopg
+
+    if not ensure_machine_postgres(print):
+        raise SystemExit("PostgreSQL is not running on 127.0.0.1:5432")
+    database = f"tmdne_bench_{name}"
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        admin.execute(f'CREATE DATABASE "{database}"')
+    return f"{POSTGRES}/{database}"
+
+
+def drop_database(url: str) -> None:
+    if url.startswith("postgres"):
+        import psycopg
+
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def build_database(workdir: Path, database_url: str, count: int) -> None:
+    env = _server_env(workdir, database_url)
     manage = [PYTHON, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], check=True, env=env, cwd=ROOT)
     started = time.perf_counter()
     subprocess.run([PYTHON, __file__, "--fill", str(count)], check=True, env=env, cwd=ROOT)
-    print(f"  {count:,} descriptions in {database.name} ({time.perf_counter() - started:.0f} s)")
+    name = database_url.rsplit("/", 1)[1]
+    print(f"  {count:,} descriptions in {name} ({time.perf_counter() - started:.0f} s)")
 
 
 def fill(count: int) -> None:
@@ -158,7 +186,7 @@ def fill(count: int) -> None:
 
 
 class Server:
-    def __init__(self, workdir: Path, database: Path, workers: int, threads: int) -> None:
+    def __init__(self, workdir: Path, database_url: str, workers: int, threads: int) -> None:
         self.port = free_port(HOST)
         command = [
             str(Path(PYTHON).parent / "gunicorn"),
@@ -180,7 +208,7 @@ class Server:
             "--log-level",
             "warning",
         ]
-        self.process = subprocess.Popen(command, env=_server_env(workdir, database), cwd=ROOT)
+        self.process = subprocess.Popen(command, env=_server_env(workdir, database_url), cwd=ROOT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -355,8 +383,9 @@ def prime(visitors: list[Visitor], views: int, concurrency: int) -> None:
 def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Result]:
     """Both pools' servers run side by side and the four loads take turns in short rounds, so a
     change in background load on the machine hits every figure alike."""
-    small_db, large_db = workdir / "small.sqlite3", workdir / "large.sqlite3"
-    print(f"building pools of {args.small_pool:,} and {args.pool:,}")
+    small_db = new_database(workdir, args.database, "small")
+    large_db = new_database(workdir, args.database, "large")
+    print(f"building pools of {args.small_pool:,} and {args.pool:,} on {args.database}")
     build_database(workdir, small_db, args.small_pool)
     build_database(workdir, large_db, args.pool)
     small = Server(workdir, small_db, args.workers, args.threads)
@@ -401,6 +430,8 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Result]:
     finally:
         small.stop()
         large.stop()
+        drop_database(small_db)
+        drop_database(large_db)
 
 
 def _add(total: Result, part: Result) -> None:
@@ -420,6 +451,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="per worker (SQLite: 1 writer)")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--fill", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.fill is not None:
@@ -438,13 +470,13 @@ def main() -> int:
     vs_small = small.rps / walk.rps
     p99 = results["half"].percentile(0.99)
     print("\nsummary")
-    print(f"  / vs baseline ({args.pool:,} pool):     {vs_baseline:5.2f}x  (target >= 0.50)")
+    print(f"  / vs baseline ({args.pool:,} pool):     {vs_baseline:5.2f}x  (target >= 0.90)")
     print(
         f"  small+fresh / large+histories:    {vs_small:5.2f}x  (target <= 1.50; "
         f"{small.rps:.0f} vs {walk.rps:.0f} req/s)"
     )
     print(f"  p99 at half saturation:           {p99:5.1f} ms (target < 50)")
-    met = vs_baseline >= 0.5 and vs_small <= 1.5 and p99 < 50
+    met = vs_baseline >= 0.9 and vs_small <= 1.5 and p99 < 50
     print("  all targets met" if met else "  a target was missed")
     return 0 if met else 1
 

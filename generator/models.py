@@ -2,7 +2,9 @@
 
 import math
 import secrets
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +14,7 @@ from django.contrib import admin
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, models, transaction
 from django.db.models import Case, Count, F, FloatField, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from generator.ml.config import SamplingSettings
@@ -250,6 +253,40 @@ class GenerationBatch(models.Model):
         return f"Batch #{self.pk}"
 
 
+class HealthSample(models.Model):
+    """The site at one moment, taken every HEALTH_SAMPLE_INTERVAL by beat (generator.site_health):
+    what the admin's "Site health" page charts over the last day."""
+
+    taken_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # All views written so far: the difference between two samples is what was served between them.
+    texts_served = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["taken_at"]
+        verbose_name = "site health"
+        verbose_name_plural = "site health"
+
+    def __str__(self) -> str:
+        return f"Sample at {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+class PoolLevel(models.Model):
+    """A pool's fresh texts when a health sample was taken."""
+
+    sample = models.ForeignKey(HealthSample, on_delete=models.CASCADE, related_name="pool_levels")
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="+")
+    fresh = models.PositiveIntegerField()
+    low_water = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "pool"], name="one_level_per_pool")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fresh} fresh"
+
+
 SERVE_KEY_BITS = 62
 
 
@@ -273,10 +310,33 @@ def wilson_lower_bound(up: int, down: int) -> float | None:
     return (p + z2 / (2 * n) - spread) / (1 + z2 / n)
 
 
+SERVE_UPDATE_CHUNK = 500  # ids per UPDATE: well under SQLite's bound-parameter limit
+
+
 class GeneratedDescriptionQuerySet(models.QuerySet["GeneratedDescription"]):
     def servable(self) -> "GeneratedDescriptionQuerySet":
         """Texts a visitor may be shown."""
         return self.filter(status=GeneratedDescription.Status.APPROVED)
+
+    def count_serves(self, counts: Mapping[int, int], first_at: datetime) -> None:
+        """Add each text's views to its counter in one transaction, one UPDATE per distinct count
+        (nearly always one); a text never served before gets `first_at` as its first serve."""
+        by_count: defaultdict[int, list[int]] = defaultdict(list)
+        for pk, count in counts.items():
+            by_count[count].append(pk)
+        for pks in by_count.values():
+            pks.sort()  # one row order in every process: concurrent flushes cannot deadlock
+        updates = [
+            (count, pks[start : start + SERVE_UPDATE_CHUNK])
+            for count, pks in sorted(by_count.items())
+            for start in range(0, len(pks), SERVE_UPDATE_CHUNK)
+        ]
+        with transaction.atomic() if len(updates) > 1 else nullcontext():
+            for count, pks in updates:
+                self.filter(pk__in=pks).update(
+                    times_served=F("times_served") + count,
+                    first_served_at=Coalesce(F("first_served_at"), Value(first_at)),
+                )
 
     def rescore(self, pk: int) -> None:
         """Bring the text's stored Wilson score up to its vote counters (call in the vote's

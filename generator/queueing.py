@@ -27,6 +27,7 @@ PITCH = "generator.pitch"
 SWEEP_PITCHES = "generator.sweep_pitches"
 DRAW_CARDS = "generator.draw_cards"
 SWEEP_CARDS = "generator.sweep_cards"
+SAMPLE_HEALTH = "generator.sample_health"
 NUDGE_CACHE_KEY = "pools:nudged"
 PITCH_UNSENT = "The site could not take your pitch just now. Try again in a minute."
 

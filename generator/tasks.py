@@ -15,7 +15,7 @@ from celery.signals import task_failure
 from django.conf import settings
 from django.utils import timezone
 
-from generator import cards, pitches, pools, queueing
+from generator import cards, pitches, pools, queueing, site_health
 from generator.finetune_execution import RunNotClaimable, execute_run
 from generator.models import Activation, GeneratedDescription, ModelRun, Pitch
 from generator.pipeline import batch_size, run_batch
@@ -91,6 +91,12 @@ def sweep_cards() -> tuple[int, int]:
     if drawn or deleted:
         log.info("share cards: %s drawn, %s deleted", drawn, deleted)
     return drawn, deleted
+
+
+@shared_task(name=queueing.SAMPLE_HEALTH, soft_time_limit=50, time_limit=60, ignore_result=True)
+def sample_health() -> int:
+    """Beat's health sample: pool levels and views so far, for the admin's "Site health" page."""
+    return site_health.take_sample().pk
 
 
 @shared_task(name=queueing.SWEEP_PITCHES, soft_time_limit=50, time_limit=60, ignore_result=True)

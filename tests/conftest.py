@@ -41,6 +41,13 @@ def _plain_http(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _views_written_in_request(settings: Any) -> None:
+    """Each view written by its own request, so a test reads it back at once; the tally that
+    production writes in bulk has its own tests (tests/test_serves_tallied.py)."""
+    settings.SERVE_FLUSH_INTERVAL = 0
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     """PBKDF2's deliberate slowness buys nothing in tests and costs a third of a second a user."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

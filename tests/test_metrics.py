@@ -1,6 +1,7 @@
 """/metrics: the site's series in Prometheus' format, for staff, the machine and its network."""
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,16 +76,17 @@ def test_staff_and_the_scrapers_network_read_it(settings: Any) -> None:
 def test_the_grafana_dashboard_charts_only_series_the_site_exposes() -> None:
     import json
     import re
-    from pathlib import Path
 
     dashboard = json.loads(
         (Path(__file__).resolve().parent.parent / "deploy" / "grafana-dashboard.json").read_text()
     )
+    Client().get("/")  # a request, so the request series have samples
     exposed = {
-        family.name
+        name
         for family in text_string_to_metric_families(
             Client(REMOTE_ADDR="127.0.0.1").get("/metrics").content.decode()
         )
+        for name in (family.name, *(sample.name for sample in family.samples))
     }
     charted = {
         name
@@ -93,3 +95,70 @@ def test_the_grafana_dashboard_charts_only_series_the_site_exposes() -> None:
         for name in re.findall(r"tmdne_\w+", target["expr"])
     }
     assert charted and charted <= exposed, charted - exposed
+
+
+def _requests(view: str, status: str) -> float:
+    text = Client(REMOTE_ADDR="127.0.0.1").get("/metrics").content.decode()
+    labels = (("method", "GET"), ("status", status), ("view", view))
+    return _series(text).get(("tmdne_http_requests_total", labels), 0.0)
+
+
+def test_requests_are_counted_by_page_and_status_and_timed() -> None:
+    home_before, missing_before = _requests("home", "200"), _requests("unmatched", "404")
+
+    Client().get("/")
+    Client().get("/")
+    Client().get("/no-such-page/")
+
+    assert _requests("home", "200") - home_before == 2
+    assert _requests("unmatched", "404") - missing_before == 1
+    series = _series(Client(REMOTE_ADDR="127.0.0.1").get("/metrics").content.decode())
+    assert series[("tmdne_http_request_seconds_count", (("view", "home"),))] >= 2
+
+
+MULTIPROCESS_SCRIPT = """
+import os, sys
+import django
+django.setup()
+from django.test import RequestFactory
+from django.http import HttpResponse
+from config.metrics import RequestMetricsMiddleware, request_registry
+
+middleware = RequestMetricsMiddleware(lambda request: HttpResponse(status=204))
+children = []
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        middleware(RequestFactory().get("/nowhere/"))
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+from prometheus_client import generate_latest
+sys.stdout.write(generate_latest(request_registry()).decode())
+"""
+
+
+def test_with_a_shared_folder_a_scrape_sums_every_workers_requests(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONPATH": os.pathsep.join([str(root), str(root / "site")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", MULTIPROCESS_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+    labels = (("method", "GET"), ("status", "204"), ("view", "unmatched"))
+    assert _series(done.stdout)[("tmdne_http_requests_total", labels)] == 3

@@ -4,4 +4,5 @@ from generator.admin import (
     descriptions,  # noqa: F401
     pitches,  # noqa: F401
     runs,  # noqa: F401
+    site_health,  # noqa: F401
 )

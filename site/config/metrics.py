@@ -1,15 +1,21 @@
-"""`/metrics`: the site's own series in Prometheus' text format, for staff and the machine only.
+"""`/metrics`: the site's own series and its requests in Prometheus' text format, for staff and
+the machine only.
 
-Read from the database at each scrape, so every gunicorn worker answers the same: fresh texts per
-pool, texts by status and times served, the last day's batches with their yield and rejections by
-reason, pitches waiting and their latency, and the training run's step and time budget. Visitors
-get a 404 here, and the proxy (deploy/Caddyfile) never forwards the path.
+The site's series are read from the database at each scrape, so every gunicorn worker answers the
+same: fresh texts per pool, texts by status and times served, the last day's batches with their
+yield and rejections by reason, pitches waiting and their latency, and the training run's step and
+time budget. Requests are counted by RequestMetricsMiddleware in each process; with
+PROMETHEUS_MULTIPROC_DIR set (compose does), every worker writes its counts there and a scrape
+sums them all. Visitors get a 404 here, and the proxy (deploy/Caddyfile) never forwards the path.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,13 +24,54 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import Counter as RequestCounter
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from config.client import direct_peer
 from config.health import may_see_details
 
 WINDOW = timedelta(hours=24)
 PITCH_WINDOW = timedelta(hours=1)
+METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS"})  # anything else is counted as "other"
+
+_process_registry = CollectorRegistry()
+REQUESTS = RequestCounter(
+    "tmdne_http_requests",
+    "Requests answered, by URL name, method and status",
+    ("view", "method", "status"),
+    registry=_process_registry,
+)
+LATENCY = Histogram(
+    "tmdne_http_request_seconds",
+    "Time from the first middleware to the response, by URL name",
+    ("view",),
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+    registry=_process_registry,
+)
+
+
+class RequestMetricsMiddleware:
+    """Counts and times every request by its URL's name (a bounded set; unmatched: "unmatched")."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = request.resolver_match
+        view = (match.view_name or "unnamed") if match is not None else "unmatched"
+        method = request.method if request.method in METHODS else "other"
+        REQUESTS.labels(view, method, str(response.status_code)).inc()
+        LATENCY.labels(view).observe(time.perf_counter() - started)
+        return response
 
 
 @never_cache
@@ -32,7 +79,17 @@ PITCH_WINDOW = timedelta(hours=1)
 def metrics(request: HttpRequest) -> HttpResponse:
     if not (may_see_details(request) or _from_metrics_network(request)):
         raise Http404("No such page.")
-    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(_registry()) + generate_latest(request_registry())
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def request_registry() -> CollectorRegistry:
+    """Every worker's request counts where they share a folder; this process's otherwise."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return _process_registry
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    return registry
 
 
 def _from_metrics_network(request: HttpRequest) -> bool:

@@ -150,6 +150,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.metrics.RequestMetricsMiddleware",  # first: it times the whole stack
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestSanityMiddleware",
     "config.staticfiles.WhiteNoiseWithoutManifest",
@@ -213,10 +214,14 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while a worker writes; the timeout rides out short write locks.
+    # Each request opens its own connection (CONN_MAX_AGE 0), so its page cache starts cold: mmap
+    # reads the file through the OS's cache instead of copying pages in one read() at a time.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=268435456;"
+        ),
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Tests use a file too, not shared-cache memory: a live server's thread then reads through its
@@ -290,12 +295,17 @@ CELERY_TASK_ROUTES = {
     "generator.sweep_pitches": {"queue": "default"},
     "generator.draw_cards": {"queue": "default"},
     "generator.sweep_cards": {"queue": "default"},
+    "generator.sample_health": {"queue": "default"},
 }
+# The admin's "Site health" page charts samples of the pools and views taken this often (seconds).
+HEALTH_SAMPLE_INTERVAL = envfloat("HEALTH_SAMPLE_INTERVAL", 300.0)
+HEALTH_SAMPLE_RETENTION_DAYS = envint("HEALTH_SAMPLE_RETENTION_DAYS", 7)
 CELERY_BEAT_SCHEDULE = {
     "top-up-pools": {"task": "generator.top_up_pools", "schedule": 60.0},
     "fail-stale-runs": {"task": "generator.fail_stale_runs", "schedule": 300.0},
     "sweep-pitches": {"task": "generator.sweep_pitches", "schedule": 30.0},
     "sweep-cards": {"task": "generator.sweep_cards", "schedule": 900.0},
+    "sample-health": {"task": "generator.sample_health", "schedule": HEALTH_SAMPLE_INTERVAL},
 }
 
 # Shared cache (rate limits, the top-up nudge): Redis in production, per-process memory embedded.
@@ -325,6 +335,8 @@ POOL_TOP_GENRES = envint("POOL_TOP_GENRES", 5)  # genres per kind that get a poo
 POOL_FRESH_MAX_SERVED = envint("POOL_FRESH_MAX_SERVED", 3)  # "fresh" = served fewer times
 POOL_MAX_BATCHES_PER_TOP_UP = envint("POOL_MAX_BATCHES_PER_TOP_UP", 20)
 POOL_NUDGE_INTERVAL = envint("POOL_NUDGE_INTERVAL", 30)  # seconds between nudges from serving
+# Views are tallied per process and written in bulk this often (web/served.py); 0: in the request.
+SERVE_FLUSH_INTERVAL = envfloat("SERVE_FLUSH_INTERVAL", 2.0)
 # Sampling: a temperature is drawn per batch from this range and stored with every text. Cool on
 # purpose: blind readers flag hot sampling's invented words and nonsense (docs/evaluation.md).
 GENERATION_TEMPERATURE_MIN = envfloat("GENERATION_TEMPERATURE_MIN", 0.8)

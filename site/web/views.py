@@ -12,8 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import F, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -26,7 +25,6 @@ from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit  # type: ignore[import-untyped]
 
 from config.client import client_address
-from generator import queueing
 from generator.ml.config import TrainingConfig
 from generator.models import Activation, GeneratedDescription, ModelRun
 from generator.posters import poster_colour as _poster_colour
@@ -37,6 +35,7 @@ from web.filters import filter_chips as _filter_chips
 from web.filters import pool_filter as _pool_filter
 from web.models import Filed, Report, Vote, client_key, seen_text_hash, seen_token
 from web.pitch_authors import authors_preview
+from web.served import tally
 from web.share import card_url
 from web.walk import PoolFilter, Walk, next_in_filter
 
@@ -78,7 +77,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     if step.description is None and partial and request.htmx.trigger == EMPTY_POLL_ID:
         return HttpResponse(status=204)  # still empty: the poller keeps its place, nothing re-read
     if step.description is not None and request.method == "GET":
-        _after_serving(step.description)  # HEAD shows no one the text: not a view
+        tally.add(step.description.pk)  # HEAD shows no one the text: not a view
     context = page_context(request, step.description, pool_filter, lap_complete=step.lap_complete)
     response = render(request, "home.html#card" if partial else "home.html", context)
     if partial and step.description is not None:
@@ -355,15 +354,6 @@ def _feedback_target(request: HtmxHttpRequest, pk: int) -> GeneratedDescription 
         note = "Too many clicks: wait a minute."
         return _feedback_response(request, description, _client(request), note, 429)
     return description
-
-
-def _after_serving(description: GeneratedDescription) -> None:
-    """Count the view; the pools module decides whether a pool fell below its low-water mark."""
-    GeneratedDescription.objects.filter(pk=description.pk).update(
-        times_served=F("times_served") + 1,
-        first_served_at=Coalesce(F("first_served_at"), Value(timezone.now())),
-    )
-    queueing.nudge_top_up()
 
 
 def page_context(
