@@ -27,7 +27,8 @@ CMD ["gunicorn", "--chdir", "site", "config.wsgi", "--bind", "0.0.0.0:8000", "--
 
 # Bookworm's caddy (2.6), the same package deploy/topology.py tests the Caddyfile with.
 FROM debian:bookworm-slim AS proxy
-RUN apt-get update && apt-get install -y --no-install-recommends caddy ca-certificates \
+# curl: compose's health check for the proxy.
+RUN apt-get update && apt-get install -y --no-install-recommends caddy ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY deploy/Caddyfile deploy/Caddyfile

@@ -13,8 +13,10 @@ the filters. With --titles, the batched sampler runs again steering clear of tho
 
 `--production` measures what the site runs instead: the site's sampling settings
 (SamplingSettings.from_settings: its temperatures, min-p, new-token cap and, with --titles, the
-real-title guard), then prints descriptions/s, new tokens/s, served texts/s (those passing the
-filters, times GENERATION_KEEP_SHARE) and generation MFU: 2 x (non-embedding parameters + output
+real-title guard) at the batch size the site used before (16 on a CPU) and at the one
+Sampler.measure_batch_size picks for the device, then prints for each descriptions/s, new
+tokens/s, served texts/s (those passing the filters, times GENERATION_KEEP_SHARE) and generation
+MFU: 2 x (non-embedding parameters + output
 rows x hidden size) FLOPs per new token, against the dense matmul peak measured in the same run
 (bench/finetune.py's matmul_peak). A torch.profiler pass over one batch says where a step's time
 goes: the model's matmuls, the other tensor work (attention, norms, logits processing), and what
@@ -117,9 +119,9 @@ def flops_per_token(model: torch.nn.Module) -> float:
 
 
 def production(sampler: Sampler, args: argparse.Namespace) -> None:
-    """The site's own sampling, its throughput, MFU and where a step's time goes."""
+    """The site's own sampling, its throughput, MFU and where a step's time goes: at the fixed
+    batch size the site used before (16 on a CPU) and at the one measured for this device."""
     import os
-    import random
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
@@ -128,18 +130,73 @@ def production(sampler: Sampler, args: argparse.Namespace) -> None:
     from django.conf import settings as site
 
     from bench.finetune import matmul_peak
-    from generator.ml.config import temperature_range
+    from generator.ml.config import CPU_BATCH_SIZE, temperature_range
 
     real_titles = Detector.from_records(read_titles(args.titles)) if args.titles else None
     low, high = temperature_range(site)
-    rng = random.Random(7)
-    size = sampler.auto_batch_size()
     prefix = prompt_prefix(None)
     warm_up = SamplingSettings.from_settings(site, temperature=low, seed=1)
     sampler.generate(prefix, 2, replace(warm_up, avoid_real_titles=False))
+    measured = sampler.measure_batch_size(prefix, warm_up)
+    fixed = CPU_BATCH_SIZE if sampler.device.type == "cpu" else sampler.auto_batch_size()
+    peak = matmul_peak(sampler.device)
+    per_token = flops_per_token(sampler.model)
+    print(
+        f"production sampling (temperature {low}-{high}, min-p {site.GENERATION_MIN_P}, "
+        f"{site.GENERATION_MAX_NEW_TOKENS} new tokens, real-title guard "
+        f"{'on' if real_titles else 'off'})"
+    )
+    rates = ", ".join(f"{size}: {rate:.0f}" for size, rate in measured.rates.items())
+    print(f"  measured new tokens/s by batch size ({rates}): picked {measured.best}")
+    print(
+        f"  {per_token / 1e9:.3f} GFLOP per new token; matmul peak {peak / 1e9:,.1f} GFLOP/s "
+        f"(measured now): limit {peak / per_token:,.0f} tokens/s"
+    )
+    served_rates = {}
+    for label, size in (("fixed", fixed), ("measured", measured.best)):
+        samples, tokens, accepted, seconds = _production_batches(
+            sampler, prefix, size, max(args.samples, 2 * size), site, real_titles
+        )
+        served = accepted * site.GENERATION_KEEP_SHARE / seconds
+        served_rates[label] = served
+        print(f"  batches of {size} ({label}):")
+        print(f"    {samples / seconds:8.2f} descriptions/s, {tokens / seconds:8.1f} new tokens/s")
+        print(
+            f"    {served:8.2f} served texts/s at most ({accepted} of {samples} pass the screen, "
+            f"times the kept share {site.GENERATION_KEEP_SHARE})"
+        )
+        print(f"    generation MFU {tokens / seconds * per_token / peak:.1%}")
+    print(
+        f"  served texts/s, measured / fixed batch size: "
+        f"{served_rates['measured'] / served_rates['fixed']:.2f}x"
+    )
+    _profile(
+        sampler,
+        prefix,
+        measured.best,
+        SamplingSettings.from_settings(site, temperature=low, seed=3),
+    )
+
+
+def _production_batches(
+    sampler: Sampler,
+    prefix: str,
+    size: int,
+    count: int,
+    site: object,
+    real_titles: Detector | None,
+) -> tuple[int, int, int, float]:
+    """Batches of `size` at production settings until `count` samples: (samples, new tokens,
+    passed the screen, seconds)."""
+    import random
+
+    from generator.ml.config import temperature_range
+
+    low, high = temperature_range(site)
+    rng = random.Random(7)
     samples = tokens = accepted = 0
     started = time.perf_counter()
-    while samples < args.samples:
+    while samples < count:
         drawn = SamplingSettings.from_settings(
             site, temperature=round(rng.uniform(low, high), 3), seed=rng.randrange(2**62)
         )
@@ -151,27 +208,7 @@ def production(sampler: Sampler, args: argparse.Namespace) -> None:
         samples += len(batch)
         tokens += sum(sample.new_tokens for sample in batch)
         accepted += len(screen(batch).accepted)
-    seconds = time.perf_counter() - started
-    peak = matmul_peak(sampler.device)
-    per_token = flops_per_token(sampler.model)
-    served = accepted * site.GENERATION_KEEP_SHARE
-    print(
-        f"production sampling (temperature {low}-{high}, min-p {site.GENERATION_MIN_P}, "
-        f"{site.GENERATION_MAX_NEW_TOKENS} new tokens, real-title guard "
-        f"{'on' if real_titles else 'off'}), batches of {size}:"
-    )
-    print(f"  {samples / seconds:8.2f} descriptions/s, {tokens / seconds:8.1f} new tokens/s")
-    print(
-        f"  {served / seconds:8.2f} served texts/s at most ({accepted} of {samples} pass the "
-        f"screen, times the kept share {site.GENERATION_KEEP_SHARE}; the reader and overfit "
-        "checks hold a few more)"
-    )
-    print(
-        f"  {per_token / 1e9:.3f} GFLOP per new token; matmul peak {peak / 1e9:,.1f} GFLOP/s "
-        f"(measured now): limit {peak / per_token:,.0f} tokens/s, "
-        f"generation MFU {tokens / seconds * per_token / peak:.1%}"
-    )
-    _profile(sampler, prefix, size, SamplingSettings.from_settings(site, temperature=low, seed=3))
+    return samples, tokens, accepted, time.perf_counter() - started
 
 
 def _profile(sampler: Sampler, prefix: str, size: int, settings: SamplingSettings) -> None:

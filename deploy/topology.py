@@ -177,7 +177,7 @@ class Topology:
 
     def __post_init__(self) -> None:
         self.order = plan(self.compose, self.procfile)
-        for name in ("postgres", "redis", "web", "http", "https"):
+        for name in ("postgres", "redis", "web", "http", "https", "proxy-health"):
             self.ports[name] = free_port()
         self.variables = {
             "SECRET_KEY": "topology-" + "k" * 50,
@@ -236,6 +236,7 @@ class Topology:
             HTTP_PORT=str(self.ports["http"]),
             HTTPS_PORT=str(self.ports["https"]),
             PROXY_BIND=LOOPBACK,
+            PROXY_HEALTH_PORT=str(self.ports["proxy-health"]),
         )
         return env
 
@@ -331,7 +332,7 @@ class Topology:
             # Ports are picked at start-up; an outgoing connection's ephemeral port can take one
             # before the proxy binds it: pick others and start it again.
             say("proxy: a port was taken meanwhile; starting it on others")
-            for name in ("http", "https"):
+            for name in ("http", "https", "proxy-health"):
                 self.ports[name] = free_port()
 
     def _lost_its_port(self, service: Service, offset: int) -> bool:
@@ -379,7 +380,7 @@ class Topology:
         command = ["sh", "-c", interpolate(arguments[0], {})] if shell else arguments
         if command[0] == "redis-cli":
             command = [*command[:1], "-p", str(self.ports["redis"]), *command[1:]]
-        env = self.app_env()
+        env = self.proxy_env() if name == "proxy" else self.app_env()
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=60)
         return result.returncode
 

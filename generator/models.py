@@ -4,7 +4,6 @@ import math
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -134,6 +133,9 @@ class ModelRun(models.Model):
     activate_when_good = models.BooleanField(default=False)
     activation = models.CharField(max_length=9, choices=Activation.choices, blank=True)
     activation_problems = models.TextField(blank=True)  # why it was refused, for a person
+    # Texts per batch that sampled fastest on the device that evaluated the run (measured there,
+    # Sampler.measure_batch_size); top-ups ask for batches of this size. None: not measured.
+    batch_size = models.PositiveIntegerField(null=True, blank=True)
 
     objects = ModelRunQuerySet.as_manager()
 
@@ -310,7 +312,12 @@ def wilson_lower_bound(up: int, down: int) -> float | None:
     return (p + z2 / (2 * n) - spread) / (1 + z2 / n)
 
 
-SERVE_UPDATE_CHUNK = 500  # ids per UPDATE: well under SQLite's bound-parameter limit
+SERVE_UPDATE_CHUNK = 500  # ids per statement: well under SQLite's bound-parameter limit
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    size = SERVE_UPDATE_CHUNK
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 class GeneratedDescriptionQuerySet(models.QuerySet["GeneratedDescription"]):
@@ -319,24 +326,29 @@ class GeneratedDescriptionQuerySet(models.QuerySet["GeneratedDescription"]):
         return self.filter(status=GeneratedDescription.Status.APPROVED)
 
     def count_serves(self, counts: Mapping[int, int], first_at: datetime) -> None:
-        """Add each text's views to its counter in one transaction, one UPDATE per distinct count
-        (nearly always one); a text never served before gets `first_at` as its first serve."""
+        """Add each text's views to its counter, one UPDATE per distinct count (nearly always
+        one); a text never served before gets `first_at` as its first serve."""
+        if len(counts) == 1:  # a view written in its own request: one row, one statement
+            [(pk, count)] = counts.items()
+            self._add_serves([pk], count, first_at)
+            return
         by_count: defaultdict[int, list[int]] = defaultdict(list)
         for pk, count in counts.items():
             by_count[count].append(pk)
-        for pks in by_count.values():
-            pks.sort()  # one row order in every process: concurrent flushes cannot deadlock
-        updates = [
-            (count, pks[start : start + SERVE_UPDATE_CHUNK])
-            for count, pks in sorted(by_count.items())
-            for start in range(0, len(pks), SERVE_UPDATE_CHUNK)
-        ]
-        with transaction.atomic() if len(updates) > 1 else nullcontext():
-            for count, pks in updates:
-                self.filter(pk__in=pks).update(
-                    times_served=F("times_served") + count,
-                    first_served_at=Coalesce(F("first_served_at"), Value(first_at)),
-                )
+        with transaction.atomic():
+            # Rows locked in id order first: an UPDATE locks them in scan order, so two
+            # processes' flushes over the same rows could deadlock (PostgreSQL).
+            for chunk in _chunks(sorted(counts)):
+                list(self.select_for_update().filter(pk__in=chunk).order_by("pk").values("pk"))
+            for count, pks in sorted(by_count.items()):
+                for chunk in _chunks(sorted(pks)):
+                    self._add_serves(chunk, count, first_at)
+
+    def _add_serves(self, pks: list[int], count: int, first_at: datetime) -> None:
+        self.filter(pk__in=pks).update(
+            times_served=F("times_served") + count,
+            first_served_at=Coalesce(F("first_served_at"), Value(first_at)),
+        )
 
     def rescore(self, pk: int) -> None:
         """Bring the text's stored Wilson score up to its vote counters (call in the vote's

@@ -21,7 +21,7 @@ from generator.ml.filters import Accepted
 from generator.ml.format import prompt_prefix
 from generator.ml.sampling import default_batch_size, get_sampler
 from generator.ml.text import text_hash
-from generator.models import GeneratedDescription, GenerationBatch
+from generator.models import GeneratedDescription, GenerationBatch, ModelRun
 from generator.overfit_check import fields_for
 from generator.pitches import make_room
 from generator.writing import Candidate, Policy, critic_for, write
@@ -30,9 +30,11 @@ from titles.models import Genre
 log = logging.getLogger(__name__)
 
 
-def batch_size() -> int:
-    """Texts per batch: GENERATION_BATCH_SIZE, else what this process's device handles."""
-    return settings.GENERATION_BATCH_SIZE or default_batch_size()
+def batch_size(run: ModelRun | None) -> int:
+    """Texts per batch: GENERATION_BATCH_SIZE, else the size that sampled fastest when the run
+    was evaluated (on the device that generates), else a default for this process's device."""
+    measured = run.batch_size if run is not None else None
+    return settings.GENERATION_BATCH_SIZE or measured or default_batch_size()
 
 
 def claim_batch(batch_id: int) -> GenerationBatch | None:
@@ -63,7 +65,9 @@ def run_batch(batch_id: int) -> GenerationBatch | None:
 def _run(batch: GenerationBatch) -> GenerationBatch:
     sampler = get_sampler(batch.model_run.checkpoint_path)
     # A recorded chunk size is kept: a text is reproduced from its seed, chunk size and row.
-    chunk_size = batch.sampling.get("chunk_size") or sampler.auto_batch_size()
+    chunk_size = (
+        batch.sampling.get("chunk_size") or batch.model_run.batch_size or sampler.auto_batch_size()
+    )
     sampling = SamplingSettings.from_dict(batch.sampling)
     genres = (batch.genre.name,) if batch.genre else ()
     genre_ids = dict(Genre.objects.values_list("name", "id"))

@@ -283,7 +283,22 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
     }
     ModelRun.objects.filter(pk=run.pk).update(realism=stored)
     log.info("model run #%s realism: %s", run.pk, realism)
+    measure_batch_size(run, sampler)
     return realism
+
+
+def measure_batch_size(run: ModelRun, sampler: Sampler) -> int:
+    """Store the batch size that samples fastest on this device (the one that generates)."""
+    production = SamplingSettings.from_settings(
+        settings, seed=0, temperature=temperature_range(settings)[0]
+    )
+    measured = sampler.measure_batch_size(_prefix(ALL), production)
+    ModelRun.objects.filter(pk=run.pk).update(batch_size=measured.best)
+    rates = ", ".join(f"{size}: {rate:.0f}" for size, rate in measured.rates.items())
+    log.info(
+        "run #%s samples fastest in batches of %s (tokens/s: %s)", run.pk, measured.best, rates
+    )
+    return measured.best
 
 
 def _sample(

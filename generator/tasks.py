@@ -118,7 +118,7 @@ def top_up_pools() -> None:
     """Send lost batches again, then queue batches for every pool below its low-water mark."""
     for batch_id in pools.requeue_stale_batches():
         generate_batch.delay_on_commit(batch_id)
-    for result in pools.top_up(batch_size()):
+    for result in pools.top_up(batch_size(ModelRun.objects.active())):
         for batch_id in result.batch_ids:
             generate_batch.delay_on_commit(batch_id)
         log.info(

@@ -306,7 +306,7 @@ def test_services_have_healthchecks_and_persistent_volumes() -> None:
     compose = _compose()
     services = compose["services"]
 
-    for name in ("postgres", "redis", "web", *GPU_SERVICES):
+    for name in ("postgres", "redis", "web", "beat", "proxy", *GPU_SERVICES):
         assert services[name]["healthcheck"]["test"], name
     assert "--appendonly" in services["redis"]["command"]
     assert {"postgres-data", "redis-data", "models", "caddy-data"} <= set(compose["volumes"])

@@ -183,7 +183,7 @@ class ModelRunAdmin(admin.ModelAdmin):
                     ("loss_chart", "realism_table"),
                     "throughput",
                     ("train_records", "eval_records"),
-                    "checkpoint_path",
+                    ("checkpoint_path", "batch_size"),
                     ("stop_reason", "best_step", "best_eval_loss"),
                     ("activate_when_good", "activation", "activation_problems"),
                 ]

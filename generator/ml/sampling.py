@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,24 @@ log = logging.getLogger(__name__)
 
 # How often a running batch offers the device to urgent work (a visitor's pitch), in seconds.
 PAUSE_EVERY_SECONDS = 1.0
+# Rows per chunk that measure_batch_size tries, and the new tokens each try decodes.
+BATCH_CANDIDATES = (8, 16, 32, 64, 128, 256)
+MEASURE_NEW_TOKENS = 12
+# A bigger chunk only lengthens each batch and a pitch's wait: it must be this much faster.
+BATCH_RATE_GAIN = 0.05
+
+
+@dataclass(frozen=True)
+class BatchSizeMeasure:
+    """New tokens per second at each chunk size tried, on one device."""
+
+    rates: dict[int, float]
+
+    @property
+    def best(self) -> int:
+        """The fastest size, unless a smaller one is within BATCH_RATE_GAIN of it."""
+        top = max(self.rates.values())
+        return min(size for size, rate in self.rates.items() if rate >= top * (1 - BATCH_RATE_GAIN))
 
 
 class _PausePoint(StoppingCriteria):
@@ -109,6 +127,53 @@ class Sampler:
         # KV cache per text: 2 (k, v) x layers x hidden x tokens x 2 bytes, with room to spare.
         per_text = 2 * layers * hidden * 256 * 2 * 4
         return max(1, min(GPU_MAX_BATCH_SIZE, int(free * 0.5 // per_text)))
+
+    @torch.inference_mode()
+    def measure_batch_size(
+        self,
+        prefix: str,
+        settings: SamplingSettings,
+        candidates: tuple[int, ...] = BATCH_CANDIDATES,
+    ) -> BatchSizeMeasure:
+        """Time MEASURE_NEW_TOKENS decoding steps with `settings` at each candidate size (up to
+        what GPU memory holds; a CPU stops once a size is slower than the one before), every row
+        decoding all of them. The random state is put back: what is sampled next is unchanged."""
+        limit = self.auto_batch_size() if self.device.type == "cuda" else max(candidates)
+        encoded = self.tokenizer(prefix, return_tensors="pt", add_special_tokens=False)
+        prompt = encoded["input_ids"].to(self.device)
+        kwargs = settings.generate_kwargs()
+        kwargs["max_new_tokens"] = MEASURE_NEW_TOKENS
+        cpu_state = torch.get_rng_state()
+        cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+        rates: dict[int, float] = {}
+        try:
+            for size in (2, *(c for c in candidates if c <= limit)):  # 2: a warm-up, not kept
+                input_ids = prompt.repeat(size, 1)
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                started = time.perf_counter()
+                self.model.generate(  # type: ignore[misc]
+                    input_ids=input_ids,
+                    attention_mask=torch.ones_like(input_ids),
+                    **kwargs,
+                    min_new_tokens=MEASURE_NEW_TOKENS,
+                    eos_token_id=self.end_id,
+                    pad_token_id=self.pad_id,
+                )
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                rate = size * MEASURE_NEW_TOKENS / (time.perf_counter() - started)
+                if size == 2:
+                    continue
+                if self.device.type != "cuda" and rates and rate < max(rates.values()):
+                    rates[size] = rate
+                    break  # past a CPU's best: larger sizes only take longer to find out
+                rates[size] = rate
+        finally:
+            torch.set_rng_state(cpu_state)
+            if cuda_states is not None:
+                torch.cuda.set_rng_state_all(cuda_states)
+        return BatchSizeMeasure(rates)
 
     def generate(
         self,

@@ -41,7 +41,7 @@ class Command(BaseCommand):
         if genre and not kind:
             raise CommandError("--genre needs --kind (movie or tv)")
         run = _model_run(options["run"])
-        size = options["batch_size"] or batch_size()
+        size = options["batch_size"] or batch_size(run)
         totals: dict[str, int] = {}
         accepted = 0
         with tqdm(total=count, unit="text", disable=options["verbosity"] == 0) as progress:

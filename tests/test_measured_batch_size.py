@@ -1,0 +1,75 @@
+"""Batch sizes picked by measured throughput: the evaluating device times a few sizes, the run
+keeps the fastest, and top-ups and batches use it (GENERATION_BATCH_SIZE still overrides)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from generator import pools
+from generator.ml.config import SamplingSettings
+from generator.ml.format import prompt_prefix
+from generator.ml.sampling import BatchSizeMeasure, get_sampler
+from generator.models import GenerationBatch, ModelRun
+from generator.pipeline import batch_size
+from generator.run_evaluation import measure_batch_size
+from tests.factories import ModelRunFactory
+
+
+def test_the_fastest_size_wins_unless_a_smaller_one_is_nearly_as_fast() -> None:
+    assert BatchSizeMeasure({8: 100.0, 16: 180.0, 32: 240.0}).best == 32
+    assert BatchSizeMeasure({8: 100.0, 16: 232.0, 32: 240.0}).best == 16
+    assert BatchSizeMeasure({16: 90.0}).best == 16
+
+
+@pytest.mark.django_db
+def test_measuring_times_each_size_and_leaves_sampling_as_it_was(active_run: ModelRun) -> None:
+    sampler = get_sampler(active_run.checkpoint_path)
+    settings = SamplingSettings(temperature=0.9, max_new_tokens=24, seed=11)
+    prefix = prompt_prefix()
+    torch.manual_seed(3)
+    state = torch.get_rng_state()
+
+    measured = sampler.measure_batch_size(prefix, settings, candidates=(1, 2, 4))
+
+    assert torch.equal(torch.get_rng_state(), state)
+    assert set(measured.rates) <= {1, 2, 4} and 1 in measured.rates
+    assert all(rate > 0 for rate in measured.rates.values())
+    assert measured.best in measured.rates
+
+
+@pytest.mark.django_db
+def test_the_run_keeps_its_measured_size_and_top_ups_ask_for_it(
+    active_run: ModelRun, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.GENERATION_BATCH_SIZE = 0
+    sampler = get_sampler(active_run.checkpoint_path)
+    monkeypatch.setattr(
+        type(sampler), "measure_batch_size", lambda *a, **k: BatchSizeMeasure({2: 50.0, 3: 90.0})
+    )
+
+    assert measure_batch_size(active_run, sampler) == 3
+    active_run.refresh_from_db()
+    assert active_run.batch_size == 3
+    assert batch_size(active_run) == 3
+
+    pools.top_up(batch_size(ModelRun.objects.active()))
+
+    requested = set(GenerationBatch.objects.values_list("requested", flat=True))
+    assert requested == {3}
+
+
+@pytest.mark.django_db
+def test_the_setting_overrides_the_measure_and_an_unmeasured_run_uses_the_default(
+    settings: Any,
+) -> None:
+    measured = ModelRunFactory.create(batch_size=48)
+    unmeasured = ModelRunFactory.create()
+
+    settings.GENERATION_BATCH_SIZE = 0
+    assert batch_size(measured) == 48
+    assert batch_size(unmeasured) == batch_size(None) > 0
+    settings.GENERATION_BATCH_SIZE = 20
+    assert batch_size(measured) == 20
