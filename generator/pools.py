@@ -152,6 +152,7 @@ def _batches_for_shortfall(run: ModelRun, pool: Pool, fresh: int, size: int) -> 
     if shortfall <= 0:
         return []
     texts = math.ceil(shortfall / expected_yield(pool))
+    size = min(size, texts)  # a measured size can be far more than a small pool is short of
     batches = min(math.ceil(texts / size), settings.POOL_MAX_BATCHES_PER_TOP_UP)
     return create_batches(run, pool, batches, size)
 

@@ -22,10 +22,9 @@ from generator.models import (
     GenerationBatch,
     HealthSample,
     Pitch,
-    Pool,
     PoolLevel,
 )
-from generator.pools import fresh_count
+from generator.pools import fresh_count, sync_pools
 
 HOURS = 24
 
@@ -34,7 +33,7 @@ def take_sample(now: datetime | None = None) -> HealthSample:
     """Record every pool's fresh texts and the views written so far; drop expired samples."""
     now = now or timezone.now()
     served = GeneratedDescription.objects.aggregate(total=Sum("times_served"))["total"] or 0
-    pools = list(Pool.objects.select_related("genre"))
+    pools = sync_pools()  # the pools the settings ask for, not those a change of them left behind
     with transaction.atomic():
         sample = HealthSample.objects.create(taken_at=now, texts_served=served)
         PoolLevel.objects.bulk_create(

@@ -3,6 +3,7 @@ keeps the fastest, and top-ups and batches use it (GENERATION_BATCH_SIZE still o
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -73,3 +74,16 @@ def test_the_setting_overrides_the_measure_and_an_unmeasured_run_uses_the_defaul
     assert batch_size(unmeasured) == batch_size(None) > 0
     settings.GENERATION_BATCH_SIZE = 20
     assert batch_size(measured) == 20
+
+
+@pytest.mark.django_db
+def test_a_pool_short_of_a_few_texts_gets_a_batch_of_that_many(
+    active_run: ModelRun, settings: Any
+) -> None:
+    settings.POOL_LOW_WATER, settings.POOL_HIGH_WATER = 4, 6
+    settings.POOL_TOP_GENRES = 0
+
+    pools.top_up(256)
+
+    batch = GenerationBatch.objects.get(pool__key="all")
+    assert batch.requested == math.ceil(6 / pools.DEFAULT_YIELD)
