@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.safestring import mark_safe
 
+from config.admin_site import ReadOnlyAdmin
 from generator import site_health
 from generator.admin import health_charts
 from generator.models import HealthSample
@@ -22,16 +23,7 @@ POOL_CHART = {"width": 270, "height": 130}
 
 
 @admin.register(HealthSample)
-class SiteHealthAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
+class SiteHealthAdmin(ReadOnlyAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:

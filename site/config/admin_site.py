@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
@@ -30,3 +31,16 @@ class ModeratorSite(OTPAdminSite):
         if settings.ADMIN_REQUIRE_OTP:
             return bool(super().has_permission(request))
         return AdminSite.has_permission(self, request)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A model the admin only shows: no one adds, changes or deletes its rows there."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

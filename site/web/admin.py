@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from config.admin_site import ReadOnlyAdmin
 from generator.admin.descriptions import GeneratedDescriptionAdmin
 from generator.models import GeneratedDescription
 from web.models import Report, Vote, hide_threshold
@@ -14,17 +15,8 @@ from web.models import Report, Vote, hide_threshold
 CLIENT_KEY_SHOWN = 10  # hex digits of a client's keyed hash: enough to tell clients apart
 
 
-class _ReadOnly(admin.ModelAdmin):
+class _ReadOnly(ReadOnlyAdmin):
     """Visitor feedback is evidence: moderators read it, they do not edit it."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
     @admin.display(description="who", ordering="client_key")
     def who(self, obj: Report | Vote) -> str:
