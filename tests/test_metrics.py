@@ -134,8 +134,10 @@ for _ in range(3):
     children.append(pid)
 for pid in children:
     os.waitpid(pid, 0)
-from prometheus_client import generate_latest
-sys.stdout.write(generate_latest(request_registry()).decode())
+from django.core.management import call_command
+from config.metrics import metrics
+call_command("migrate", verbosity=0)
+sys.stdout.write(metrics(RequestFactory().get("/metrics", REMOTE_ADDR="127.0.0.1")).content.decode())
 """
 
 
@@ -145,9 +147,13 @@ def test_with_a_shared_folder_a_scrape_sums_every_workers_requests(tmp_path: Pat
     import sys
 
     root = Path(__file__).resolve().parent.parent
+    counts = tmp_path / "metrics"
+    counts.mkdir()
     env = {
         **os.environ,
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "PROMETHEUS_MULTIPROC_DIR": str(counts),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite3'}",
+        "DATA_DIR": str(tmp_path),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONPATH": os.pathsep.join([str(root), str(root / "site")]),
     }
@@ -161,4 +167,9 @@ def test_with_a_shared_folder_a_scrape_sums_every_workers_requests(tmp_path: Pat
     )
 
     labels = (("method", "GET"), ("status", "204"), ("view", "unmatched"))
-    assert _series(done.stdout)[("tmdne_http_requests_total", labels)] == 3
+    series = _series(done.stdout)
+    assert series[("tmdne_http_requests_total", labels)] == 3
+    # The site's own series are read at the scrape: once each, in no process's file.
+    assert series[("tmdne_pitch_backlog", ())] == 0
+    assert "pid=" not in done.stdout
+    assert {path.name.split("_")[0] for path in counts.iterdir()} == {"counter", "histogram"}

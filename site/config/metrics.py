@@ -27,12 +27,13 @@ from django.views.decorators.http import require_safe
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
-    Gauge,
     Histogram,
     generate_latest,
 )
 from prometheus_client import Counter as RequestCounter
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from config.client import direct_peer
 from config.health import may_see_details
@@ -104,10 +105,11 @@ def _registry() -> CollectorRegistry:
     from generator.models import GeneratedDescription, GenerationBatch, ModelRun, Pitch, Pool
     from generator.pools import fresh_count
 
-    registry = CollectorRegistry()
+    families: list[GaugeMetricFamily] = []
 
-    def gauge(name: str, help_text: str, labels: tuple[str, ...] = ()) -> Gauge:
-        return Gauge(name, help_text, labels, registry=registry)
+    def gauge(name: str, help_text: str, labels: tuple[str, ...] = ()) -> _Gauge:
+        families.append(GaugeMetricFamily(name, help_text, labels=list(labels)))
+        return _Gauge(families[-1])
 
     fresh = gauge("tmdne_pool_fresh_texts", "Fresh texts in each pool", ("pool",))
     low = gauge("tmdne_pool_low_water", "A pool's low-water mark", ("pool",))
@@ -159,4 +161,28 @@ def _registry() -> CollectorRegistry:
     if running is not None:
         step.set(running.step)
         total.set(running.total_steps or 0)
+    registry = CollectorRegistry()
+    registry.register(_Families(families))
     return registry
+
+
+class _Gauge:
+    """A series read at each scrape, as a metric family: a Gauge would keep its value, and under
+    PROMETHEUS_MULTIPROC_DIR write it to a file per process, summed with every other's."""
+
+    def __init__(self, family: GaugeMetricFamily, values: tuple[str, ...] = ()) -> None:
+        self.family, self.values = family, values
+
+    def labels(self, *values: str) -> _Gauge:
+        return _Gauge(self.family, values)
+
+    def set(self, value: float) -> None:
+        self.family.add_metric(list(self.values), value)
+
+
+class _Families(Collector):
+    def __init__(self, families: list[GaugeMetricFamily]) -> None:
+        self.families = families
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        return self.families
