@@ -13,7 +13,7 @@ from html import escape
 
 PALETTE = ("#417690", "#c0392b", "#e1a33b", "#5b8c5a", "#8e6bb8", "#888888", "#2aa198", "#b35c1e")
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 28, 30
-TICKS = 4
+TICKS = 5  # a nice axis top (1, 2, 2.5 or 5 x 10^k) in fifths gives round labels
 
 
 class _Frame:
