@@ -21,6 +21,8 @@ CHECKS = (
     "vote POST with the CSRF token: 200",
     "admin login page 200, login POST 302",
     "/healthz/ through the proxy: 200",
+    "compose's health check for beat: passes",
+    "compose's health check for proxy: passes",
     "2 slow sockets",
     "10 slow sockets",
     "every service still running",
