@@ -137,7 +137,8 @@ for pid in children:
 from django.core.management import call_command
 from config.metrics import metrics
 call_command("migrate", verbosity=0)
-sys.stdout.write(metrics(RequestFactory().get("/metrics", REMOTE_ADDR="127.0.0.1")).content.decode())
+scrape = RequestFactory().get("/metrics", REMOTE_ADDR="127.0.0.1")
+sys.stdout.write(metrics(scrape).content.decode())
 """
 
 
