@@ -25,6 +25,8 @@ Each step prints PASS or FAIL with its figures; the exit status is non-zero on a
 from 3 and 100 addresses against texts they were never shown (nothing may go down), from
 reporters shown the texts against the "all" pool (at most REPORT_HIDES_PER_HOUR go down and one
 top-up plans the refill), from one address dropping cookies, and again after an approval.
+`--report-flood-http` runs the first two over real sockets: a gunicorn on SQLite, each attacker an
+HTTP client bound to its own loopback address (127.0.0.2 and up).
 `--pitch-flood` (in-process, a tiny model): 200 addresses pitch at once; at most
 PITCH_QUEUE_LIMIT are taken, the rest are told the site is busy, and the next pool batch writes
 the queued ones at its pause points and finishes inside its time limit. `--card-sweep`
@@ -38,6 +40,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -821,7 +824,175 @@ def _card_sweep() -> bool:
     return ok
 
 
+def report_flood_http() -> int:
+    """`--report-flood-http`: the report flood over real sockets, from loopback addresses.
+
+    A gunicorn (2 workers, like `dev.py run`) on a throwaway SQLite pool of 200 invented texts;
+    each attacker is an HTTP client bound to its own address, 127.0.0.2 and up, so the site sees
+    the socket's peer as it would a visitor's. First 3, then 100 addresses report 10 texts they
+    were never shown; then 100 addresses that were each shown their texts report 40 texts three
+    times each. Prints what was lost.
+    """
+    from bench.serve import Server, build_database, new_database, prepare_workdir
+
+    workdir = Path(tempfile.mkdtemp(prefix="tmdne-flood-http-"))
+    try:
+        prepare_workdir(workdir)
+        database = new_database(workdir, "sqlite", "flood")
+        build_database(workdir, database, 200)
+        settings = {"FEEDBACK_RATE_LIMIT": "100000", "REPORT_HIDE_THRESHOLD": "3"}
+        server = Server(workdir, database, workers=2, threads=1, settings=settings)
+        try:
+            flooded = _report_flood_http(server.port, workdir / "flood.sqlite3")
+        finally:
+            server.stop()
+        refills = _refill_after_flood(workdir, database)
+        return 0 if flooded and refills else 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class _Attacker:
+    """One HTTP client on its own loopback address, with its own cookies."""
+
+    CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+    def __init__(self, port: int, number: int) -> None:
+        self.port, self.address = port, f"127.0.0.{number + 2}"
+        self.cookies: dict[str, str] = {}
+        self.csrf = ""
+
+    def request(self, method: str, path: str, body: str = "") -> tuple[int, str]:
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=30, source_address=(self.address, 0)
+        )
+        headers = {"Host": "127.0.0.1"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if method == "POST":
+            headers.update(
+                {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-CSRFToken": self.csrf,
+                    "HX-Request": "true",
+                    "Referer": "http://127.0.0.1/",
+                }
+            )
+        try:
+            connection.request(method, path, body=body or None, headers=headers)
+            response = connection.getresponse()
+            page = response.read().decode("utf-8", "replace")
+            for header in response.headers.get_all("Set-Cookie") or ():
+                name, _, rest = header.partition("=")
+                self.cookies[name.strip()] = rest.split(";", 1)[0]
+            found = self.CSRF.search(page)
+            if found:
+                self.csrf = found.group(1)
+            return response.status, page
+        finally:
+            connection.close()
+
+    def seen(self, pk: int) -> str:
+        """The report token the text's page gives this client (shown the text)."""
+        from tests.pages import SEEN_TOKEN
+
+        _status, page = self.request("GET", f"/d/{pk}/")
+        found = SEEN_TOKEN.search(page)
+        return found.group(1) if found else ""
+
+    def report(self, pk: int, seen: str) -> int:
+        if not self.csrf:
+            self.request("GET", "/about/")
+        return self.request("POST", f"/d/{pk}/report/", f"reason=offensive&seen={seen}")[0]
+
+
+def _report_flood_http(port: int, database: Path) -> bool:
+    import sqlite3
+
+    def hidden(pks: list[int]) -> int:
+        with sqlite3.connect(database) as db:
+            marks = ",".join("?" * len(pks))
+            query = (
+                "SELECT count(*) FROM generator_generateddescription "
+                f"WHERE id IN ({marks}) AND status != 'approved'"
+            )
+            return int(db.execute(query, pks).fetchone()[0])
+
+    with sqlite3.connect(database) as db:
+        ids = [row[0] for row in db.execute("SELECT id FROM generator_generateddescription")]
+    unseen, shown = ids[:10], ids[10:50]
+    attackers = [_Attacker(port, number) for number in range(100)]
+    ok = True
+    for count in (3, 100):
+        answers = [attacker.report(pk, "") for attacker in attackers[:count] for pk in unseen]
+        lost = hidden(unseen)
+        passed = lost == 0 and set(answers) == {403}
+        ok = ok and passed
+        print(
+            f"{'PASS' if passed else 'FAIL'} {count} loopback addresses x {len(unseen)} texts "
+            f"they were never shown, over HTTP: {len(answers)} reports, answers "
+            f"{sorted(set(answers))}, {lost} texts lost"
+        )
+    answers = []
+    for index, pk in enumerate(shown):
+        for step in range(3):  # three reporters a text, each shown it first
+            attacker = attackers[(index + 33 * step) % len(attackers)]
+            answers.append(attacker.report(pk, attacker.seen(pk)))
+    lost = hidden(shown)
+    cap = 20  # REPORT_HIDES_PER_HOUR's default
+    passed = 0 < lost <= cap
+    ok = ok and passed
+    statuses = {code: answers.count(code) for code in sorted(set(answers))}
+    print(
+        f"{'PASS' if passed else 'FAIL'} 100 loopback addresses shown the texts, 3 reports on each "
+        f"of {len(shown)} texts over HTTP: answers {statuses}; {lost} went down (cap {cap} an "
+        "hour), the rest stay up for a moderator"
+    )
+    return ok
+
+
+REFILL_SCRIPT = """
+import django
+django.setup()
+from generator import pools
+from generator.models import ModelRun
+ModelRun.objects.update(is_active=False)
+run = ModelRun.objects.create(base="flood", status="done", checkpoint_path="/nonexistent/flood")
+ModelRun.objects.filter(pk=run.pk).update(is_active=True)
+pool = next(pool for pool in pools.sync_pools() if pool.key == "all")
+fresh = pools.fresh_count(pool)
+planned = [result for result in pools.top_up(16) if result.pool == pool.key]
+batches = len(planned[0].batch_ids) if planned else 0
+print(fresh, pool.low_water, batches, round(batches * 16 * pools.expected_yield(pool)))
+"""
+
+
+def _refill_after_flood(workdir: Path, database: str) -> bool:
+    """One top-up on the flooded database: the texts taken down do not count as fresh, so the
+    "all" pool is planned back above its low-water mark (low water 250 here: the 200 texts)."""
+    from bench.serve import server_env
+
+    env = {**server_env(workdir, database), "POOL_LOW_WATER": "250", "POOL_HIGH_WATER": "300"}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", PYTHONPATH=f"{ROOT}:{ROOT / 'site'}")
+    done = subprocess.run(
+        [PYTHON, "-c", REFILL_SCRIPT], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        print(f"FAIL the top-up after the flood did not run: {done.stderr[-1500:]}")
+        return False
+    fresh, low, batches, coming = (int(word) for word in done.stdout.split()[-4:])
+    passed = fresh + coming >= low
+    print(
+        f"{'PASS' if passed else 'FAIL'} after the flood, one top-up of the 'all' pool ({fresh} "
+        f"fresh, low water {low}): {batches} batches of 16 queued, about {fresh + coming} fresh "
+        "once they run"
+    )
+    return passed
+
+
 if __name__ == "__main__":
+    if "--report-flood-http" in sys.argv[1:]:
+        sys.exit(report_flood_http())
     if "--report-flood" in sys.argv[1:]:
         sys.exit(report_flood())
     if "--card-sweep" in sys.argv[1:]:

@@ -69,7 +69,7 @@ _WHY = ("to pay off a debt to a talking goose.", "before the tide turns purple."
 # Database: migrate, then bulk-insert invented descriptions (run in a child with Django set up)
 
 
-def _server_env(workdir: Path, database_url: str) -> dict[str, str]:
+def server_env(workdir: Path, database_url: str) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -94,7 +94,7 @@ def prepare_workdir(workdir: Path) -> None:
     subprocess.run(
         [PYTHON, str(ROOT / "manage.py"), "collectstatic", "--no-input", "-v", "0"],
         check=True,
-        env=_server_env(workdir, f"sqlite:///{workdir / 'unused.sqlite3'}"),
+        env=server_env(workdir, f"sqlite:///{workdir / 'unused.sqlite3'}"),
         cwd=ROOT,
     )
 
@@ -123,7 +123,7 @@ def drop_database(url: str) -> None:
 
 
 def build_database(workdir: Path, database_url: str, count: int) -> None:
-    env = _server_env(workdir, database_url)
+    env = server_env(workdir, database_url)
     manage = [PYTHON, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], check=True, env=env, cwd=ROOT)
     started = time.perf_counter()
@@ -186,7 +186,14 @@ def fill(count: int) -> None:
 
 
 class Server:
-    def __init__(self, workdir: Path, database_url: str, workers: int, threads: int) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        database_url: str,
+        workers: int,
+        threads: int,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port(HOST)
         command = [
             str(Path(PYTHON).parent / "gunicorn"),
@@ -208,7 +215,8 @@ class Server:
             "--log-level",
             "warning",
         ]
-        self.process = subprocess.Popen(command, env=_server_env(workdir, database_url), cwd=ROOT)
+        env = {**server_env(workdir, database_url), **(settings or {})}
+        self.process = subprocess.Popen(command, env=env, cwd=ROOT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
