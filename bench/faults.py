@@ -853,44 +853,32 @@ def report_flood_http() -> int:
 
 
 class _Attacker:
-    """One HTTP client on its own loopback address, with its own cookies."""
+    """One HTTP client on its own loopback address (bench/serve.py's Visitor), with the CSRF
+    token its pages gave it."""
 
     CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"')
 
     def __init__(self, port: int, number: int) -> None:
-        self.port, self.address = port, f"127.0.0.{number + 2}"
-        self.cookies: dict[str, str] = {}
+        from bench.serve import Visitor
+
+        self.visitor = Visitor(port, source=f"127.0.0.{number + 2}")
         self.csrf = ""
 
     def request(self, method: str, path: str, body: str = "") -> tuple[int, str]:
-        connection = http.client.HTTPConnection(
-            "127.0.0.1", self.port, timeout=30, source_address=(self.address, 0)
-        )
-        headers = {"Host": "127.0.0.1"}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        headers = {}
         if method == "POST":
-            headers.update(
-                {
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "X-CSRFToken": self.csrf,
-                    "HX-Request": "true",
-                    "Referer": "http://127.0.0.1/",
-                }
-            )
-        try:
-            connection.request(method, path, body=body or None, headers=headers)
-            response = connection.getresponse()
-            page = response.read().decode("utf-8", "replace")
-            for header in response.headers.get_all("Set-Cookie") or ():
-                name, _, rest = header.partition("=")
-                self.cookies[name.strip()] = rest.split(";", 1)[0]
-            found = self.CSRF.search(page)
-            if found:
-                self.csrf = found.group(1)
-            return response.status, page
-        finally:
-            connection.close()
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-CSRFToken": self.csrf,
+                "HX-Request": "true",
+                "Referer": "http://127.0.0.1/",
+            }
+        status, answer = self.visitor.request(method, path, body, headers)
+        page = answer.decode("utf-8", "replace")
+        found = self.CSRF.search(page)
+        if found:
+            self.csrf = found.group(1)
+        return status, page
 
     def seen(self, pk: int) -> str:
         """The report token the text's page gives this client (shown the text)."""

@@ -242,24 +242,36 @@ class Server:
 
 
 class Visitor:
-    """One simulated visitor: its own cookie jar and its own keep-alive connection."""
+    """One simulated visitor: its own cookie jar and its own keep-alive connection, from
+    `source` (a loopback address of its own) when given."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, source: str | None = None) -> None:
         self.port = port
+        self.source = source
         self.cookies: dict[str, str] = {}
         self.connection: http.client.HTTPConnection | None = None
 
     def get(self, path: str) -> tuple[int, bytes]:
+        return self.request("GET", path)
+
+    def request(
+        self, method: str, path: str, body: str = "", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         for attempt in (1, 2):
             if self.connection is None:
-                self.connection = http.client.HTTPConnection(HOST, self.port, timeout=30)
-            headers = {"Host": HOST}
+                self.connection = http.client.HTTPConnection(
+                    HOST,
+                    self.port,
+                    timeout=30,
+                    source_address=(self.source, 0) if self.source else None,
+                )
+            sent = {"Host": HOST, **(headers or {})}
             if self.cookies:
-                headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+                sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
             try:
-                self.connection.request("GET", path, headers=headers)
+                self.connection.request(method, path, body=body or None, headers=sent)
                 response = self.connection.getresponse()
-                body = response.read()
+                answer = response.read()
             except (http.client.HTTPException, ConnectionError):
                 # The server closed an idle keep-alive connection: reconnect once.
                 self.connection.close()
@@ -273,7 +285,7 @@ class Visitor:
             if response.getheader("Connection", "").lower() == "close":
                 self.connection.close()
                 self.connection = None
-            return response.status, body
+            return response.status, answer
         raise AssertionError("unreachable")
 
     def close(self) -> None:

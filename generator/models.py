@@ -255,6 +255,13 @@ class GenerationBatch(models.Model):
         return f"Batch #{self.pk}"
 
 
+def rejection_counts(stored: object) -> dict[str, int]:
+    """A batch's stored `rejections` as counts by reason, skipping anything that is not a count."""
+    if not isinstance(stored, dict):
+        return {}
+    return {str(k): int(v) for k, v in stored.items() if isinstance(v, int) and v > 0}
+
+
 class HealthSample(models.Model):
     """The site at one moment, taken every HEALTH_SAMPLE_INTERVAL by beat (generator.site_health):
     what the admin's "Site health" page charts over the last day."""

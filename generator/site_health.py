@@ -8,7 +8,7 @@ rejections and pitch latency are read from the batches and pitches themselves.
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -23,6 +23,7 @@ from generator.models import (
     HealthSample,
     Pitch,
     PoolLevel,
+    rejection_counts,
 )
 from generator.pools import fresh_count, sync_pools
 
@@ -127,17 +128,10 @@ def _add_batches(day: LastDay) -> None:
         if index is None:
             continue
         by_status[str(status)][index] += 1
-        for reason, count in Counter(_counts(rejections)).items():
+        for reason, count in rejection_counts(rejections).items():
             by_reason[reason][index] += count
     day.batches = dict(sorted(by_status.items()))
     day.rejections = dict(sorted(by_reason.items(), key=lambda item: -sum(item[1])))
-
-
-def _counts(rejections: object) -> dict[str, int]:
-    """A batch's stored rejection counts, skipping anything that is not a count."""
-    if not isinstance(rejections, dict):
-        return {}
-    return {str(k): int(v) for k, v in rejections.items() if isinstance(v, int) and v > 0}
 
 
 def _add_pitches(day: LastDay) -> None:

@@ -102,7 +102,14 @@ def _from_metrics_network(request: HttpRequest) -> bool:
 
 
 def _registry() -> CollectorRegistry:
-    from generator.models import GeneratedDescription, GenerationBatch, ModelRun, Pitch, Pool
+    from generator.models import (
+        GeneratedDescription,
+        GenerationBatch,
+        ModelRun,
+        Pitch,
+        Pool,
+        rejection_counts,
+    )
     from generator.pools import fresh_count
 
     families: list[GaugeMetricFamily] = []
@@ -136,7 +143,7 @@ def _registry() -> CollectorRegistry:
     )
     reasons: Counter[str] = Counter()
     for rejections in done.values_list("rejections", flat=True):
-        reasons.update({str(reason): int(count) for reason, count in (rejections or {}).items()})
+        reasons.update(rejection_counts(rejections))
     rejected = gauge("tmdne_rejections_24h", "Texts held or dropped, by reason", ("reason",))
     for reason, count in reasons.items():
         rejected.labels(reason).set(count)

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from generator.models import GenerationBatch
+from generator.models import GenerationBatch, rejection_counts
 from generator.pools import fresh_count, in_flight, sync_pools
 
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
 def _describe(batch: GenerationBatch | None) -> str:
     if batch is None:
         return "none yet"
-    rejected = ", ".join(f"{k} {v}" for k, v in sorted(batch.rejections.items()) if v)
+    rejected = ", ".join(f"{k} {v}" for k, v in sorted(rejection_counts(batch.rejections).items()))
     return f"#{batch.pk}: {batch.accepted}/{batch.requested} accepted" + (
         f" (rejected: {rejected})" if rejected else ""
     )
