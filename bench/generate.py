@@ -13,14 +13,14 @@ the filters. With --titles, the batched sampler runs again steering clear of tho
 
 `--production` measures what the site runs instead: the site's sampling settings
 (SamplingSettings.from_settings: its temperatures, min-p, new-token cap and, with --titles, the
-real-title guard) at the batch size the site used before (16 on a CPU) and at the one
-Sampler.measure_batch_size picks for the device, then prints for each descriptions/s, new
-tokens/s, served texts/s (those passing the filters, times GENERATION_KEEP_SHARE) and generation
-MFU: 2 x (non-embedding parameters + output
-rows x hidden size) FLOPs per new token, against the dense matmul peak measured in the same run
-(bench/finetune.py's matmul_peak). A torch.profiler pass over one batch says where a step's time
-goes: the model's matmuls, the other tensor work (attention, norms, logits processing), and what
-is left (Python, generate's bookkeeping, the guard's own code).
+real-title guard) three ways: sampler version 1 (transformers' generate) at the batch size the
+site used before (16 on a CPU), version 1 at the size Sampler.measure_batch_size picks for it,
+and version 2 (the own loop, generator.ml.decoding) at the size measured for it. For each it
+prints descriptions/s, new tokens/s, served texts/s (those passing the filters, times
+GENERATION_KEEP_SHARE) against the first, and generation MFU: 2 x (non-embedding parameters +
+output rows x hidden size) FLOPs per new token, against the dense matmul peak measured in the same
+run (bench/finetune.py's matmul_peak). A torch.profiler pass over one batch of each version says
+where its time goes, operator by operator, and what is left to Python and the loop.
 """
 
 from __future__ import annotations
@@ -38,12 +38,17 @@ sys.path[:0] = [str(ROOT), str(ROOT / "site")]
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline  # noqa: E402
 
-from generator.ml.config import SamplingSettings  # noqa: E402
+from generator.ml.config import (  # noqa: E402
+    GENERATE_SAMPLER,
+    OWN_LOOP_SAMPLER,
+    SAMPLER_VERSIONS,
+    SamplingSettings,
+)
 from generator.ml.dataset import read_titles  # noqa: E402
 from generator.ml.filters import screen  # noqa: E402
 from generator.ml.format import SPECIAL_TOKENS, prompt_prefix  # noqa: E402
 from generator.ml.overfit import Detector  # noqa: E402
-from generator.ml.sampling import Sampler  # noqa: E402
+from generator.ml.sampling import DTYPES, Sampler, sampling_dtype  # noqa: E402
 
 
 def _default_checkpoint(workdir: Path) -> Path:
@@ -119,8 +124,8 @@ def flops_per_token(model: torch.nn.Module) -> float:
 
 
 def production(sampler: Sampler, args: argparse.Namespace) -> None:
-    """The site's own sampling, its throughput, MFU and where a step's time goes: at the fixed
-    batch size the site used before (16 on a CPU) and at the one measured for this device."""
+    """The site's own sampling, its throughput, MFU and where a step's time goes (see the
+    module's docstring)."""
     import os
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -136,46 +141,66 @@ def production(sampler: Sampler, args: argparse.Namespace) -> None:
     low, high = temperature_range(site)
     prefix = prompt_prefix(None)
     warm_up = SamplingSettings.from_settings(site, temperature=low, seed=1)
-    sampler.generate(prefix, 2, replace(warm_up, avoid_real_titles=False))
-    measured = sampler.measure_batch_size(prefix, warm_up)
+    samplers = {sampler.dtype: sampler}
+    site_dtype = sampling_dtype(sampler.device, site.GENERATION_DTYPE)
+    if site_dtype not in samplers:
+        samplers[site_dtype] = Sampler(sampler.checkpoint, sampler.device.type, site_dtype)
+    for each in samplers.values():
+        each.generate(prefix, 2, replace(warm_up, avoid_real_titles=False))
     fixed = CPU_BATCH_SIZE if sampler.device.type == "cpu" else sampler.auto_batch_size()
-    peak = matmul_peak(sampler.device)
     per_token = flops_per_token(sampler.model)
     print(
         f"production sampling (temperature {low}-{high}, min-p {site.GENERATION_MIN_P}, "
         f"{site.GENERATION_MAX_NEW_TOKENS} new tokens, real-title guard "
-        f"{'on' if real_titles else 'off'})"
+        f"{'on' if real_titles else 'off'}; GENERATION_DTYPE {site.GENERATION_DTYPE}: {site_dtype})"
     )
-    rates = ", ".join(f"{size}: {rate:.0f}" for size, rate in measured.rates.items())
-    print(f"  measured new tokens/s by batch size ({rates}): picked {measured.best}")
-    print(
-        f"  {per_token / 1e9:.3f} GFLOP per new token; matmul peak {peak / 1e9:,.1f} GFLOP/s "
-        f"(measured now): limit {peak / per_token:,.0f} tokens/s"
-    )
-    served_rates = {}
-    for label, size in (("fixed", fixed), ("measured", measured.best)):
+    peaks = {}
+    for dtype in samplers:
+        peaks[dtype] = matmul_peak(sampler.device, DTYPES[dtype])
+        print(
+            f"  {per_token / 1e9:.3f} GFLOP per new token; {dtype} matmul peak "
+            f"{peaks[dtype] / 1e9:,.1f} GFLOP/s (measured now): limit "
+            f"{peaks[dtype] / per_token:,.0f} tokens/s"
+        )
+    runs = [(sampler, GENERATE_SAMPLER, fixed, "the size used before")]
+    for each in samplers.values():
+        for version in SAMPLER_VERSIONS if each is sampler else (OWN_LOOP_SAMPLER,):
+            measured = each.measure_batch_size(prefix, replace(warm_up, sampler_version=version))
+            rates = ", ".join(f"{size}: {rate:.0f}" for size, rate in measured.rates.items())
+            print(
+                f"  sampler {version}, {each.dtype}: new tokens/s by batch size ({rates}): "
+                f"picked {measured.best}"
+            )
+            runs.append((each, version, measured.best, "its measured size"))
+    served_rates = []
+    for each, version, size, which in runs:
         samples, tokens, accepted, seconds = _production_batches(
-            sampler, prefix, size, max(args.samples, 2 * size), site, real_titles
+            each, prefix, size, max(args.samples, 2 * size), site, real_titles, version
         )
         served = accepted * site.GENERATION_KEEP_SHARE / seconds
-        served_rates[label] = served
-        print(f"  batches of {size} ({label}):")
+        served_rates.append(served)
+        print(f"  sampler {version} ({VERSION_NAMES[version]}), {each.dtype}, {which}: {size} rows")
         print(f"    {samples / seconds:8.2f} descriptions/s, {tokens / seconds:8.1f} new tokens/s")
         print(
             f"    {served:8.2f} served texts/s at most ({accepted} of {samples} pass the screen, "
-            f"times the kept share {site.GENERATION_KEEP_SHARE})"
+            f"times the kept share {site.GENERATION_KEEP_SHARE}): "
+            f"{served / served_rates[0]:.2f}x the first"
         )
-        print(f"    generation MFU {tokens / seconds * per_token / peak:.1%}")
-    print(
-        f"  served texts/s, measured / fixed batch size: "
-        f"{served_rates['measured'] / served_rates['fixed']:.2f}x"
-    )
-    _profile(
-        sampler,
-        prefix,
-        measured.best,
-        SamplingSettings.from_settings(site, temperature=low, seed=3),
-    )
+        print(
+            f"    generation MFU {tokens / seconds * per_token / peaks[each.dtype]:.1%} "
+            f"of the {each.dtype} peak"
+        )
+    for each, version, size, _which in runs[1:]:
+        _profile(
+            each,
+            prefix,
+            size,
+            SamplingSettings.from_settings(site, temperature=low, seed=3),
+            version,
+        )
+
+
+VERSION_NAMES = {GENERATE_SAMPLER: "transformers' generate", OWN_LOOP_SAMPLER: "own loop"}
 
 
 def _production_batches(
@@ -185,6 +210,7 @@ def _production_batches(
     count: int,
     site: object,
     real_titles: Detector | None,
+    version: int,
 ) -> tuple[int, int, int, float]:
     """Batches of `size` at production settings until `count` samples: (samples, new tokens,
     passed the screen, seconds)."""
@@ -200,6 +226,7 @@ def _production_batches(
         drawn = SamplingSettings.from_settings(
             site, temperature=round(rng.uniform(low, high), 3), seed=rng.randrange(2**62)
         )
+        drawn = replace(drawn, sampler_version=version)
         if real_titles is None:
             drawn = replace(drawn, avoid_real_titles=False)
         batch = sampler.generate(
@@ -211,31 +238,32 @@ def _production_batches(
     return samples, tokens, accepted, time.perf_counter() - started
 
 
-def _profile(sampler: Sampler, prefix: str, size: int, settings: SamplingSettings) -> None:
+def _profile(
+    sampler: Sampler, prefix: str, size: int, settings: SamplingSettings, version: int
+) -> None:
     from torch.profiler import ProfilerActivity, profile
 
-    settings = replace(settings, avoid_real_titles=False)
+    settings = replace(settings, avoid_real_titles=False, sampler_version=version)
     with profile(activities=[ProfilerActivity.CPU]) as trace:
         started = time.perf_counter()
         sampler.generate(prefix, size, settings)
         wall = time.perf_counter() - started
-    matmul = other = 0.0
-    for event in trace.key_averages():
-        seconds = event.self_cpu_time_total / 1e6
-        if any(name in event.key for name in ("addmm", "mm", "matmul", "linear", "bmm")):
-            matmul += seconds
-        elif event.key.startswith("aten::"):
-            other += seconds
-    rest = max(wall - matmul - other, 0.0)
-    print(
-        f"  where one batch's {wall:.2f} s go (torch.profiler, the profiler's own cost included):"
+    operators = sorted(
+        (event for event in trace.key_averages() if event.key.startswith("aten::")),
+        key=lambda event: event.self_cpu_time_total,
+        reverse=True,
     )
-    for label, seconds in (
-        ("model matmuls", matmul),
-        ("other tensor work (attention, norms, logits processing)", other),
-        ("Python and generate's bookkeeping", rest),
-    ):
-        print(f"    {seconds / wall:6.1%}  {label}")
+    tensor_work = sum(event.self_cpu_time_total for event in operators) / 1e6
+    print(
+        f"  sampler {version}, {sampler.dtype}: where one batch of {size}'s {wall:.2f} s go "
+        "(torch.profiler, "
+        "its own cost included; an operator's own time, not its callees'):"
+    )
+    for event in operators[:8]:
+        print(f"    {event.self_cpu_time_total / 1e6 / wall:6.1%}  {event.key}")
+    others = tensor_work - sum(event.self_cpu_time_total for event in operators[:8]) / 1e6
+    print(f"    {others / wall:6.1%}  other tensor operators")
+    print(f"    {max(wall - tensor_work, 0.0) / wall:6.1%}  Python and the loop's bookkeeping")
 
 
 def main() -> None:

@@ -447,6 +447,10 @@ class GeneratedDescription(models.Model):
     min_p = models.FloatField(null=True, blank=True)
     max_new_tokens = models.PositiveIntegerField(null=True, blank=True)
     avoid_real_titles = models.BooleanField(null=True, blank=True)
+    # generator.ml.config.SAMPLER_VERSIONS: which decoding loop drew the tokens.
+    sampler_version = models.PositiveSmallIntegerField(null=True, blank=True)
+    # What the sampler computed in (generator.ml.sampling.DTYPES): set with the chunk size.
+    sampler_dtype = models.CharField(max_length=16, blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
     # Rows sampled together (chunk k seeded with seed + k) and this text's row among them.
     chunk_size = models.PositiveIntegerField(null=True, blank=True)
@@ -532,9 +536,11 @@ class GeneratedDescription(models.Model):
     SAMPLING_FIELDS = tuple(field.name for field in dataclass_fields(SamplingSettings))
 
     @classmethod
-    def sampling_fields(cls, sampling: SamplingSettings, chunk_size: int) -> dict[str, Any]:
-        """The model fields that record `sampling` and the chunk size it was sampled in."""
-        return {**sampling.as_dict(), "chunk_size": chunk_size}
+    def sampling_fields(
+        cls, sampling: SamplingSettings, chunk_size: int, dtype: str
+    ) -> dict[str, Any]:
+        """The model fields that record `sampling` and the chunk size and dtype it ran in."""
+        return {**sampling.as_dict(), "chunk_size": chunk_size, "sampler_dtype": dtype}
 
     def sampling_settings(self) -> SamplingSettings:
         """The settings this text was sampled with; ValueError for texts stored before all were

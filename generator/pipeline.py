@@ -63,8 +63,11 @@ def run_batch(batch_id: int) -> GenerationBatch | None:
 
 
 def _run(batch: GenerationBatch) -> GenerationBatch:
-    sampler = get_sampler(batch.model_run.checkpoint_path)
-    # A recorded chunk size is kept: a text is reproduced from its seed, chunk size and row.
+    # A recorded dtype and chunk size are kept: a text is reproduced from its seed, chunk size,
+    # row and dtype.
+    sampler = get_sampler(
+        batch.model_run.checkpoint_path, batch.sampling.get("dtype") or settings.GENERATION_DTYPE
+    )
     chunk_size = (
         batch.sampling.get("chunk_size") or batch.model_run.batch_size or sampler.auto_batch_size()
     )
@@ -90,12 +93,15 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
     )
     used_chunk = sampler.last_chunk_size
     candidates = written.kept + written.held
-    rows = [_description(batch, candidate, sampling, used_chunk) for candidate in candidates]
+    rows = [
+        _description(batch, candidate, sampling, used_chunk, sampler.dtype)
+        for candidate in candidates
+    ]
     with transaction.atomic():
         _store(batch, rows, [candidate.item for candidate in candidates], genre_ids)
         GenerationBatch.objects.filter(pk=batch.pk).update(
             status=GenerationBatch.Status.DONE,
-            sampling={**batch.sampling, "chunk_size": used_chunk},
+            sampling={**batch.sampling, "chunk_size": used_chunk, "dtype": sampler.dtype},
             accepted=len(written.kept),
             rejections=dict(written.rejections),
             finished_at=timezone.now(),
@@ -107,7 +113,11 @@ def _run(batch: GenerationBatch) -> GenerationBatch:
 
 
 def _description(
-    batch: GenerationBatch, candidate: Candidate, sampling: SamplingSettings, chunk_size: int
+    batch: GenerationBatch,
+    candidate: Candidate,
+    sampling: SamplingSettings,
+    chunk_size: int,
+    dtype: str,
 ) -> GeneratedDescription:
     record = candidate.item.record
     return GeneratedDescription(
@@ -118,7 +128,7 @@ def _description(
         model_run=batch.model_run,
         batch=batch,
         batch_row=candidate.item.sample.row,
-        **GeneratedDescription.sampling_fields(sampling, chunk_size),
+        **GeneratedDescription.sampling_fields(sampling, chunk_size, dtype),
         **fields_for(candidate.check),
     )
 

@@ -91,7 +91,7 @@ def _write(pitch: Pitch, sampler: Sampler | None) -> None:
         Pitch.objects.fail(pitch.pk, NO_MODEL)
         return
     if sampler is None or sampler.checkpoint != run.checkpoint_path:
-        sampler = get_sampler(run.checkpoint_path)
+        sampler = get_sampler(run.checkpoint_path, settings.GENERATION_DTYPE)
     genre = pitch.genre or _genre_for(pitch)
     if genre is None:
         Pitch.objects.fail(pitch.pk, NO_GENRES)
@@ -117,7 +117,7 @@ def _write(pitch: Pitch, sampler: Sampler | None) -> None:
         Pitch.objects.fail(pitch.pk, NOTHING_GOOD)
         log.info("pitch %s: no candidate passed (%s)", pitch.pk, dict(written.rejections))
         return
-    row = _description(pitch, run, sampling, count, best)
+    row = _description(pitch, run, sampling, count, best, sampler.dtype)
     with transaction.atomic():
         GeneratedDescription.objects.store([row])
         row = GeneratedDescription.objects.get(text_hash=row.text_hash)
@@ -130,7 +130,12 @@ def _write(pitch: Pitch, sampler: Sampler | None) -> None:
 
 
 def _description(
-    pitch: Pitch, run: ModelRun, sampling: SamplingSettings, chunk_size: int, best: Candidate
+    pitch: Pitch,
+    run: ModelRun,
+    sampling: SamplingSettings,
+    chunk_size: int,
+    best: Candidate,
+    dtype: str,
 ) -> GeneratedDescription:
     """The row to store for the chosen candidate, published as PITCH_PUBLISH says."""
     return GeneratedDescription(
@@ -140,7 +145,7 @@ def _description(
         pitched=True,
         model_run=run,
         batch_row=best.item.sample.row,
-        **GeneratedDescription.sampling_fields(sampling, chunk_size),
+        **GeneratedDescription.sampling_fields(sampling, chunk_size, dtype),
         **fields_for(best.check, pitched=True),
     )
 

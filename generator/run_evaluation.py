@@ -220,8 +220,9 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
     run = evaluable_run(run_id)
     real = held_out(run)
     started = time.monotonic()
-    sampler = get_sampler(run.checkpoint_path)
-    chunk_size = sampler.auto_batch_size()
+    sampler = get_sampler(run.checkpoint_path, settings.GENERATION_DTYPE)
+    # Measured first, so the evaluation samples as fast as the batches will.
+    chunk_size = measure_batch_size(run, sampler)
     plan = sampling_plan(samples, real.trained_kinds, seed)
     detector, limits, facts = get_detector(), thresholds(), get_facts()
     reranking: dict[str, Any] = {"keep_share": settings.GENERATION_KEEP_SHARE}
@@ -278,12 +279,11 @@ def evaluate_run(run_id: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
         "real_texts": len(references),
         "held_out": {"eval_split": real.from_split, "beyond_limit": real.beyond_limit},
         "eval_loss": run.kept_eval_loss,
-        "sampling": _sampling_record(plan, chunk_size),
+        "sampling": _sampling_record(plan, chunk_size, sampler.dtype),
         "seconds": round(time.monotonic() - started, 1),
     }
     ModelRun.objects.filter(pk=run.pk).update(realism=stored)
     log.info("model run #%s realism: %s", run.pk, realism)
-    measure_batch_size(run, sampler)
     return realism
 
 
@@ -384,7 +384,7 @@ def _prefix(prompt: str) -> str:
     return prompt_prefix(None if prompt == ALL else prompt)
 
 
-def _sampling_record(plan: list[SampleGroup], chunk_size: int) -> dict[str, Any]:
+def _sampling_record(plan: list[SampleGroup], chunk_size: int, dtype: str) -> dict[str, Any]:
     first = plan[0].sampling.as_dict()
     prompts: Counter[str] = Counter()
     for group in plan:
@@ -397,6 +397,8 @@ def _sampling_record(plan: list[SampleGroup], chunk_size: int) -> dict[str, Any]
         "avoid_real_titles": first["avoid_real_titles"],
         "texts_per_temperature": TEXTS_PER_TEMPERATURE,
         "chunk_size": chunk_size,
+        "dtype": dtype,
+        "sampler_version": first["sampler_version"],
         "prompts": dict(prompts),
         # Enough to reproduce every text: prompt, rows, temperature and seed of each group.
         "groups": [

@@ -30,7 +30,7 @@ from generator.pitch_policy import blocklist
 
 OVERFIT = "overfit"
 LESS_REAL = "less_real"  # dropped by the critic: read less real than the texts kept
-BLOCKED = "blocked"  # holds a blocklisted word (pitches)
+BLOCKED = "blocked"  # holds a blocklisted term (generator.pitch_policy.blocklist)
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Policy:
     # Drop texts already stored and hold near-duplicates of the pool and of each other; an
     # evaluation stores nothing and checks against the training data alone.
     against_pool: bool = True
-    blocklist: bool = False  # drop texts with a blocklisted word (a visitor's pitch)
+    blocklist: bool = True  # drop texts whose title or description holds a blocklisted term
     # Hold invented words and slips (generator.ml.reading); GENERATION_READER_CHECKS.
     reader_checks: bool = field(default_factory=lambda: settings.GENERATION_READER_CHECKS)
 
@@ -168,7 +168,12 @@ def judge(samples: list[Sample], policy: Policy, critic: Critic | None) -> Writt
         accepted = _readable(accepted, written)
     if policy.blocklist:
         words = blocklist()
-        passed = [item for item in accepted if words.match(item.record.description) is None]
+        passed = [
+            item
+            for item in accepted
+            if words.match(item.record.title) is None
+            and words.match(item.record.description) is None
+        ]
         _count(written, BLOCKED, len(accepted) - len(passed))
         accepted = passed
     if policy.against_pool:

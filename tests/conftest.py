@@ -71,6 +71,13 @@ def _tiny_model_sampling(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _float32_sampling(settings: Any) -> None:
+    """The tiny model samples in float32 on any CPU, so a seed writes the same texts on machines
+    with and without native bfloat16 (tests/test_sampler_own_loop.py samples in bfloat16)."""
+    settings.GENERATION_DTYPE = "float32"
+
+
+@pytest.fixture(autouse=True)
 def _tiny_model_writes_no_english(settings: Any) -> None:
     """The tiny model writes fragments of its six records, not English: the reader's checks
     (invented words, slips) would hold nearly all of it. Tests of those checks opt back in.

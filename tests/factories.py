@@ -12,6 +12,7 @@ from typing import Any
 import factory
 from factory.django import DjangoModelFactory
 
+from generator.ml.config import OWN_LOOP_SAMPLER
 from generator.ml.text import text_hash
 from generator.models import GeneratedDescription, ModelRun, Pitch, new_serve_key
 from titles.models import Genre, Kind, TrainingTitle
@@ -116,6 +117,7 @@ def batch_sampling(seed: int, **changes: Any) -> dict[str, Any]:
         "repetition_penalty": 1.0,
         "max_new_tokens": 48,
         "seed": seed,
+        "sampler_version": OWN_LOOP_SAMPLER,
         **changes,
     }
 

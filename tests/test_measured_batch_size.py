@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import torch
+from django.conf import settings as django_settings
 
 from generator import pools
 from generator.ml.config import SamplingSettings
@@ -27,7 +28,7 @@ def test_the_fastest_size_wins_unless_a_smaller_one_is_nearly_as_fast() -> None:
 
 @pytest.mark.django_db
 def test_measuring_times_each_size_and_leaves_sampling_as_it_was(active_run: ModelRun) -> None:
-    sampler = get_sampler(active_run.checkpoint_path)
+    sampler = get_sampler(active_run.checkpoint_path, django_settings.GENERATION_DTYPE)
     settings = SamplingSettings(temperature=0.9, max_new_tokens=24, seed=11)
     prefix = prompt_prefix()
     torch.manual_seed(3)
@@ -46,7 +47,7 @@ def test_the_run_keeps_its_measured_size_and_top_ups_ask_for_it(
     active_run: ModelRun, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings.GENERATION_BATCH_SIZE = 0
-    sampler = get_sampler(active_run.checkpoint_path)
+    sampler = get_sampler(active_run.checkpoint_path, django_settings.GENERATION_DTYPE)
     monkeypatch.setattr(
         type(sampler), "measure_batch_size", lambda *a, **k: BatchSizeMeasure({2: 50.0, 3: 90.0})
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 
 import generator.tasks
 from generator.ml import sampling
@@ -57,7 +58,7 @@ def test_work_done_at_a_pause_leaves_the_batch_texts_as_they_were(
     active_run: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sampling, "PAUSE_EVERY_SECONDS", 0.0)
-    sampler = get_sampler(active_run.checkpoint_path)
+    sampler = get_sampler(active_run.checkpoint_path, django_settings.GENERATION_DTYPE)
     settings = SamplingSettings(**SAMPLING)
     paused: list[int] = []
 
@@ -80,6 +81,6 @@ def test_work_done_at_a_pause_leaves_the_batch_texts_as_they_were(
 def test_without_waiting_pitches_the_pause_costs_one_query(
     active_run: Any, django_assert_max_num_queries: Any
 ) -> None:
-    sampler = get_sampler(active_run.checkpoint_path)
+    sampler = get_sampler(active_run.checkpoint_path, django_settings.GENERATION_DTYPE)
     with django_assert_max_num_queries(1):
         make_room(sampler)

@@ -123,7 +123,8 @@ def test_a_candidate_with_a_blocklisted_word_is_never_kept(
     active_run: Any, pitch_genres: Any, tmp_path: Any, settings: Any
 ) -> None:
     settings.PITCH_CANDIDATES = 1
-    written = pitches.run_pitch(PitchFactory.create(genre=pitch_genres["dramas"]).pk)
+    # A seed whose one candidate the tiny model writes well enough to keep.
+    written = pitches.run_pitch(PitchFactory.create(genre=pitch_genres["dramas"], seed=2).pk)
     assert written is not None and written.description is not None, written and written.error
     word = max(written.description.text.split(), key=len).strip(".,;:!?")
     written.description.delete()  # the same pitch again would write the very same text
@@ -132,7 +133,7 @@ def test_a_candidate_with_a_blocklisted_word_is_never_kept(
     settings.PITCH_BLOCKLIST_FILE = str(words)
 
     again = pitches.run_pitch(
-        PitchFactory.create(title=written.title, genre=pitch_genres["dramas"]).pk
+        PitchFactory.create(title=written.title, genre=pitch_genres["dramas"], seed=2).pk
     )
 
     assert again is not None and again.status == Pitch.Status.FAILED

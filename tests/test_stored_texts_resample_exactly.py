@@ -24,7 +24,7 @@ def _resampled(text: GeneratedDescription, prompt: str) -> str:
     """The description at the text's row when its stored settings sample its prompt again."""
     assert text.chunk_size is not None and text.batch_row is not None
     assert text.model_run is not None
-    samples = get_sampler(text.model_run.checkpoint_path).generate(
+    samples = get_sampler(text.model_run.checkpoint_path, text.sampler_dtype).generate(
         prompt,
         text.chunk_size,
         text.sampling_settings(),
@@ -47,7 +47,7 @@ def test_a_pitched_text_is_resampled_from_what_is_stored(
 
     assert written is not None and written.description is not None, written and written.error
     text = written.description
-    assert text.min_p == 0.02 and text.chunk_size == 16
+    assert text.min_p == 0.02 and text.chunk_size == 16 and text.sampler_dtype == "float32"
     assert text.max_new_tokens == settings.GENERATION_MAX_NEW_TOKENS
     # The site's settings move on; the stored row still says how the text was written.
     with override_settings(GENERATION_MIN_P=0.3, PITCH_CANDIDATES=2):

@@ -199,6 +199,7 @@ class GeneratedDescriptionAdmin(admin.ModelAdmin):
                     "batch",
                     *GeneratedDescription.SAMPLING_FIELDS,
                     "chunk_size",
+                    "sampler_dtype",
                     "batch_row",
                     "created_at",
                 ],

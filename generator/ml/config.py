@@ -11,6 +11,11 @@ from typing import Any, NotRequired, TypedDict
 CPU_BATCH_SIZE = 16
 GPU_MAX_BATCH_SIZE = 256
 
+# How a batch's tokens are drawn; stored with each text, so it is re-sampled the way it was written.
+GENERATE_SAMPLER = 1  # transformers' generate, every row until the last ends, the whole vocabulary
+OWN_LOOP_SAMPLER = 2  # generator.ml.decoding: finished rows leave, drawn among the top k
+SAMPLER_VERSIONS = (GENERATE_SAMPLER, OWN_LOOP_SAMPLER)
+
 
 class ConfigError(ValueError):
     """A training setting out of range; `field` names the setting."""
@@ -150,6 +155,7 @@ class SamplingSettings:
     seed: int = 0
     # Keep rows from closing a title on a real one (generator.ml.title_guard) while sampling.
     avoid_real_titles: bool = False
+    sampler_version: int = OWN_LOOP_SAMPLER
 
     def __post_init__(self) -> None:
         _check_range("temperature", self.temperature, 0.05, 5.0)
@@ -159,6 +165,10 @@ class SamplingSettings:
         _check_range("min_p", self.min_p, 0.0, 1.0)
         _check_range("max_new_tokens", self.max_new_tokens, 1, 1024)
         _check_range("seed", self.seed, 0, 2**63 - 1)
+        if self.sampler_version not in SAMPLER_VERSIONS:
+            raise ValueError(
+                f"sampler_version must be one of {SAMPLER_VERSIONS}, not {self.sampler_version}"
+            )
 
     @classmethod
     def from_settings(
@@ -185,9 +195,11 @@ class SamplingSettings:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> SamplingSettings:
-        """The settings stored as a dict (a batch's `sampling`), other keys left out."""
+        """The settings stored as a dict (a batch's `sampling`), other keys left out; a dict
+        stored before the sampler had versions was sampled by transformers' generate."""
         known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in known})
+        stored = {key: value for key, value in values.items() if key in known}
+        return cls(**{"sampler_version": GENERATE_SAMPLER, **stored})
 
     def as_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)

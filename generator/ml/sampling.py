@@ -26,7 +26,13 @@ from transformers import (
 )
 from transformers.generation import GenerateDecoderOnlyOutput
 
-from generator.ml.config import CPU_BATCH_SIZE, GPU_MAX_BATCH_SIZE, SamplingSettings
+from generator.ml.config import (
+    CPU_BATCH_SIZE,
+    GENERATE_SAMPLER,
+    GPU_MAX_BATCH_SIZE,
+    SamplingSettings,
+)
+from generator.ml.decoding import DecodedRows, attention, decode
 from generator.ml.format import END_TOKEN, START_TOKEN, Sample
 from generator.ml.text import printable
 from generator.ml.title_guard import RealTitleGuard, TitlePredicate, closing_tokens
@@ -40,6 +46,9 @@ BATCH_CANDIDATES = (8, 16, 32, 64, 128, 256)
 MEASURE_NEW_TOKENS = 12
 # A bigger chunk only lengthens each batch and a pitch's wait: it must be this much faster.
 BATCH_RATE_GAIN = 0.05
+# What a sampler may compute in. A text re-samples exactly only in the dtype it was written in.
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+AUTO_DTYPE = "auto"
 
 
 @dataclass(frozen=True)
@@ -83,18 +92,35 @@ class _PausePoint(StoppingCriteria):
         return done  # type: ignore[return-value]
 
 
-class Sampler:
-    """A checkpoint loaded once per process, on the GPU when there is one."""
+def sampling_dtype(device: torch.device, requested: str = AUTO_DTYPE) -> str:
+    """The dtype to sample in: `requested`, or for "auto" bfloat16 where the device multiplies it
+    natively (CUDA; a CPU with AVX512-BF16 or AMX) and float32 elsewhere."""
+    if requested != AUTO_DTYPE:
+        if requested not in DTYPES:
+            raise ValueError(f"dtype must be auto or one of {sorted(DTYPES)}, not {requested!r}")
+        return requested
+    if device.type == "cuda":
+        return "bfloat16"
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bfloat16" if native else "float32"
 
-    def __init__(self, checkpoint: str | Path, device: str | None = None) -> None:
+
+class Sampler:
+    """A checkpoint loaded once per process, on the GPU when there is one, in `dtype` (a key of
+    DTYPES, or "auto": see sampling_dtype; the site's GENERATION_DTYPE says "auto")."""
+
+    def __init__(
+        self, checkpoint: str | Path, device: str | None = None, dtype: str = "float32"
+    ) -> None:
         self.checkpoint = str(checkpoint)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.dtype = sampling_dtype(self.device, dtype)
         self.tokenizer = AutoTokenizer.from_pretrained(self.checkpoint)
-        dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
-        self.model = AutoModelForCausalLM.from_pretrained(self.checkpoint, dtype=dtype)
+        self.model = AutoModelForCausalLM.from_pretrained(self.checkpoint, dtype=DTYPES[self.dtype])
         # transformers wraps .to in functools.wraps(nn.Module.to), which mypy reads as unbound.
         self.model.to(self.device)  # type: ignore[arg-type]
         self.model.eval()
+        self.loaded_attention = self.model.config._attn_implementation
         self.last_chunk_size = 0
         self.end_id = self._single_token_id(END_TOKEN)
         self._single_token_id(START_TOKEN)
@@ -136,44 +162,60 @@ class Sampler:
         candidates: tuple[int, ...] = BATCH_CANDIDATES,
     ) -> BatchSizeMeasure:
         """Time MEASURE_NEW_TOKENS decoding steps with `settings` at each candidate size (up to
-        what GPU memory holds; a CPU stops once a size is slower than the one before), every row
-        decoding all of them. The random state is put back: what is sampled next is unchanged."""
+        what GPU memory holds; a CPU stops at a size slower than the best so far on a second try
+        too, so one try slowed by a neighbour does not end the search), every row decoding all
+        of them. The random state is put back: what is sampled next is unchanged."""
         limit = self.auto_batch_size() if self.device.type == "cuda" else max(candidates)
         encoded = self.tokenizer(prefix, return_tensors="pt", add_special_tokens=False)
         prompt = encoded["input_ids"].to(self.device)
-        kwargs = settings.generate_kwargs()
-        kwargs["max_new_tokens"] = MEASURE_NEW_TOKENS
         cpu_state = torch.get_rng_state()
         cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
         rates: dict[int, float] = {}
         try:
-            for size in (2, *(c for c in candidates if c <= limit)):  # 2: a warm-up, not kept
-                input_ids = prompt.repeat(size, 1)
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-                started = time.perf_counter()
-                self.model.generate(  # type: ignore[misc]
-                    input_ids=input_ids,
-                    attention_mask=torch.ones_like(input_ids),
-                    **kwargs,
-                    min_new_tokens=MEASURE_NEW_TOKENS,
-                    eos_token_id=self.end_id,
-                    pad_token_id=self.pad_id,
-                )
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-                rate = size * MEASURE_NEW_TOKENS / (time.perf_counter() - started)
-                if size == 2:
+            self._time_rows(prompt, 2, settings)  # a warm-up, not kept
+            for size in (c for c in candidates if c <= limit):
+                rates[size] = self._time_rows(prompt, size, settings)
+                if self.device.type == "cuda" or rates[size] >= max(rates.values()):
                     continue
-                if self.device.type != "cuda" and rates and rate < max(rates.values()):
-                    rates[size] = rate
+                rates[size] = max(rates[size], self._time_rows(prompt, size, settings))
+                if rates[size] < max(rates.values()):
                     break  # past a CPU's best: larger sizes only take longer to find out
-                rates[size] = rate
         finally:
             torch.set_rng_state(cpu_state)
             if cuda_states is not None:
                 torch.cuda.set_rng_state_all(cuda_states)
         return BatchSizeMeasure(rates)
+
+    def _time_rows(self, prompt: torch.Tensor, size: int, settings: SamplingSettings) -> float:
+        """New tokens per second of `size` rows decoding MEASURE_NEW_TOKENS steps each."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        started = time.perf_counter()
+        if settings.sampler_version == GENERATE_SAMPLER:
+            input_ids = prompt.repeat(size, 1)
+            kwargs = settings.generate_kwargs()
+            kwargs["max_new_tokens"] = MEASURE_NEW_TOKENS
+            self.model.generate(  # type: ignore[misc]
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                **kwargs,
+                min_new_tokens=MEASURE_NEW_TOKENS,
+                eos_token_id=self.end_id,
+                pad_token_id=self.pad_id,
+            )
+        else:
+            decode(
+                self.model,
+                prompt,
+                size,
+                settings,
+                end_id=None,
+                max_new_tokens=MEASURE_NEW_TOKENS,
+                generator=torch.Generator(device=self.device).manual_seed(settings.seed),
+            )
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return size * MEASURE_NEW_TOKENS / (time.perf_counter() - started)
 
     def generate(
         self,
@@ -231,26 +273,88 @@ class Sampler:
         is_real_title: TitlePredicate | None = None,
     ) -> list[Sample]:
         encoded = self.tokenizer(prefix, return_tensors="pt", add_special_tokens=False)
-        input_ids = encoded["input_ids"].to(self.device).repeat(count, 1)
-        attention_mask = torch.ones_like(input_ids)
-        generator_seed = (settings.seed + chunk_index) % (2**63)
-        torch.manual_seed(generator_seed)
-        if self.device.type == "cuda":
-            torch.cuda.manual_seed_all(generator_seed)
+        prompt = encoded["input_ids"].to(self.device)
+        seed = (settings.seed + chunk_index) % (2**63)
         guard = None
         if settings.avoid_real_titles and is_real_title is not None:
             guard = RealTitleGuard(
-                self.tokenizer, self.closers, is_real_title, prefix, input_ids.shape[1]
+                self.tokenizer, self.closers, is_real_title, prefix, prompt.shape[1]
             )
-        generate_kwargs = settings.generate_kwargs()
+        max_new_tokens = settings.max_new_tokens
         positions = getattr(self.model.config, "max_position_embeddings", None)
         if positions:  # a long row must stop at the model's last position, not index past it
-            room = max(1, positions - input_ids.shape[1])
-            generate_kwargs["max_new_tokens"] = min(generate_kwargs["max_new_tokens"], room)
+            max_new_tokens = min(max_new_tokens, max(1, positions - prompt.shape[1]))
+        if settings.sampler_version == GENERATE_SAMPLER:
+            decoded = self._generate_with_transformers(
+                prompt, count, settings, seed, max_new_tokens, pause, guard
+            )
+        else:
+            decoded = decode(
+                self.model,
+                prompt,
+                count,
+                settings,
+                end_id=self.end_id,
+                max_new_tokens=max_new_tokens,
+                generator=torch.Generator(device=self.device).manual_seed(seed),
+                guard=guard,
+                pause=pause,
+                pause_every=PAUSE_EVERY_SECONDS,
+            )
+        prompt_ids = prompt[0].tolist()
+        texts = self.tokenizer.batch_decode(
+            [prompt_ids + tokens for tokens in decoded.tokens], skip_special_tokens=True
+        )
+        steered = guard.steered if guard is not None else set()
+        return [
+            Sample(
+                printable(text),
+                decoded.reached_end[row],
+                len(decoded.tokens[row]),
+                row,
+                row in steered,
+                tuple(decoded.surprise[row]),
+            )
+            for row, text in enumerate(texts)
+        ]
+
+    def _generate_with_transformers(
+        self,
+        prompt: torch.Tensor,
+        count: int,
+        settings: SamplingSettings,
+        seed: int,
+        max_new_tokens: int,
+        pause: Callable[[], None] | None,
+        guard: RealTitleGuard | None,
+    ) -> DecodedRows:
+        """Sampler version 1: `model.generate` with the global random state seeded."""
+        # As it was written (the model's own attention), even at a pause point of version 2.
+        with attention(self.model, self.loaded_attention):
+            return self._generate_with_transformers_sdpa(
+                prompt, count, settings, seed, max_new_tokens, pause, guard
+            )
+
+    def _generate_with_transformers_sdpa(
+        self,
+        prompt: torch.Tensor,
+        count: int,
+        settings: SamplingSettings,
+        seed: int,
+        max_new_tokens: int,
+        pause: Callable[[], None] | None,
+        guard: RealTitleGuard | None,
+    ) -> DecodedRows:
+        input_ids = prompt.repeat(count, 1)
+        torch.manual_seed(seed)
+        if self.device.type == "cuda":
+            torch.cuda.manual_seed_all(seed)
+        generate_kwargs = settings.generate_kwargs()
+        generate_kwargs["max_new_tokens"] = max_new_tokens
         # generate() declares `self: GenerativePreTrainedModel`, a protocol no model class meets.
         output = self.model.generate(  # type: ignore[misc]
             input_ids=input_ids,
-            attention_mask=attention_mask,
+            attention_mask=torch.ones_like(input_ids),
             **generate_kwargs,
             eos_token_id=self.end_id,
             pad_token_id=self.pad_id,
@@ -263,9 +367,8 @@ class Sampler:
         )
         # With return_dict_in_generate and sampling, generate() returns this output class.
         assert isinstance(output, GenerateDecoderOnlyOutput) and output.logits is not None
-        sequences = output.sequences
         # The model's own surprise at each token it wrote, at temperature 1 (before any warper).
-        chosen = sequences[:, input_ids.shape[1] :]
+        chosen = output.sequences[:, input_ids.shape[1] :]
         surprise = torch.stack(
             [
                 -torch.log_softmax(step.float(), dim=-1).gather(1, chosen[:, index, None])[:, 0]
@@ -273,26 +376,18 @@ class Sampler:
             ],
             dim=1,
         ).tolist()
-        prompt_length = input_ids.shape[1]
-        kept, ends, lengths = [], [], []
-        for sequence in sequences.tolist():
-            continuation = sequence[prompt_length:]
+        tokens, ends = [], []
+        for continuation in chosen.tolist():
             reached_end = self.end_id in continuation
             if reached_end:
                 continuation = continuation[: continuation.index(self.end_id)]
-            kept.append(sequence[:prompt_length] + continuation)
+            tokens.append(continuation)
             ends.append(reached_end)
-            lengths.append(len(continuation))
-        texts = [
-            printable(text) for text in self.tokenizer.batch_decode(kept, skip_special_tokens=True)
-        ]
-        steered = guard.steered if guard is not None else set()
-        return [
-            Sample(text, reached_end, length, row, row in steered, tuple(surprise[row][:length]))
-            for row, (text, reached_end, length) in enumerate(
-                zip(texts, ends, lengths, strict=True)
-            )
-        ]
+        return DecodedRows(
+            tokens=tokens,
+            reached_end=ends,
+            surprise=[row[: len(kept)] for row, kept in zip(surprise, tokens, strict=True)],
+        )
 
 
 def default_batch_size() -> int:
@@ -300,16 +395,18 @@ def default_batch_size() -> int:
     return GPU_MAX_BATCH_SIZE // 2 if torch.cuda.is_available() else CPU_BATCH_SIZE
 
 
-_loaded: dict[str, Sampler] = {}
+_loaded: dict[tuple[str, str], Sampler] = {}
 _load_lock = threading.Lock()
 
 
-def get_sampler(checkpoint: str | Path) -> Sampler:
-    """The sampler for `checkpoint`, loaded once per process; a new checkpoint replaces it."""
-    key = str(checkpoint)
+def get_sampler(checkpoint: str | Path, dtype: str) -> Sampler:
+    """The sampler for `checkpoint` in `dtype` (see Sampler), loaded once per process; another
+    checkpoint or dtype replaces it."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    key = (str(checkpoint), sampling_dtype(device, dtype))  # "auto" and what it means: one
     with _load_lock:
         if key not in _loaded:
             _loaded.clear()  # one model per worker process: free the old one first
-            log.info("loading checkpoint %s", key)
-            _loaded[key] = Sampler(key)
+            log.info("loading checkpoint %s (dtype %s)", *key)
+            _loaded[key] = Sampler(key[0], device=device.type, dtype=key[1])
         return _loaded[key]

@@ -11,6 +11,7 @@ as the overfit check folds them, by the predicate the caller gives (`Detector.ha
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import cast
 
 import torch
 from transformers import LogitsProcessor, PreTrainedTokenizerBase
@@ -55,10 +56,18 @@ class RealTitleGuard(LogitsProcessor):
         self.steered: set[int] = set()
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        for row in range(input_ids.shape[0]):
+        restricted = self.restrict(input_ids, scores, list(range(input_ids.shape[0])))
+        return cast(torch.FloatTensor, restricted)
+
+    def restrict(
+        self, input_ids: torch.Tensor, scores: torch.Tensor, rows: list[int]
+    ) -> torch.Tensor:
+        """As `__call__`, for a batch whose position i holds row `rows[i]` (rows that finished
+        have left it)."""
+        for position, row in enumerate(rows):
             if row in self.closed:
                 continue
-            title = self._title_so_far(input_ids[row, self.prompt_length :])
+            title = self._title_so_far(input_ids[position, self.prompt_length :])
             if title is None:
                 continue
             if CLOSER in title:
@@ -72,9 +81,9 @@ class RealTitleGuard(LogitsProcessor):
             ]
             if banned:
                 # Counted where closing was the likeliest next token, not merely allowed.
-                if scores[row, banned].max() >= scores[row].max():
+                if scores[position, banned].max() >= scores[position].max():
                     self.steered.add(row)
-                scores[row, banned] = float("-inf")
+                scores[position, banned] = float("-inf")
         return scores
 
     def _title_so_far(self, generated: torch.Tensor) -> str | None:

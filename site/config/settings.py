@@ -267,6 +267,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(BROKER_DIR / "processed"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # kombu looks for new messages once a second by default: most of an idle pitch's wait.
+        "polling_interval": 0.1,
     }
 else:
     # Longer than the longest task (fine-tuning), so Redis never re-delivers a running job.
@@ -347,6 +349,13 @@ GENERATION_REPETITION_PENALTY = envfloat("GENERATION_REPETITION_PENALTY", 1.1)
 GENERATION_MIN_P = envfloat("GENERATION_MIN_P", 0.05)
 # A catalogue blurb is about 45 tokens with its title; a row still writing at 64 is too long anyway.
 GENERATION_MAX_NEW_TOKENS = envint("GENERATION_MAX_NEW_TOKENS", 64)
+# What the sampler computes in: auto (bfloat16 on a GPU and on CPUs that multiply it natively),
+# float32 or bfloat16. Each text records it; it re-samples exactly only in the same dtype.
+GENERATION_DTYPE = os.environ.get("GENERATION_DTYPE", "auto")
+if GENERATION_DTYPE not in ("auto", "float32", "bfloat16"):
+    raise ValueError(
+        f"GENERATION_DTYPE={GENERATION_DTYPE!r} is not 'auto', 'float32' or 'bfloat16'"
+    )
 # Share of each batch's good texts kept, those the critic below doubts least; 1: keep all. Cool
 # sampling writes generic texts alike: keeping a third drops the most generic ones.
 GENERATION_KEEP_SHARE = envfloat("GENERATION_KEEP_SHARE", 0.34)

@@ -1,0 +1,306 @@
+"""The sampler's own decoding loop (sampler version 2). Plain torch and transformers: no Django.
+
+transformers' `generate` keeps every row of a batch decoding until the last one ends, grows the
+key/value cache by concatenation at every step, keeps every step's full-vocabulary logits and
+draws each token from the whole vocabulary. Here, for one prompt shared by all rows:
+
+- the prompt is run once and its cache repeated for every row;
+- the cache is written in place into buffers sized for the whole text;
+- rows that wrote END_TOKEN leave the batch (the cache and the running rows are compacted once
+  enough of them have finished), so the last steps cost what the rows still writing cost;
+- top-k is taken first, and temperature, top-p and min-p work on those k candidates: the same
+  distribution as transformers' warpers, drawn from k numbers instead of the vocabulary;
+- the model's surprise at each token is read off the raw logits as the token is drawn;
+- the random numbers come from the batch's own `torch.Generator`, so work done at a pause point
+  cannot change them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers import (
+    AttentionInterface,
+    DynamicCache,
+    PreTrainedModel,
+    RepetitionPenaltyLogitsProcessor,
+)
+from transformers.cache_utils import DynamicLayer
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+from generator.ml.config import SamplingSettings
+from generator.ml.title_guard import RealTitleGuard
+
+GROUPED_DECODE = "grouped_decode"
+# Compact once this share of the rows still in the cache has finished: a compaction copies the
+# cache, about what two steps of attention read, so it waits for a few rows to finish together.
+COMPACT_SHARE = 0.125
+
+
+@dataclass(frozen=True)
+class DecodedRows:
+    """Each row's new tokens (END_TOKEN left out), whether it wrote END_TOKEN, and the model's
+    surprise (-log p at temperature 1, before any warper) at each of those tokens."""
+
+    tokens: list[list[int]]
+    reached_end: list[bool]
+    surprise: list[list[float]]
+
+
+class InPlaceLayer(DynamicLayer):
+    """A full-attention cache layer written in place into buffers of `capacity` positions; it
+    hands attention a view of the filled part instead of concatenating a new tensor each step."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.length = 0
+
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        self.dtype, self.device = key_states.dtype, key_states.device
+        rows, heads, _positions, key_size = key_states.shape
+        value_size = value_states.shape[-1]
+        self.key_buffer = key_states.new_empty(rows, heads, self.capacity, key_size)
+        self.value_buffer = value_states.new_empty(rows, heads, self.capacity, value_size)
+        self.length = 0
+        self.is_initialized = True
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        end = self.length + key_states.shape[-2]
+        if end > self.capacity:
+            raise ValueError(f"the cache holds {self.capacity} positions, not {end}")
+        self.key_buffer[:, :, self.length : end] = key_states
+        self.value_buffer[:, :, self.length : end] = value_states
+        self.length = end
+        return self._expose()
+
+    def get_seq_length(self) -> int:
+        return self.length if self.is_initialized else 0
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        if self.is_initialized:
+            self.key_buffer = self.key_buffer.repeat_interleave(repeats, dim=0)
+            self.value_buffer = self.value_buffer.repeat_interleave(repeats, dim=0)
+            self._expose()
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        if self.is_initialized:
+            # Only the filled positions are copied; the rest of the new buffer is written later.
+            keys = self.key_buffer.new_empty(len(indices), *self.key_buffer.shape[1:])
+            values = self.value_buffer.new_empty(len(indices), *self.value_buffer.shape[1:])
+            keys[:, :, : self.length] = self.key_buffer[indices, :, : self.length]
+            values[:, :, : self.length] = self.value_buffer[indices, :, : self.length]
+            self.key_buffer, self.value_buffer = keys, values
+            self._expose()
+
+    def _expose(self) -> tuple[torch.Tensor, torch.Tensor]:
+        keys = self.keys = self.key_buffer[:, :, : self.length]
+        values = self.values = self.value_buffer[:, :, : self.length]
+        return keys, values
+
+
+def grouped_decode_attention(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """transformers' sdpa attention, except for one new token per row with no mask: there, each
+    key/value head's group of query heads is one matmul against the cache, never repeated. (On a
+    CPU, bfloat16 sdpa spends a third of a decoding step here; this is a tenth of that.)"""
+    if query.shape[2] != 1 or attention_mask is not None or kwargs.get("softcap") is not None:
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
+    rows, heads, _one, size = query.shape
+    grouped = query.view(rows, key.shape[1], heads // key.shape[1], size)
+    weights = torch.matmul(grouped, key.transpose(-1, -2))
+    weights = (weights.float() * (size**-0.5 if scaling is None else scaling)).softmax(dim=-1)
+    output = torch.matmul(weights.to(value.dtype), value).view(rows, heads, 1, size)
+    return output.transpose(1, 2).contiguous(), None
+
+
+AttentionInterface.register(GROUPED_DECODE, grouped_decode_attention)
+
+
+@contextmanager
+def attention(model: PreTrainedModel, implementation: str) -> Iterator[None]:
+    """The model attends with `implementation` inside the block (a pause point's work may switch
+    it too: each block puts back what it found)."""
+    config: Any = model.config
+    before = config._attn_implementation
+    model.set_attn_implementation(implementation)
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(before)
+
+
+def in_place_cache(model: PreTrainedModel, capacity: int) -> DynamicCache:
+    """The model's own dynamic cache with its full-attention layers written in place (sliding
+    window layers, as in Gemma 3, keep transformers' own)."""
+    config: Any = model.config
+    cache = DynamicCache(config=config)
+    if not cache.layers:  # a model whose config lists no layer types: one per hidden layer
+        layers = config.num_hidden_layers
+        cache = DynamicCache()
+        cache.layers = [InPlaceLayer(capacity) for _ in range(layers)]
+        cache.layer_class_to_replicate = None
+        return cache
+    cache.layers = [
+        InPlaceLayer(capacity) if type(layer) is DynamicLayer else layer for layer in cache.layers
+    ]
+    return cache
+
+
+def candidates(
+    scores: torch.Tensor, settings: SamplingSettings
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(probabilities, token ids), each [rows, k], likeliest first: top-k of `scores` (logits after
+    the repetition penalty and any guard), then temperature, top-p and min-p over those k, as
+    transformers' warpers apply them over the whole vocabulary."""
+    vocabulary = scores.shape[-1]
+    k = settings.top_k if 0 < settings.top_k < vocabulary else vocabulary
+    if settings.min_p and settings.top_p == 1.0:
+        # min-p keeps logits within temperature x ln(min_p) of the row's best, so only the most
+        # such tokens any row has need ranking. (top-p would need the mass of the rest too.)
+        floor = scores.amax(dim=-1, keepdim=True) + settings.temperature * math.log(settings.min_p)
+        k = min(k, max(1, int((scores >= floor).sum(dim=-1).max())))
+    values, indices = scores.topk(k, dim=-1)
+    values = values / settings.temperature
+    if settings.top_p < 1.0:
+        probs = values.softmax(dim=-1)
+        # A token goes when it and every less likely one together hold at most 1 - top_p.
+        tail = probs.flip(-1).cumsum(dim=-1).flip(-1)
+        drop = tail <= 1 - settings.top_p
+        drop[:, 0] = False
+        values = values.masked_fill(drop, float("-inf"))
+    if settings.min_p:
+        probs = values.softmax(dim=-1)
+        drop = probs < settings.min_p * probs[:, :1]
+        drop[:, 0] = False
+        values = values.masked_fill(drop, float("-inf"))
+    return values.softmax(dim=-1), indices
+
+
+def draw(
+    scores: torch.Tensor, settings: SamplingSettings, generator: torch.Generator
+) -> torch.Tensor:
+    """One token id per row, drawn from `candidates`."""
+    probs, indices = candidates(scores, settings)
+    chosen = torch.multinomial(probs, 1, generator=generator)
+    return indices.gather(1, chosen)[:, 0]
+
+
+def decode(
+    model: PreTrainedModel,
+    prompt: torch.Tensor,
+    rows: int,
+    settings: SamplingSettings,
+    *,
+    end_id: int | None,
+    max_new_tokens: int,
+    generator: torch.Generator,
+    guard: RealTitleGuard | None = None,
+    pause: Callable[[], None] | None = None,
+    pause_every: float = 1.0,
+) -> DecodedRows:
+    """`rows` continuations of `prompt` (shape [1, length]), sampled with `settings`. With
+    `end_id` None every row decodes all `max_new_tokens` (for timing). `pause` runs between
+    steps, at most every `pause_every` seconds."""
+    with attention(model, GROUPED_DECODE):
+        return _decode(
+            model,
+            prompt,
+            rows,
+            settings,
+            end_id=end_id,
+            max_new_tokens=max_new_tokens,
+            generator=generator,
+            guard=guard,
+            pause=pause,
+            pause_every=pause_every,
+        )
+
+
+def _decode(
+    model: PreTrainedModel,
+    prompt: torch.Tensor,
+    rows: int,
+    settings: SamplingSettings,
+    *,
+    end_id: int | None,
+    max_new_tokens: int,
+    generator: torch.Generator,
+    guard: RealTitleGuard | None,
+    pause: Callable[[], None] | None,
+    pause_every: float,
+) -> DecodedRows:
+    prompt_length = prompt.shape[1]
+    cache = in_place_cache(model, prompt_length + max_new_tokens)
+    penalty = (
+        RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty))
+        if settings.repetition_penalty != 1.0
+        else None
+    )
+    first = model(input_ids=prompt, past_key_values=cache, use_cache=True, logits_to_keep=1)
+    cache.batch_repeat_interleave(rows)
+    logits = first.logits[:, -1, :].float().expand(rows, -1)
+    written = prompt.new_zeros(rows, prompt_length + max_new_tokens)
+    written[:, :prompt_length] = prompt
+    by_row = prompt.new_zeros(rows, max_new_tokens)  # rows leave `written` when compacted
+    surprise = torch.zeros(rows, max_new_tokens, device=prompt.device)
+    lengths = [max_new_tokens] * rows
+    ended = [False] * rows
+    running = torch.arange(rows, device=prompt.device)  # the row each cache position holds
+    finished = torch.zeros(rows, dtype=torch.bool, device=prompt.device)
+    last_pause = time.monotonic()
+    for step in range(max_new_tokens):
+        position = prompt_length + step
+        history = written[:, :position]
+        scores = penalty(history, logits) if penalty is not None else logits.clone()
+        if guard is not None:
+            scores = guard.restrict(history, scores, running.tolist())
+        tokens = draw(scores, settings, generator)
+        tokens = torch.where(finished, end_id if end_id is not None else 0, tokens)
+        written[:, position] = tokens
+        by_row[running, step] = tokens
+        surprise[running, step] = logits.logsumexp(dim=-1) - logits.gather(1, tokens[:, None])[:, 0]
+        if end_id is not None:
+            newly = (tokens == end_id) & ~finished
+            for index in newly.nonzero()[:, 0].tolist():
+                row = int(running[index])
+                lengths[row], ended[row] = step, True
+            finished |= newly
+        if step + 1 == max_new_tokens or bool(finished.all()):
+            break
+        if int(finished.sum()) >= max(1, COMPACT_SHARE * len(running)):
+            keep = (~finished).nonzero()[:, 0]
+            cache.batch_select_indices(keep)
+            running, written, finished = running[keep], written[keep], finished[keep]
+            tokens = tokens[keep]
+        if pause is not None and time.monotonic() - last_pause >= pause_every:
+            pause()
+            last_pause = time.monotonic()
+        output = model(input_ids=tokens[:, None], past_key_values=cache, use_cache=True)
+        logits = output.logits[:, -1, :].float()
+    kept, surprise_kept = by_row.tolist(), surprise.cpu().tolist()
+    return DecodedRows(
+        tokens=[kept[row][: lengths[row]] for row in range(rows)],
+        reached_end=ended,
+        surprise=[surprise_kept[row][: lengths[row]] for row in range(rows)],
+    )

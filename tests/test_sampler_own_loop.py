@@ -1,0 +1,190 @@
+"""The sampler's own decoding loop (version 2) draws from transformers' distribution, keeps what a
+seed writes, lets finished rows leave the batch, and stores the model's true surprise; texts
+stored by version 1 are still written by transformers' generate, token for token."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import torch
+from transformers import (
+    LogitsProcessorList,
+    MinPLogitsWarper,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+from generator.ml.config import GENERATE_SAMPLER, OWN_LOOP_SAMPLER, SamplingSettings
+from generator.ml.decoding import candidates, decode, grouped_decode_attention
+from generator.ml.format import prompt_prefix
+from generator.ml.sampling import Sampler, sampling_dtype
+from generator.ml.text import printable
+
+SETTINGS = SamplingSettings(temperature=0.9, min_p=0.05, max_new_tokens=48, seed=21)
+
+
+@pytest.fixture(scope="module")
+def sampler(trained_checkpoint: Path) -> Sampler:
+    return Sampler(trained_checkpoint, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("temperature", "top_k", "top_p", "min_p"),
+    [(0.9, 50, 0.95, 0.0), (1.4, 50, 0.95, 0.05), (0.6, 0, 0.8, 0.1), (1.0, 7, 1.0, 0.0)],
+)
+def test_candidates_hold_the_distribution_of_transformers_warpers(
+    temperature: float, top_k: int, top_p: float, min_p: float
+) -> None:
+    scores = torch.randn(6, 400, generator=torch.Generator().manual_seed(5)) * 3
+    settings = SamplingSettings(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
+    warpers = LogitsProcessorList([TemperatureLogitsWarper(temperature)])
+    if top_k:
+        warpers.append(TopKLogitsWarper(top_k))
+    if top_p < 1.0:
+        warpers.append(TopPLogitsWarper(top_p))
+    if min_p:
+        warpers.append(MinPLogitsWarper(min_p))
+    no_ids = cast(torch.LongTensor, torch.zeros(6, 1, dtype=torch.long))
+    expected = warpers(no_ids, cast(torch.FloatTensor, scores.clone())).softmax(dim=-1)
+
+    probs, indices = candidates(scores, settings)
+
+    ours = torch.zeros_like(scores).scatter(1, indices, probs)
+    torch.testing.assert_close(ours, expected, atol=1e-6, rtol=1e-5)
+
+
+def test_a_seed_writes_the_same_batch_in_a_new_process_and_with_pauses(
+    sampler: Sampler, trained_checkpoint: Path
+) -> None:
+    first = sampler.generate(prompt_prefix(), 12, SETTINGS)
+
+    def pause() -> None:  # urgent work between steps samples with the same model
+        sampler.generate(prompt_prefix("tv"), 3, replace(SETTINGS, seed=99, max_new_tokens=8))
+
+    again = Sampler(trained_checkpoint, device="cpu").generate(prompt_prefix(), 12, SETTINGS)
+    paused = sampler.generate(prompt_prefix(), 12, SETTINGS, pause=pause)
+
+    assert SETTINGS.sampler_version == OWN_LOOP_SAMPLER
+    assert [s.text for s in again] == [s.text for s in first] == [s.text for s in paused]
+    assert [s.surprises for s in again] == [s.surprises for s in first]
+    other = sampler.generate(prompt_prefix(), 12, replace(SETTINGS, seed=22))
+    assert [s.text for s in other] != [s.text for s in first]
+
+
+def test_finished_rows_leave_the_batch(sampler: Sampler) -> None:
+    rows_per_step: list[int] = []
+    hook = sampler.model.register_forward_pre_hook(
+        lambda _module, args, kwargs: rows_per_step.append(kwargs["input_ids"].shape[0]),
+        with_kwargs=True,
+    )
+    try:
+        samples = sampler.generate(prompt_prefix(), 16, replace(SETTINGS, max_new_tokens=96))
+    finally:
+        hook.remove()
+
+    assert all(sample.reached_end for sample in samples)
+    longest = max(sample.new_tokens for sample in samples)
+    assert rows_per_step[0] == 1  # the prompt runs once for all rows
+    assert rows_per_step[1] == 16
+    assert len(rows_per_step) == longest + 1  # no step after the last row ended
+    assert rows_per_step[-1] < 16
+    assert rows_per_step[1:] == sorted(rows_per_step[1:], reverse=True)
+
+
+def test_stored_surprise_is_the_models_own_at_each_written_token(sampler: Sampler) -> None:
+    prompt = sampler.tokenizer(prompt_prefix(), return_tensors="pt", add_special_tokens=False)
+    prompt_ids = prompt["input_ids"]
+    decoded = decode(
+        sampler.model,
+        prompt_ids,
+        8,
+        SETTINGS,
+        end_id=sampler.end_id,
+        max_new_tokens=96,
+        generator=torch.Generator().manual_seed(3),
+    )
+
+    assert sum(decoded.reached_end) == 8
+    for tokens, surprise in zip(decoded.tokens, decoded.surprise, strict=True):
+        whole = torch.cat([prompt_ids[0], torch.tensor(tokens)])[None]
+        with torch.no_grad():  # no cache, no batch: the model reading the row on its own
+            logits = sampler.model(input_ids=whole).logits[0].float()
+        nats = -torch.log_softmax(logits[prompt_ids.shape[1] - 1 : -1], dim=-1)
+        expected = nats.gather(1, torch.tensor(tokens)[:, None])[:, 0]
+        torch.testing.assert_close(torch.tensor(surprise), expected, atol=2e-4, rtol=1e-4)
+
+
+def test_version_1_writes_what_transformers_generate_writes(sampler: Sampler) -> None:
+    settings = replace(SETTINGS, sampler_version=GENERATE_SAMPLER, min_p=0.0)
+    prefix = prompt_prefix()
+    prompt = sampler.tokenizer(prefix, return_tensors="pt", add_special_tokens=False)["input_ids"]
+
+    samples = sampler.generate(prefix, 6, settings)
+
+    torch.manual_seed(settings.seed)
+    output = sampler.model.generate(  # type: ignore[misc]
+        input_ids=prompt.repeat(6, 1),
+        attention_mask=torch.ones(6, prompt.shape[1], dtype=torch.long),
+        **settings.generate_kwargs(),
+        eos_token_id=sampler.end_id,
+        pad_token_id=sampler.pad_id,
+    )
+    assert isinstance(output, torch.Tensor)
+    expected = sampler.tokenizer.batch_decode(output, skip_special_tokens=True)
+    assert [sample.text for sample in samples] == [printable(text) for text in expected]
+
+
+def test_settings_stored_before_versions_sample_with_generate() -> None:
+    stored: dict[str, Any] = {
+        "temperature": 1.1,
+        "top_p": 0.95,
+        "top_k": 50,
+        "repetition_penalty": 1.1,
+    }
+
+    assert SamplingSettings.from_dict(stored).sampler_version == GENERATE_SAMPLER
+    assert SamplingSettings(**stored).sampler_version == OWN_LOOP_SAMPLER
+    assert SamplingSettings.from_dict(SamplingSettings().as_dict()) == SamplingSettings()
+    with pytest.raises(ValueError, match=r"sampler_version must be one of \(1, 2\), not 7"):
+        SamplingSettings(sampler_version=7)
+
+
+def test_a_bfloat16_sampler_writes_the_same_batch_for_a_seed(trained_checkpoint: Path) -> None:
+    sampler = Sampler(trained_checkpoint, device="cpu", dtype="bfloat16")
+
+    first = sampler.generate(prompt_prefix(), 8, SETTINGS)
+    again = sampler.generate(prompt_prefix(), 8, SETTINGS)
+
+    assert sampler.model.dtype == torch.bfloat16 and sampler.dtype == "bfloat16"
+    assert [s.text for s in again] == [s.text for s in first]
+    assert sum(sample.reached_end for sample in first) >= 6
+
+
+def test_the_dtype_is_what_was_asked_or_what_the_device_multiplies_natively() -> None:
+    cpu = torch.device("cpu")
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+    assert sampling_dtype(cpu, "float32") == "float32"
+    assert sampling_dtype(cpu, "bfloat16") == "bfloat16"
+    assert sampling_dtype(cpu, "auto") == ("bfloat16" if native else "float32")
+    assert sampling_dtype(torch.device("cuda"), "auto") == "bfloat16"
+    with pytest.raises(ValueError, match="dtype must be auto or one of"):
+        sampling_dtype(cpu, "float16")
+
+
+def test_grouped_decode_attention_is_sdpa_for_one_new_token() -> None:
+    generator = torch.Generator().manual_seed(8)
+    query = torch.randn(5, 9, 1, 16, generator=generator)
+    key, value = (torch.randn(5, 3, 11, 16, generator=generator) for _ in range(2))
+    module = torch.nn.Module()
+    module.num_key_value_groups = 3  # type: ignore[assignment]
+
+    ours, _ = grouped_decode_attention(module, query, key, value, None, scaling=0.2)
+    expected, _ = sdpa_attention_forward(module, query, key, value, None, scaling=0.2)
+
+    torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
