@@ -223,84 +223,59 @@ def decode(
     `end_id` None every row decodes all `max_new_tokens` (for timing). `pause` runs between
     steps, at most every `pause_every` seconds."""
     with attention(model, GROUPED_DECODE):
-        return _decode(
-            model,
-            prompt,
-            rows,
-            settings,
-            end_id=end_id,
-            max_new_tokens=max_new_tokens,
-            generator=generator,
-            guard=guard,
-            pause=pause,
-            pause_every=pause_every,
+        prompt_length = prompt.shape[1]
+        cache = in_place_cache(model, prompt_length + max_new_tokens)
+        penalty = (
+            RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty))
+            if settings.repetition_penalty != 1.0
+            else None
         )
-
-
-def _decode(
-    model: PreTrainedModel,
-    prompt: torch.Tensor,
-    rows: int,
-    settings: SamplingSettings,
-    *,
-    end_id: int | None,
-    max_new_tokens: int,
-    generator: torch.Generator,
-    guard: RealTitleGuard | None,
-    pause: Callable[[], None] | None,
-    pause_every: float,
-) -> DecodedRows:
-    prompt_length = prompt.shape[1]
-    cache = in_place_cache(model, prompt_length + max_new_tokens)
-    penalty = (
-        RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty))
-        if settings.repetition_penalty != 1.0
-        else None
-    )
-    first = model(input_ids=prompt, past_key_values=cache, use_cache=True, logits_to_keep=1)
-    cache.batch_repeat_interleave(rows)
-    logits = first.logits[:, -1, :].float().expand(rows, -1)
-    written = prompt.new_zeros(rows, prompt_length + max_new_tokens)
-    written[:, :prompt_length] = prompt
-    by_row = prompt.new_zeros(rows, max_new_tokens)  # rows leave `written` when compacted
-    surprise = torch.zeros(rows, max_new_tokens, device=prompt.device)
-    lengths = [max_new_tokens] * rows
-    ended = [False] * rows
-    running = torch.arange(rows, device=prompt.device)  # the row each cache position holds
-    finished = torch.zeros(rows, dtype=torch.bool, device=prompt.device)
-    last_pause = time.monotonic()
-    for step in range(max_new_tokens):
-        position = prompt_length + step
-        history = written[:, :position]
-        scores = penalty(history, logits) if penalty is not None else logits.clone()
-        if guard is not None:
-            scores = guard.restrict(history, scores, running.tolist())
-        tokens = draw(scores, settings, generator)
-        tokens = torch.where(finished, end_id if end_id is not None else 0, tokens)
-        written[:, position] = tokens
-        by_row[running, step] = tokens
-        surprise[running, step] = logits.logsumexp(dim=-1) - logits.gather(1, tokens[:, None])[:, 0]
-        if end_id is not None:
-            newly = (tokens == end_id) & ~finished
-            for index in newly.nonzero()[:, 0].tolist():
-                row = int(running[index])
-                lengths[row], ended[row] = step, True
-            finished |= newly
-        if step + 1 == max_new_tokens or bool(finished.all()):
-            break
-        if int(finished.sum()) >= max(1, COMPACT_SHARE * len(running)):
-            keep = (~finished).nonzero()[:, 0]
-            cache.batch_select_indices(keep)
-            running, written, finished = running[keep], written[keep], finished[keep]
-            tokens = tokens[keep]
-        if pause is not None and time.monotonic() - last_pause >= pause_every:
-            pause()
-            last_pause = time.monotonic()
-        output = model(input_ids=tokens[:, None], past_key_values=cache, use_cache=True)
-        logits = output.logits[:, -1, :].float()
-    kept, surprise_kept = by_row.tolist(), surprise.cpu().tolist()
-    return DecodedRows(
-        tokens=[kept[row][: lengths[row]] for row in range(rows)],
-        reached_end=ended,
-        surprise=[surprise_kept[row][: lengths[row]] for row in range(rows)],
-    )
+        first = model(input_ids=prompt, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        cache.batch_repeat_interleave(rows)
+        logits = first.logits[:, -1, :].float().expand(rows, -1)
+        written = prompt.new_zeros(rows, prompt_length + max_new_tokens)
+        written[:, :prompt_length] = prompt
+        by_row = prompt.new_zeros(rows, max_new_tokens)  # rows leave `written` when compacted
+        surprise = torch.zeros(rows, max_new_tokens, device=prompt.device)
+        lengths = [max_new_tokens] * rows
+        ended = [False] * rows
+        running = torch.arange(rows, device=prompt.device)  # the row each cache position holds
+        finished = torch.zeros(rows, dtype=torch.bool, device=prompt.device)
+        last_pause = time.monotonic()
+        for step in range(max_new_tokens):
+            position = prompt_length + step
+            history = written[:, :position]
+            scores = penalty(history, logits) if penalty is not None else logits.clone()
+            if guard is not None:
+                scores = guard.restrict(history, scores, running.tolist())
+            tokens = draw(scores, settings, generator)
+            tokens = torch.where(finished, end_id if end_id is not None else 0, tokens)
+            written[:, position] = tokens
+            by_row[running, step] = tokens
+            surprise[running, step] = (
+                logits.logsumexp(dim=-1) - logits.gather(1, tokens[:, None])[:, 0]
+            )
+            if end_id is not None:
+                newly = (tokens == end_id) & ~finished
+                for index in newly.nonzero()[:, 0].tolist():
+                    row = int(running[index])
+                    lengths[row], ended[row] = step, True
+                finished |= newly
+            if step + 1 == max_new_tokens or bool(finished.all()):
+                break
+            if int(finished.sum()) >= max(1, COMPACT_SHARE * len(running)):
+                keep = (~finished).nonzero()[:, 0]
+                cache.batch_select_indices(keep)
+                running, written, finished = running[keep], written[keep], finished[keep]
+                tokens = tokens[keep]
+            if pause is not None and time.monotonic() - last_pause >= pause_every:
+                pause()
+                last_pause = time.monotonic()
+            output = model(input_ids=tokens[:, None], past_key_values=cache, use_cache=True)
+            logits = output.logits[:, -1, :].float()
+        kept, surprise_kept = by_row.tolist(), surprise.cpu().tolist()
+        return DecodedRows(
+            tokens=[kept[row][: lengths[row]] for row in range(rows)],
+            reached_end=ended,
+            surprise=[surprise_kept[row][: lengths[row]] for row in range(rows)],
+        )

@@ -101,7 +101,9 @@ def sampling_dtype(device: torch.device, requested: str = AUTO_DTYPE) -> str:
         return requested
     if device.type == "cuda":
         return "bfloat16"
-    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    # torch's own CPU feature probes (private, hence looked up): absent, the CPU counts as not.
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    native = any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
     return "bfloat16" if native else "float32"
 
 
@@ -331,63 +333,51 @@ class Sampler:
         """Sampler version 1: `model.generate` with the global random state seeded."""
         # As it was written (the model's own attention), even at a pause point of version 2.
         with attention(self.model, self.loaded_attention):
-            return self._generate_with_transformers_sdpa(
-                prompt, count, settings, seed, max_new_tokens, pause, guard
+            input_ids = prompt.repeat(count, 1)
+            torch.manual_seed(seed)
+            if self.device.type == "cuda":
+                torch.cuda.manual_seed_all(seed)
+            generate_kwargs = settings.generate_kwargs()
+            generate_kwargs["max_new_tokens"] = max_new_tokens
+            # generate() declares `self: GenerativePreTrainedModel`, which no model class meets.
+            output = self.model.generate(  # type: ignore[misc]
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                **generate_kwargs,
+                eos_token_id=self.end_id,
+                pad_token_id=self.pad_id,
+                stopping_criteria=(
+                    StoppingCriteriaList([_PausePoint(pause, PAUSE_EVERY_SECONDS)])
+                    if pause
+                    else None
+                ),
+                logits_processor=LogitsProcessorList([guard]) if guard else None,
+                return_dict_in_generate=True,
+                output_logits=True,
             )
-
-    def _generate_with_transformers_sdpa(
-        self,
-        prompt: torch.Tensor,
-        count: int,
-        settings: SamplingSettings,
-        seed: int,
-        max_new_tokens: int,
-        pause: Callable[[], None] | None,
-        guard: RealTitleGuard | None,
-    ) -> DecodedRows:
-        input_ids = prompt.repeat(count, 1)
-        torch.manual_seed(seed)
-        if self.device.type == "cuda":
-            torch.cuda.manual_seed_all(seed)
-        generate_kwargs = settings.generate_kwargs()
-        generate_kwargs["max_new_tokens"] = max_new_tokens
-        # generate() declares `self: GenerativePreTrainedModel`, a protocol no model class meets.
-        output = self.model.generate(  # type: ignore[misc]
-            input_ids=input_ids,
-            attention_mask=torch.ones_like(input_ids),
-            **generate_kwargs,
-            eos_token_id=self.end_id,
-            pad_token_id=self.pad_id,
-            stopping_criteria=(
-                StoppingCriteriaList([_PausePoint(pause, PAUSE_EVERY_SECONDS)]) if pause else None
-            ),
-            logits_processor=LogitsProcessorList([guard]) if guard else None,
-            return_dict_in_generate=True,
-            output_logits=True,
-        )
-        # With return_dict_in_generate and sampling, generate() returns this output class.
-        assert isinstance(output, GenerateDecoderOnlyOutput) and output.logits is not None
-        # The model's own surprise at each token it wrote, at temperature 1 (before any warper).
-        chosen = output.sequences[:, input_ids.shape[1] :]
-        surprise = torch.stack(
-            [
-                -torch.log_softmax(step.float(), dim=-1).gather(1, chosen[:, index, None])[:, 0]
-                for index, step in enumerate(output.logits)
-            ],
-            dim=1,
-        ).tolist()
-        tokens, ends = [], []
-        for continuation in chosen.tolist():
-            reached_end = self.end_id in continuation
-            if reached_end:
-                continuation = continuation[: continuation.index(self.end_id)]
-            tokens.append(continuation)
-            ends.append(reached_end)
-        return DecodedRows(
-            tokens=tokens,
-            reached_end=ends,
-            surprise=[row[: len(kept)] for row, kept in zip(surprise, tokens, strict=True)],
-        )
+            # With return_dict_in_generate and sampling, generate() returns this output class.
+            assert isinstance(output, GenerateDecoderOnlyOutput) and output.logits is not None
+            # The model's own surprise at each token it wrote, at temperature 1 (before any warper).
+            chosen = output.sequences[:, input_ids.shape[1] :]
+            surprise = torch.stack(
+                [
+                    -torch.log_softmax(step.float(), dim=-1).gather(1, chosen[:, index, None])[:, 0]
+                    for index, step in enumerate(output.logits)
+                ],
+                dim=1,
+            ).tolist()
+            tokens, ends = [], []
+            for continuation in chosen.tolist():
+                reached_end = self.end_id in continuation
+                if reached_end:
+                    continuation = continuation[: continuation.index(self.end_id)]
+                tokens.append(continuation)
+                ends.append(reached_end)
+            return DecodedRows(
+                tokens=tokens,
+                reached_end=ends,
+                surprise=[row[: len(kept)] for row, kept in zip(surprise, tokens, strict=True)],
+            )
 
 
 def default_batch_size() -> int:
