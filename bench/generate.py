@@ -123,6 +123,9 @@ def flops_per_token(model: torch.nn.Module) -> float:
     return 2.0 * (non_embedding + head.numel())
 
 
+VERSION_NAMES = {GENERATE_SAMPLER: "transformers' generate", OWN_LOOP_SAMPLER: "own loop"}
+
+
 def production(sampler: Sampler, args: argparse.Namespace) -> None:
     """The site's own sampling, its throughput, MFU and where a step's time goes (see the
     module's docstring)."""
@@ -198,9 +201,6 @@ def production(sampler: Sampler, args: argparse.Namespace) -> None:
             SamplingSettings.from_settings(site, temperature=low, seed=3),
             version,
         )
-
-
-VERSION_NAMES = {GENERATE_SAMPLER: "transformers' generate", OWN_LOOP_SAMPLER: "own loop"}
 
 
 def _production_batches(

@@ -22,10 +22,12 @@ def memory_for(monkeypatch: pytest.MonkeyPatch) -> Callable[[int | None], None]:
     real = Sampler._generate_chunk
 
     def limit(rows: int | None) -> None:
-        def chunk(self: Sampler, prefix: str, count: int, *args: Any, **kwargs: Any) -> Any:
+        def chunk(
+            self: Sampler, prefix: str, prompt: torch.Tensor, count: int, *args: Any, **kwargs: Any
+        ) -> Any:
             if rows is not None and count > rows:
                 raise torch.OutOfMemoryError(f"simulated: {count} rows > {rows}")
-            return real(self, prefix, count, *args, **kwargs)
+            return real(self, prefix, prompt, count, *args, **kwargs)
 
         monkeypatch.setattr(Sampler, "_generate_chunk", chunk)
 

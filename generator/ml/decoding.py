@@ -237,8 +237,7 @@ def decode(
         written[:, :prompt_length] = prompt
         by_row = prompt.new_zeros(rows, max_new_tokens)  # rows leave `written` when compacted
         surprise = torch.zeros(rows, max_new_tokens, device=prompt.device)
-        lengths = [max_new_tokens] * rows
-        ended = [False] * rows
+        lengths = [max_new_tokens] * rows  # a row that wrote END_TOKEN: fewer, its position
         running = torch.arange(rows, device=prompt.device)  # the row each cache position holds
         finished = torch.zeros(rows, dtype=torch.bool, device=prompt.device)
         last_pause = time.monotonic()
@@ -259,7 +258,7 @@ def decode(
                 newly = (tokens == end_id) & ~finished
                 for index in newly.nonzero()[:, 0].tolist():
                     row = int(running[index])
-                    lengths[row], ended[row] = step, True
+                    lengths[row] = step
                 finished |= newly
             if step + 1 == max_new_tokens or bool(finished.all()):
                 break
@@ -276,6 +275,6 @@ def decode(
         kept, surprise_kept = by_row.tolist(), surprise.cpu().tolist()
         return DecodedRows(
             tokens=[kept[row][: lengths[row]] for row in range(rows)],
-            reached_end=ended,
+            reached_end=[length < max_new_tokens for length in lengths],
             surprise=[surprise_kept[row][: lengths[row]] for row in range(rows)],
         )

@@ -92,6 +92,11 @@ class _PausePoint(StoppingCriteria):
         return done  # type: ignore[return-value]
 
 
+def default_device() -> torch.device:
+    """The GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def sampling_dtype(device: torch.device, requested: str = AUTO_DTYPE) -> str:
     """The dtype to sample in: `requested`, or for "auto" bfloat16 where the device multiplies it
     natively (CUDA; a CPU with AVX512-BF16 or AMX) and float32 elsewhere."""
@@ -115,7 +120,7 @@ class Sampler:
         self, checkpoint: str | Path, device: str | None = None, dtype: str = "float32"
     ) -> None:
         self.checkpoint = str(checkpoint)
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(device) if device else default_device()
         self.dtype = sampling_dtype(self.device, dtype)
         self.tokenizer = AutoTokenizer.from_pretrained(self.checkpoint)
         self.model = AutoModelForCausalLM.from_pretrained(self.checkpoint, dtype=DTYPES[self.dtype])
@@ -168,8 +173,7 @@ class Sampler:
         too, so one try slowed by a neighbour does not end the search), every row decoding all
         of them. The random state is put back: what is sampled next is unchanged."""
         limit = self.auto_batch_size() if self.device.type == "cuda" else max(candidates)
-        encoded = self.tokenizer(prefix, return_tensors="pt", add_special_tokens=False)
-        prompt = encoded["input_ids"].to(self.device)
+        prompt = self._encode(prefix)
         cpu_state = torch.get_rng_state()
         cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
         rates: dict[int, float] = {}
@@ -242,6 +246,7 @@ class Sampler:
         if settings.avoid_real_titles and is_real_title is None:
             raise ValueError("avoid_real_titles needs is_real_title, the real-title predicate")
         chunk = min(count, chunk_size or count)
+        prompt = self._encode(prefix)
         while True:
             try:
                 samples = []
@@ -250,7 +255,7 @@ class Sampler:
                         pause()
                     rows = min(chunk, count - start)
                     chunk_samples = self._generate_chunk(
-                        prefix, rows, settings, index, pause, is_real_title
+                        prefix, prompt, rows, settings, index, pause, is_real_title
                     )
                     for sample in chunk_samples:
                         samples.append(replace(sample, row=start + sample.row))
@@ -264,18 +269,22 @@ class Sampler:
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
 
+    def _encode(self, prefix: str) -> torch.Tensor:
+        """The prompt's token ids, [1, length], on this sampler's device."""
+        encoded = self.tokenizer(prefix, return_tensors="pt", add_special_tokens=False)
+        return encoded["input_ids"].to(self.device)
+
     @torch.inference_mode()
     def _generate_chunk(
         self,
         prefix: str,
+        prompt: torch.Tensor,
         count: int,
         settings: SamplingSettings,
         chunk_index: int,
         pause: Callable[[], None] | None = None,
         is_real_title: TitlePredicate | None = None,
     ) -> list[Sample]:
-        encoded = self.tokenizer(prefix, return_tensors="pt", add_special_tokens=False)
-        prompt = encoded["input_ids"].to(self.device)
         seed = (settings.seed + chunk_index) % (2**63)
         guard = None
         if settings.avoid_real_titles and is_real_title is not None:
@@ -382,7 +391,7 @@ class Sampler:
 
 def default_batch_size() -> int:
     """Texts per batch for this process's device: half the GPU ceiling, or the CPU size."""
-    return GPU_MAX_BATCH_SIZE // 2 if torch.cuda.is_available() else CPU_BATCH_SIZE
+    return GPU_MAX_BATCH_SIZE // 2 if default_device().type == "cuda" else CPU_BATCH_SIZE
 
 
 _loaded: dict[tuple[str, str], Sampler] = {}
@@ -392,7 +401,7 @@ _load_lock = threading.Lock()
 def get_sampler(checkpoint: str | Path, dtype: str) -> Sampler:
     """The sampler for `checkpoint` in `dtype` (see Sampler), loaded once per process; another
     checkpoint or dtype replaces it."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = default_device()
     key = (str(checkpoint), sampling_dtype(device, dtype))  # "auto" and what it means: one
     with _load_lock:
         if key not in _loaded:
