@@ -2,6 +2,7 @@
 
     python deploy/healthcheck.py             # liveness: exit 0 on 200, 1 on anything else
     python deploy/healthcheck.py /healthz/   # readiness (database, model), for an operator
+    PORT=8001 python deploy/healthcheck.py /healthz   # the proxy's rate limiter (compose's limiter)
 
 Liveness only: a restart cannot bring back a database or a checkpoint, and an unhealthy web would
 keep the proxy from starting, so pages the pools could still serve would not be served.

@@ -44,7 +44,8 @@ import yaml
 from honcho.environ import parse_procfile  # type: ignore[import-untyped]
 
 if not __package__:  # run as a script (python deploy/topology.py): its package is the root's
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path[:0] = [str(Path(__file__).resolve().parent.parent / part) for part in ("", "site")]
+from config.proxy_limits import ROUTE_LIMITS  # noqa: E402
 from deploy.services import (  # noqa: E402
     LOOPBACK,
     PrivateCluster,
@@ -74,6 +75,7 @@ COUNTERPARTS = {
     "worker": "the Procfile's worker line",
     "train-worker": "the Procfile's train-worker line",
     "beat": "the Procfile's beat line",
+    "limiter": "compose's command, with the virtualenv's gunicorn",
     "proxy": "Debian's caddy with compose's command and deploy/Caddyfile",
     "backup": "not started: on demand (profile backup); tests/test_backup_restore.py runs it",
 }
@@ -177,7 +179,7 @@ class Topology:
 
     def __post_init__(self) -> None:
         self.order = plan(self.compose, self.procfile)
-        for name in ("postgres", "redis", "web", "http", "https", "proxy-health"):
+        for name in ("postgres", "redis", "web", "limiter", "http", "https", "proxy-health"):
             self.ports[name] = free_port()
         self.variables = {
             "SECRET_KEY": "topology-" + "k" * 50,
@@ -191,6 +193,8 @@ class Topology:
             "postgres:5432": f"{LOOPBACK}:{self.ports['postgres']}",
             "redis:6379": f"{LOOPBACK}:{self.ports['redis']}",
             "web:8000": f"{LOOPBACK}:{self.ports['web']}",
+            "limiter:8001": f"{LOOPBACK}:{self.ports['limiter']}",
+            "0.0.0.0:8001": f"{LOOPBACK}:{self.ports['limiter']}",
         }
 
     # -- environments -------------------------------------------------------------------------
@@ -224,6 +228,14 @@ class Topology:
             PGHOST=LOOPBACK,  # compose's pg_isready check, pointed at the private cluster
             PGPORT=str(self.ports["postgres"]),
         )
+        return env
+
+    def limiter_env(self) -> dict[str, str]:
+        """compose's limiter environment (Redis and nothing of the database's), on this host."""
+        app = self.app_env()
+        kept = ("PATH", "PYTHONPATH", "PYTHONUNBUFFERED", "HOME")
+        env: dict[str, str] = {key: app[key] for key in kept if key in app}
+        env.update(self._compose_env("limiter"), PORT=str(self.ports["limiter"]))
         return env
 
     def proxy_env(self) -> dict[str, str]:
@@ -265,6 +277,7 @@ class Topology:
             "postgres": self._start_postgres,
             "redis": self._start_redis,
             "migrate": self._migrate,
+            "limiter": self._start_limiter,
             "proxy": self._start_proxy,
         }
         for name in self.order:
@@ -321,6 +334,11 @@ class Topology:
         # As honcho runs a Procfile line: through the shell, which expands ${PORT:-8000} and such.
         self._spawn(name, ["sh", "-c", "exec " + self.procfile[name]], self.app_env())
 
+    def _start_limiter(self) -> None:
+        command = self.compose["services"]["limiter"]["command"]
+        command = [self.addresses.get(part, part) for part in command]  # its --bind, here
+        self._spawn("limiter", command, self.limiter_env())
+
     def _start_proxy(self) -> None:
         command = list(self.compose["services"]["proxy"]["command"])
         for _attempt in range(PROXY_ATTEMPTS):
@@ -368,7 +386,13 @@ class Topology:
         text = self.services[name].log.read_text(errors="replace")
         if name == "proxy":
             return self.ca_file.exists() and port_open(self.ports["https"])
-        signs = {"web": "Booting worker", "beat": "beat: Starting", "worker": " ready."}
+        gunicorn = "Booting worker"
+        signs = {
+            "web": gunicorn,
+            "limiter": gunicorn,
+            "beat": "beat: Starting",
+            "worker": " ready.",
+        }
         return signs.get(name, signs["worker"] if "worker" in name else "") in text
 
     def healthcheck(self, name: str) -> int:
@@ -380,7 +404,7 @@ class Topology:
         command = ["sh", "-c", interpolate(arguments[0], {})] if shell else arguments
         if command[0] == "redis-cli":
             command = [*command[:1], "-p", str(self.ports["redis"]), *command[1:]]
-        env = self.proxy_env() if name == "proxy" else self.app_env()
+        env = {"proxy": self.proxy_env, "limiter": self.limiter_env}.get(name, self.app_env)()
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=60)
         return result.returncode
 
@@ -417,10 +441,10 @@ class Topology:
 
     # -- talking to it ------------------------------------------------------------------------
 
-    def visitor(self) -> Visitor:
+    def visitor(self, source: str = LOOPBACK) -> Visitor:
         if self._tls is None:
             self._tls = ssl.create_default_context(cafile=str(self.ca_file))
-        return Visitor(self.ports["https"], self._tls)
+        return Visitor(self.ports["https"], self._tls, source=source)
 
     def exited(self) -> list[str]:
         """Long-running services that have stopped (migrate runs once and is not one of them)."""
@@ -445,7 +469,8 @@ class _TLSToLoopback(http.client.HTTPSConnection):
     """HTTPS to 127.0.0.1 whatever the host name, which is still sent as SNI and Host."""
 
     def connect(self) -> None:
-        sock = socket.create_connection((LOOPBACK, self.port), self.timeout)
+        source = self.source_address  # type: ignore[attr-defined]
+        sock = socket.create_connection((LOOPBACK, self.port), self.timeout, source)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
@@ -465,6 +490,7 @@ class Visitor:
     context: ssl.SSLContext
     cookies: dict[str, str] = field(default_factory=dict)
     timeout: float = 10.0
+    source: str = LOOPBACK  # another 127.0.0.x is another client to the proxy
     _connection: _TLSToLoopback | None = None
 
     @property
@@ -507,7 +533,11 @@ class Visitor:
     ) -> tuple[http.client.HTTPResponse, str]:
         if self._connection is None:
             self._connection = _TLSToLoopback(
-                SITE_HOST, self.port, timeout=self.timeout, context=self.context
+                SITE_HOST,
+                self.port,
+                timeout=self.timeout,
+                context=self.context,
+                source_address=(self.source, 0),
             )
         try:
             self._connection.request(method, path, body=body, headers=headers)
@@ -702,6 +732,7 @@ def check_pages(topology: Topology) -> list[tuple[bool, str]]:
         )
     )  # fmt: skip
     results.append(_check_admin(topology))
+    results.append(check_rate_limit(topology))
     results.append(_check_static(visitor, home.body))
     too_big = visitor.request(
         "POST",
@@ -720,6 +751,40 @@ def check_pages(topology: Topology) -> list[tuple[bool, str]]:
         )
     )
     return results
+
+
+def check_rate_limit(topology: Topology, path: str = "/best/") -> tuple[bool, str]:
+    """One client asks for a limited list until the proxy refuses it; the refusals never reach
+    gunicorn, headers it sends cannot make it someone else, and another client is still served."""
+    flooder = topology.visitor(source="127.0.0.2")
+    limit = next(limit for limit in ROUTE_LIMITS if limit.applies_to("GET", path))
+    statuses: list[int] = []
+    refused: Answer | None = None
+    for number in range(2 * limit.per_minute + 1):  # a window may end during the burst, once
+        spoofed = f"10.9.{number // 250}.{number % 250}"
+        forged = {"X-Client-Address": spoofed, "X-Forwarded-For": spoofed}
+        answer = flooder.get(path, headers=forged)
+        statuses.append(answer.status)
+        if answer.status == 429:
+            refused = answer
+            break
+    served = statuses.count(200)
+    other = topology.visitor().get(path)
+    reached = _access_log_count(topology, path) - (1 if other.status == 200 else 0)
+    retry_after = refused.headers.get("Retry-After", "") if refused else ""
+    return (
+        refused is not None and set(statuses[:-1]) == {200} and reached == served
+        and retry_after.isdigit() and 1 <= int(retry_after) <= 60 and other.status == 200,
+        f"rate limit at the proxy: {path} from one address, spoofed headers and all: {served} "
+        f"served, then {statuses[-1]} with Retry-After {retry_after!r}; gunicorn saw {reached} of "
+        f"them; another address: {other.status}",
+    )  # fmt: skip
+
+
+def _access_log_count(topology: Topology, path: str) -> int:
+    """How many requests for `path` gunicorn's access log (the web service's log) records."""
+    log = topology.services["web"].log.read_text(errors="replace")
+    return log.count(f'"GET {path} HTTP/')
 
 
 def _check_admin(topology: Topology) -> tuple[bool, str]:

@@ -312,3 +312,17 @@ def test_services_have_healthchecks_and_persistent_volumes() -> None:
     assert {"postgres-data", "redis-data", "models", "caddy-data"} <= set(compose["volumes"])
     assert "caddy-data:/data" in services["proxy"]["volumes"]  # certificates survive a restart
     assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+
+
+def test_the_rate_limiter_is_reached_where_it_listens_and_holds_no_database_secret() -> None:
+    services = _compose()["services"]
+    limiter = services["limiter"]
+    command = limiter["command"]
+
+    port = limiter["environment"]["PORT"]  # its health check's
+    assert command[command.index("--bind") + 1] == f"0.0.0.0:{port}"
+    assert services["proxy"]["environment"]["LIMITER"] == f"limiter:{port}"
+    assert services["proxy"]["depends_on"]["limiter"]["condition"] == "service_healthy"
+    assert set(limiter["environment"]) == {"REDIS_URL", "PORT"}
+    assert limiter["healthcheck"]["test"][1:] == ["python", "deploy/healthcheck.py", "/healthz"]
+    assert not limiter.get("ports")

@@ -1,5 +1,5 @@
 """The production topology (deploy/topology.py): compose's services from Debian packages and the
-virtualenv, checked through the Caddy proxy, slow-client attack included."""
+virtualenv, checked through the Caddy proxy, slow-client attack and rate limits included."""
 
 import os
 import subprocess
@@ -20,6 +20,7 @@ CHECKS = (
     "htmx 'Another one': 200",
     "vote POST with the CSRF token: 200",
     "admin login page 200, login POST 302",
+    "rate limit at the proxy: /best/ from one address",
     "/healthz/ through the proxy: 200",
     "compose's health check for beat: passes",
     "compose's health check for proxy: passes",
