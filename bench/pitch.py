@@ -69,8 +69,13 @@ def _one_pitch(number: int) -> tuple[float, str]:
     from titles.models import Genre
 
     genre = Genre.objects.get(name="Dramas")
+    # Seeded by its number: two runs write the same texts unless sampling itself changed.
     pitch = Pitch.objects.create(
-        title=f"The Benchmark Umbrella {number}", kind="movie", genre=genre, author_key="bench"
+        title=f"The Benchmark Umbrella {number}",
+        kind="movie",
+        genre=genre,
+        author_key="bench",
+        seed=number + 1,
     )
     start = time.perf_counter()
     current_app.signature(queueing.PITCH, args=(pitch.pk,)).delay()

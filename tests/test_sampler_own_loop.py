@@ -7,10 +7,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
+from unittest.mock import patch
 
 import pytest
 import torch
 from transformers import (
+    AutoModelForCausalLM,
+    LlamaConfig,
+    LlamaForCausalLM,
     LogitsProcessorList,
     MinPLogitsWarper,
     TemperatureLogitsWarper,
@@ -20,8 +24,19 @@ from transformers import (
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from generator.ml.config import GENERATE_SAMPLER, OWN_LOOP_SAMPLER, SamplingSettings
-from generator.ml.decoding import candidates, decode, grouped_decode_attention
+from generator.ml.decoding import (
+    GROUPED_DECODE,
+    InPlaceLayer,
+    attention,
+    candidates,
+    decode,
+    grouped_decode_attention,
+    in_place_cache,
+    llama_step,
+    step_function,
+)
 from generator.ml.format import prompt_prefix
+from generator.ml.packed_linear import PackedLinear, pack_linear_layers, packing_available
 from generator.ml.sampling import Sampler, sampling_dtype
 from generator.ml.text import printable
 
@@ -188,3 +203,100 @@ def test_grouped_decode_attention_is_sdpa_for_one_new_token() -> None:
     expected, _ = sdpa_attention_forward(module, query, key, value, None, scaling=0.2)
 
     torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_packed_bfloat16_weights_write_what_plain_ones_write(trained_checkpoint: Path) -> None:
+    packed = Sampler(trained_checkpoint, device="cpu", dtype="bfloat16")
+    plain = Sampler(trained_checkpoint, device="cpu", dtype="bfloat16")
+    plain.model = AutoModelForCausalLM.from_pretrained(trained_checkpoint, dtype=torch.bfloat16)
+    plain.model.eval()
+    if not packing_available(torch.device("cpu"), torch.bfloat16):
+        pytest.skip("this CPU's oneDNN does not multiply bfloat16")
+    linears = [m for m in plain.model.modules() if isinstance(m, torch.nn.Linear)]
+    packed_linears = [m for m in packed.model.modules() if isinstance(m, PackedLinear)]
+    prompt = packed._encode(prompt_prefix() + "A lighthouse keeper")
+
+    with torch.inference_mode():
+        logits = packed.model(input_ids=prompt).logits, plain.model(input_ids=prompt).logits
+    written = [s.generate(prompt_prefix(), 8, SETTINGS) for s in (packed, plain)]
+
+    assert len(packed_linears) == len(linears) > 0
+    assert torch.equal(*logits)  # bit for bit, not merely close
+    assert [s.text for s in written[0]] == [s.text for s in written[1]]
+    assert [s.surprises for s in written[0]] == [s.surprises for s in written[1]]
+
+
+def test_float32_weights_are_not_packed(sampler: Sampler) -> None:
+    # Packed float32 products come from another kernel and differ in the last bits.
+    assert sampler.dtype == "float32"
+    assert not packing_available(torch.device("cpu"), torch.float32)
+    assert not any(isinstance(m, PackedLinear) for m in sampler.model.modules())
+
+
+def _tiny_llama(dtype: torch.dtype) -> LlamaForCausalLM:
+    torch.manual_seed(3)
+    config = LlamaConfig(
+        vocab_size=300,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        tie_word_embeddings=True,
+    )
+    return LlamaForCausalLM(config).eval().to(dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_llama_step_gives_the_models_own_logits_bit_for_bit(dtype: torch.dtype) -> None:
+    model = _tiny_llama(dtype)
+    if dtype == torch.bfloat16 and packing_available(torch.device("cpu"), dtype):
+        assert pack_linear_layers(model) == 3 * 7 + 1
+    prompt = torch.randint(0, 300, (1, 9), generator=torch.Generator().manual_seed(4))
+    caches = [in_place_cache(model, 24) for _ in range(2)]
+    tokens = torch.tensor([5, 17, 250, 99])
+
+    with torch.inference_mode(), attention(model, GROUPED_DECODE):
+        for cache in caches:
+            model(input_ids=prompt, past_key_values=cache, use_cache=True)
+            cache.batch_repeat_interleave(4)
+        for position in range(9, 17):
+            if position == 13:  # rows leave the batch midway, as finished rows do
+                for cache in caches:
+                    cache.batch_select_indices(torch.tensor([0, 2, 3]))
+                tokens = tokens[[0, 2, 3]]
+            theirs = model(input_ids=tokens[:, None], past_key_values=caches[0], use_cache=True)
+            ours = llama_step(
+                model, tokens, [cast(InPlaceLayer, c) for c in caches[1].layers], position
+            )
+            assert torch.equal(ours, theirs.logits[:, -1, :]), position
+            tokens = ours.argmax(dim=-1)
+
+
+def _plain_forward(model: Any, cache: Any) -> Any:
+    def forward(tokens: torch.Tensor, _position: int) -> torch.Tensor:
+        output = model(input_ids=tokens[:, None], past_key_values=cache, use_cache=True)
+        return cast(torch.Tensor, output.logits[:, -1, :])
+
+    return forward
+
+
+def test_a_llama_decodes_with_its_own_step_and_writes_what_its_forward_writes() -> None:
+    model = _tiny_llama(torch.float32)
+    prompt = torch.randint(0, 300, (1, 6), generator=torch.Generator().manual_seed(6))
+    forwards: list[int] = []
+    hook = model.register_forward_pre_hook(lambda *_: forwards.append(1))
+
+    def written(step: Any) -> Any:
+        with torch.inference_mode(), patch("generator.ml.decoding.step_function", step):
+            return decode(model, prompt, 5, SETTINGS, end_id=7, max_new_tokens=20,
+                          generator=torch.Generator().manual_seed(9))  # fmt: skip
+
+    ours = written(step_function)
+    assert forwards == [1]  # the prompt only: every step went through llama_step
+    theirs = written(_plain_forward)
+    hook.remove()
+
+    assert len(forwards) > 1
+    assert ours == theirs

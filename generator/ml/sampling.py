@@ -34,6 +34,7 @@ from generator.ml.config import (
 )
 from generator.ml.decoding import DecodedRows, attention, decode
 from generator.ml.format import END_TOKEN, START_TOKEN, Sample
+from generator.ml.packed_linear import pack_linear_layers, packing_available
 from generator.ml.text import printable
 from generator.ml.title_guard import RealTitleGuard, TitlePredicate, closing_tokens
 
@@ -127,6 +128,8 @@ class Sampler:
         # transformers wraps .to in functools.wraps(nn.Module.to), which mypy reads as unbound.
         self.model.to(self.device)  # type: ignore[arg-type]
         self.model.eval()
+        if packing_available(self.device, DTYPES[self.dtype]):
+            pack_linear_layers(self.model)
         self.loaded_attention = self.model.config._attn_implementation
         self.last_chunk_size = 0
         self.end_id = self._single_token_id(END_TOKEN)
