@@ -324,5 +324,7 @@ def test_the_rate_limiter_is_reached_where_it_listens_and_holds_no_database_secr
     assert services["proxy"]["environment"]["LIMITER"] == f"limiter:{port}"
     assert services["proxy"]["depends_on"]["limiter"]["condition"] == "service_healthy"
     assert set(limiter["environment"]) == {"REDIS_URL", "PORT"}
+    assert limiter["build"] == services["web"]["build"]  # the app's image, built, never pulled
+    assert limiter["image"] == services["web"]["image"]
     assert limiter["healthcheck"]["test"][1:] == ["python", "deploy/healthcheck.py", "/healthz"]
     assert not limiter.get("ports")
