@@ -36,6 +36,7 @@ from transformers import (
 )
 from transformers.cache_utils import DynamicLayer
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
 from generator.ml.config import SamplingSettings
 from generator.ml.title_guard import RealTitleGuard
@@ -153,11 +154,6 @@ def attention(model: PreTrainedModel, implementation: str) -> Iterator[None]:
         model.set_attn_implementation(before)
 
 
-def _rotate_half(states: torch.Tensor) -> torch.Tensor:
-    half = states.shape[-1] // 2
-    return torch.cat((-states[..., half:], states[..., :half]), dim=-1)
-
-
 def llama_step(
     model: LlamaForCausalLM, tokens: torch.Tensor, cache: Sequence[InPlaceLayer], position: int
 ) -> torch.Tensor:
@@ -168,7 +164,6 @@ def llama_step(
     inner = model.model
     hidden = inner.embed_tokens(tokens[:, None])
     cos, sin = inner.rotary_emb(hidden, torch.tensor([[position]], device=tokens.device))
-    cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
     rows = tokens.shape[0]
     for index, layer in enumerate(inner.layers):
         attention_block = layer.self_attn
@@ -177,8 +172,7 @@ def llama_step(
         query = attention_block.q_proj(normed).view(shape).transpose(1, 2)
         key = attention_block.k_proj(normed).view(shape).transpose(1, 2)
         value = attention_block.v_proj(normed).view(shape).transpose(1, 2)
-        query = (query * cos) + (_rotate_half(query) * sin)
-        key = (key * cos) + (_rotate_half(key) * sin)
+        query, key = apply_rotary_pos_emb(query, key, cos, sin)
         keys, values = cache[index].update(key, value)
         attended, _ = grouped_decode_attention(
             attention_block, query, keys, values, None, scaling=attention_block.scaling
