@@ -194,7 +194,6 @@ class Topology:
             "redis:6379": f"{LOOPBACK}:{self.ports['redis']}",
             "web:8000": f"{LOOPBACK}:{self.ports['web']}",
             "limiter:8001": f"{LOOPBACK}:{self.ports['limiter']}",
-            "0.0.0.0:8001": f"{LOOPBACK}:{self.ports['limiter']}",
         }
 
     # -- environments -------------------------------------------------------------------------
@@ -335,8 +334,8 @@ class Topology:
         self._spawn(name, ["sh", "-c", "exec " + self.procfile[name]], self.app_env())
 
     def _start_limiter(self) -> None:
-        command = self.compose["services"]["limiter"]["command"]
-        command = [self.addresses.get(part, part) for part in command]  # its --bind, here
+        command = list(self.compose["services"]["limiter"]["command"])
+        command[command.index("--bind") + 1] = f"{LOOPBACK}:{self.ports['limiter']}"
         self._spawn("limiter", command, self.limiter_env())
 
     def _start_proxy(self) -> None:
