@@ -113,3 +113,20 @@ def test_a_pool_short_of_a_few_texts_gets_a_batch_of_that_many(
 
     batch = GenerationBatch.objects.get(pool__key="all")
     assert batch.requested == math.ceil(6 / pools.DEFAULT_YIELD)
+
+
+@pytest.mark.django_db
+def test_a_size_is_timed_by_the_tokens_its_rows_write_before_their_end(
+    active_run: ModelRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sampler = get_sampler(active_run.checkpoint_path, django_settings.GENERATION_DTYPE)
+    settings = SamplingSettings(temperature=0.9, min_p=0.05, max_new_tokens=40, seed=5)
+    written = sampler.generate(prompt_prefix(), 6, settings)  # one chunk: seeded as the try is
+    assert any(sample.reached_end for sample in written)  # some rows stop before the cap
+    seconds = iter([10.0, 12.0])
+    monkeypatch.setattr("generator.ml.sampling.time.perf_counter", lambda: next(seconds))
+
+    rate = sampler._time_rows(sampler._encode(prompt_prefix()), 6, settings)
+
+    # Not 6 rows x 40 steps: a batch's tail of few rows is what a larger size amortises.
+    assert rate == sum(sample.new_tokens for sample in written) / 2.0 < 6 * 40 / 2.0

@@ -42,9 +42,8 @@ log = logging.getLogger(__name__)
 
 # How often a running batch offers the device to urgent work (a visitor's pitch), in seconds.
 PAUSE_EVERY_SECONDS = 1.0
-# Rows per chunk that measure_batch_size tries, and the new tokens each try decodes.
+# Rows per chunk that measure_batch_size tries.
 BATCH_CANDIDATES = (8, 16, 32, 64, 128, 256)
-MEASURE_NEW_TOKENS = 12
 # A bigger chunk only lengthens each batch and a pitch's wait: it must be this much faster.
 BATCH_RATE_GAIN = 0.05
 # What a sampler may compute in. A text re-samples exactly only in the dtype it was written in.
@@ -171,10 +170,10 @@ class Sampler:
         settings: SamplingSettings,
         candidates: tuple[int, ...] = BATCH_CANDIDATES,
     ) -> BatchSizeMeasure:
-        """Time MEASURE_NEW_TOKENS decoding steps with `settings` at each candidate size (up to
-        what GPU memory holds; a CPU stops at a size slower than the best so far on a second try
-        too, so one try slowed by a neighbour does not end the search), every row decoding all
-        of them. The random state is put back: what is sampled next is unchanged."""
+        """Time a batch sampled with `settings` at each candidate size (up to what GPU memory
+        holds; a CPU stops at a size slower than the best so far on a second try too, so one try
+        slowed by a neighbour does not end the search). The random state is put back: what is
+        sampled next is unchanged."""
         limit = self.auto_batch_size() if self.device.type == "cuda" else max(candidates)
         prompt = self._encode(prefix)
         cpu_state = torch.get_rng_state()
@@ -195,36 +194,50 @@ class Sampler:
                 torch.cuda.set_rng_state_all(cuda_states)
         return BatchSizeMeasure(rates)
 
+    def _new_token_cap(self, prompt: torch.Tensor, settings: SamplingSettings) -> int:
+        """The settings' cap, short enough that a long row stops at the model's last position
+        instead of indexing past it."""
+        positions = getattr(self.model.config, "max_position_embeddings", None)
+        if not positions:
+            return settings.max_new_tokens
+        return min(settings.max_new_tokens, max(1, positions - prompt.shape[1]))
+
     def _time_rows(self, prompt: torch.Tensor, size: int, settings: SamplingSettings) -> float:
-        """New tokens per second of `size` rows decoding MEASURE_NEW_TOKENS steps each."""
+        """New tokens per second of `size` rows sampled as a batch is, each row stopping at its
+        end marker or the settings' cap. Rows that finish early leave a batch's last steps to a
+        few, and that tail is where a larger batch pays: a few steps of full rows miss it."""
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+        cap = self._new_token_cap(prompt, settings)
         started = time.perf_counter()
         if settings.sampler_version == GENERATE_SAMPLER:
             input_ids = prompt.repeat(size, 1)
             kwargs = settings.generate_kwargs()
-            kwargs["max_new_tokens"] = MEASURE_NEW_TOKENS
-            self.model.generate(  # type: ignore[misc]
+            kwargs["max_new_tokens"] = cap
+            output = self.model.generate(  # type: ignore[misc]
                 input_ids=input_ids,
                 attention_mask=torch.ones_like(input_ids),
                 **kwargs,
-                min_new_tokens=MEASURE_NEW_TOKENS,
                 eos_token_id=self.end_id,
                 pad_token_id=self.pad_id,
             )
+            # Each row's tokens before its end marker, as decode counts them.
+            written = (output[:, prompt.shape[1] :] != self.end_id).cumprod(dim=1)
+            tokens = int(written.sum())
         else:
-            decode(
+            decoded = decode(
                 self.model,
                 prompt,
                 size,
                 settings,
-                end_id=None,
-                max_new_tokens=MEASURE_NEW_TOKENS,
+                end_id=self.end_id,
+                max_new_tokens=cap,
                 generator=torch.Generator(device=self.device).manual_seed(settings.seed),
             )
+            tokens = sum(len(row) for row in decoded.tokens)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        return size * MEASURE_NEW_TOKENS / (time.perf_counter() - started)
+        return tokens / (time.perf_counter() - started)
 
     def generate(
         self,
@@ -294,10 +307,7 @@ class Sampler:
             guard = RealTitleGuard(
                 self.tokenizer, self.closers, is_real_title, prefix, prompt.shape[1]
             )
-        max_new_tokens = settings.max_new_tokens
-        positions = getattr(self.model.config, "max_position_embeddings", None)
-        if positions:  # a long row must stop at the model's last position, not index past it
-            max_new_tokens = min(max_new_tokens, max(1, positions - prompt.shape[1]))
+        max_new_tokens = self._new_token_cap(prompt, settings)
         if settings.sampler_version == GENERATE_SAMPLER:
             decoded = self._generate_with_transformers(
                 prompt, count, settings, seed, max_new_tokens, pause, guard
