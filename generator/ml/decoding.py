@@ -232,7 +232,8 @@ def candidates(
         # min-p keeps logits within temperature x ln(min_p) of the row's best, so only the most
         # such tokens any row has need ranking. (top-p would need the mass of the rest too.)
         floor = scores.amax(dim=-1, keepdim=True) + settings.temperature * math.log(settings.min_p)
-        k = min(k, max(1, int((scores >= floor).sum(dim=-1).max())))
+        # Counted in int32: a bool sum in the default int64 is a slower pass over the vocabulary.
+        k = min(k, max(1, int((scores >= floor).sum(dim=-1, dtype=torch.int32).max())))
     values, indices = scores.topk(k, dim=-1)
     values = values / settings.temperature
     if settings.top_p < 1.0:
