@@ -30,6 +30,7 @@ from generator.ml.decoding import (
     attention,
     candidates,
     decode,
+    forward_step,
     grouped_decode_attention,
     in_place_cache,
     llama_step,
@@ -274,14 +275,6 @@ def test_the_llama_step_gives_the_models_own_logits_bit_for_bit(dtype: torch.dty
             tokens = ours.argmax(dim=-1)
 
 
-def _plain_forward(model: Any, cache: Any) -> Any:
-    def forward(tokens: torch.Tensor, _position: int) -> torch.Tensor:
-        output = model(input_ids=tokens[:, None], past_key_values=cache, use_cache=True)
-        return cast(torch.Tensor, output.logits[:, -1, :])
-
-    return forward
-
-
 def test_a_llama_decodes_with_its_own_step_and_writes_what_its_forward_writes() -> None:
     model = _tiny_llama(torch.float32)
     prompt = torch.randint(0, 300, (1, 6), generator=torch.Generator().manual_seed(6))
@@ -295,7 +288,7 @@ def test_a_llama_decodes_with_its_own_step_and_writes_what_its_forward_writes() 
 
     ours = written(step_function)
     assert forwards == [1]  # the prompt only: every step went through llama_step
-    theirs = written(_plain_forward)
+    theirs = written(forward_step)
     hook.remove()
 
     assert len(forwards) > 1

@@ -177,8 +177,7 @@ def llama_step(
         attended, _ = grouped_decode_attention(
             attention_block, query, keys, values, None, scaling=attention_block.scaling
         )
-        attended = attended.reshape(rows, 1, -1).contiguous()
-        hidden = hidden + attention_block.o_proj(attended)
+        hidden = hidden + attention_block.o_proj(attended.reshape(rows, 1, -1))
         mlp = layer.mlp
         normed = layer.post_attention_layernorm(hidden)
         hidden = hidden + mlp.down_proj(mlp.act_fn(mlp.gate_proj(normed)) * mlp.up_proj(normed))
@@ -194,8 +193,15 @@ def step_function(
     layers = [layer for layer in cache.layers if isinstance(layer, InPlaceLayer)]
     if type(model) is LlamaForCausalLM and config.num_hidden_layers == len(layers):
         return lambda tokens, position: llama_step(model, tokens, layers, position)
+    return forward_step(model, cache)
 
-    def forward(tokens: torch.Tensor, position: int) -> torch.Tensor:
+
+def forward_step(
+    model: PreTrainedModel, cache: DynamicCache
+) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """One decoding step through the model's own forward (`position` is the cache's to know)."""
+
+    def forward(tokens: torch.Tensor, _position: int) -> torch.Tensor:
         output = model(input_ids=tokens[:, None], past_key_values=cache, use_cache=True)
         logits: torch.Tensor = output.logits[:, -1, :]
         return logits
