@@ -769,7 +769,8 @@ def check_rate_limit(topology: Topology, path: str = "/best/") -> tuple[bool, st
             break
     served = statuses.count(200)
     other = topology.visitor().get(path)
-    reached = _access_log_count(topology, path) - (1 if other.status == 200 else 0)
+    others = 1 if other.status == 200 else 0
+    reached = _access_log_count(topology, path, at_least=served + others) - others
     retry_after = refused.headers.get("Retry-After", "") if refused else ""
     return (
         refused is not None and set(statuses[:-1]) == {200} and reached == served
@@ -780,10 +781,16 @@ def check_rate_limit(topology: Topology, path: str = "/best/") -> tuple[bool, st
     )  # fmt: skip
 
 
-def _access_log_count(topology: Topology, path: str) -> int:
-    """How many requests for `path` gunicorn's access log (the web service's log) records."""
-    log = topology.services["web"].log.read_text(errors="replace")
-    return log.count(f'"GET {path} HTTP/')
+def _access_log_count(topology: Topology, path: str, at_least: int, within: float = 5.0) -> int:
+    """How many requests for `path` gunicorn's access log (the web service's log) records,
+    waiting up to `within` seconds for `at_least`: gunicorn logs a request after answering it."""
+    deadline = time.monotonic() + within
+    while True:
+        log = topology.services["web"].log.read_text(errors="replace")
+        count = log.count(f'"GET {path} HTTP/')
+        if count >= at_least or time.monotonic() >= deadline:
+            return count
+        time.sleep(0.05)
 
 
 def _check_admin(topology: Topology) -> tuple[bool, str]:
