@@ -142,6 +142,14 @@ def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_trained_tiny_checkpoint(tmp_path_factory.mktemp("tiny-trained"))
 
 
+@pytest.fixture(scope="session")
+def trained_llama_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Llama (SmolLM2's architecture) that writes well-formed records, trained once."""
+    from tests.tiny_model import build_trained_tiny_checkpoint
+
+    return build_trained_tiny_checkpoint(tmp_path_factory.mktemp("tiny-llama"), llama=True)
+
+
 @pytest.fixture
 def active_run(trained_checkpoint: Path, db: None) -> ModelRun:
     """The active run, with a real checkpoint: for tests that sample."""

@@ -120,31 +120,42 @@ def test_a_crash_before_storing_loses_nothing_and_can_be_rerun(
     assert GeneratedDescription.objects.exists()
 
 
-def test_stored_settings_reproduce_the_same_text(active_run: Any) -> None:
+@pytest.mark.parametrize("model", ["gpt2", "llama"])
+def test_stored_settings_reproduce_the_same_text(
+    model: str, active_run: Any, request: pytest.FixtureRequest
+) -> None:
+    if model == "llama":  # SmolLM2's architecture: llama_step, its batch of 16 in chunks of 4
+        checkpoint = request.getfixturevalue("trained_llama_checkpoint")
+        active_run.checkpoint_path, active_run.batch_size = str(checkpoint), 4
+        active_run.save()
     sampling = batch_sampling(seed=1234, min_p=0.07)
     created = GenerationBatch.objects.create(model_run=active_run, requested=16, sampling=sampling)
     batch = _ran(created.pk)
-    description = batch.descriptions.first()
-    assert description is not None
-    assert description.seed is not None and description.batch_row is not None
-    assert description.temperature is not None and description.top_p is not None
-    assert description.top_k is not None and description.repetition_penalty is not None
-    assert description.sampler_version is not None
-    sampler = Sampler(active_run.checkpoint_path, device="cpu")
+    descriptions = list(batch.descriptions.all())
+    assert descriptions, batch.rejections
+    first = descriptions[0]
+    assert first.seed is not None and first.chunk_size == (4 if model == "llama" else 16)
+    assert first.temperature is not None and first.top_p is not None
+    assert first.top_k is not None and first.repetition_penalty is not None
+    assert first.sampler_version is not None
     settings = SamplingSettings(
-        temperature=description.temperature,
-        top_p=description.top_p,
-        top_k=description.top_k,
-        repetition_penalty=description.repetition_penalty,
+        temperature=first.temperature,
+        top_p=first.top_p,
+        top_k=first.top_k,
+        repetition_penalty=first.repetition_penalty,
         min_p=batch.sampling["min_p"],  # kept by the batch, as the token limit is
         max_new_tokens=batch.sampling["max_new_tokens"],
-        seed=description.seed,
-        sampler_version=description.sampler_version,
+        seed=first.seed,
+        sampler_version=first.sampler_version,
     )
-    samples = sampler.generate(prompt_prefix(), batch.requested, settings)
+    samples = Sampler(active_run.checkpoint_path, device="cpu").generate(
+        prompt_prefix(), batch.requested, settings, chunk_size=first.chunk_size
+    )
 
-    assert description.text in samples[description.batch_row].text
-    assert description.title in samples[description.batch_row].text
+    for description in descriptions:
+        assert description.batch_row is not None
+        assert description.text in samples[description.batch_row].text
+        assert description.title in samples[description.batch_row].text
 
 
 def test_a_batch_is_chunked_for_the_device_of_the_worker_that_runs_it(active_run: Any) -> None:

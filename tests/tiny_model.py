@@ -7,7 +7,13 @@ training and sampling code paths run on it.
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerFast,
+)
 
 from generator.ml.format import SPECIAL_TOKENS, format_record
 
@@ -48,37 +54,52 @@ def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
     return fast
 
 
-def build_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
-    """Save a tiny GPT-2 and its tokenizer to `path` and return it."""
+def build_tiny_checkpoint(path: Path, seed: int = 0, llama: bool = False) -> Path:
+    """Save a tiny GPT-2 (or, with `llama`, a tiny Llama: SmolLM2's architecture) and its
+    tokenizer to `path` and return it."""
     import torch
 
     torch.manual_seed(seed)
     tokenizer = build_tiny_tokenizer()
     bos_token_id = tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS[0])
     assert isinstance(bos_token_id, int)  # one token in, one id out
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=128,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=bos_token_id,
-        eos_token_id=tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS[1]),
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    model = GPT2LMHeadModel(config)
+    ids = {
+        "vocab_size": len(tokenizer),
+        "bos_token_id": bos_token_id,
+        "eos_token_id": tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS[1]),
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    model: GPT2LMHeadModel | LlamaForCausalLM
+    if llama:
+        model = LlamaForCausalLM(
+            LlamaConfig(
+                hidden_size=32,
+                intermediate_size=64,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                num_key_value_heads=2,
+                max_position_embeddings=128,
+                tie_word_embeddings=True,
+                **ids,
+            )
+        )
+    else:
+        model = GPT2LMHeadModel(GPT2Config(n_positions=128, n_embd=32, n_layer=2, n_head=2, **ids))
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 
 
-def build_trained_tiny_checkpoint(path: Path, steps: int = 120, seed: int = 0) -> Path:
-    """A tiny GPT-2 trained until it writes well-formed records (a few seconds on a CPU)."""
+def build_trained_tiny_checkpoint(
+    path: Path, steps: int = 120, seed: int = 0, llama: bool = False
+) -> Path:
+    """A tiny GPT-2 (or Llama) trained until it writes well-formed records (a few seconds on a
+    CPU)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    build_tiny_checkpoint(path, seed=seed)
+    build_tiny_checkpoint(path, seed=seed, llama=llama)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path)
     batch = tokenizer(TINY_RECORDS, return_tensors="pt", padding=True)
