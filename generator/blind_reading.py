@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from generator.ml.dataset import KIND_LABELS
+from generator.ml.text import text_hash
 from generator.models import GeneratedDescription, ModelRun
 from generator.run_evaluation import held_out
 from titles.models import TrainingTitle
@@ -74,38 +75,41 @@ class Score:
     real_quality: float
 
 
-def used_before(readings: Path) -> tuple[set[int], set[str]]:
-    """The served text ids and real show ids that earlier readings under `readings` used."""
-    served: set[int] = set()
+def used_before(readings: Path) -> tuple[set[str], set[str]]:
+    """The hashes of the served texts and the real show ids that earlier readings under
+    `readings` used. A served text counts by its words, not its id: the readings kept in the
+    repository come from many databases, whose ids say nothing about each other."""
+    served: set[str] = set()
     real: set[str] = set()
     for key in readings.glob(f"*/{KEY_FILE}"):
         for item in json.loads(key.read_text())["items"]:
             if item["source"] == SERVED:
-                served.add(item["description_id"])
+                served.add(text_hash(item["text"]))
             else:
                 real.add(item["show_id"])
     return served, real
 
 
 def prepare(
-    run: ModelRun, served: int, real: int, seed: int, readings: Path
+    run: ModelRun, served: int, real: int, seed: int, readings: Path, pitched: bool = False
 ) -> tuple[list[Item], list[tuple[str, str]]]:
     """Fresh items for a reading of `run` (shuffled, numbered) and what the reader sees of each,
     (title, text) in item order: a real item's title and text go to the reader's list only,
-    never into the key.
+    never into the key. With `pitched`, the texts it wrote for visitors' titles (all but those
+    a moderator rejected) stand in for the pool's served ones.
     """
     used_served, used_real = used_before(readings)
     rng = random.Random(seed)
-    pool = list(
-        GeneratedDescription.objects.filter(
-            model_run=run, status=GeneratedDescription.Status.APPROVED, pitched=False
-        )
-        .exclude(pk__in=used_served)
-        .order_by("pk")
-    )
+    texts = GeneratedDescription.objects.filter(model_run=run, pitched=pitched)
+    if pitched:
+        texts = texts.exclude(status=GeneratedDescription.Status.REJECTED)
+    else:
+        texts = texts.filter(status=GeneratedDescription.Status.APPROVED)
+    pool = list(texts.exclude(text_hash__in=used_served).order_by("pk"))
     if len(pool) < served:
+        which = "pitched" if pitched else "served"
         raise ReadingError(
-            f"run #{run.pk} has {len(pool)} served texts no reading used, not {served}"
+            f"run #{run.pk} has {len(pool)} {which} texts no reading used, not {served}"
         )
     descriptions = set(held_out(run).descriptions)
     titles = [
@@ -138,12 +142,14 @@ def reader_list(items: Sequence[Item], shown: Sequence[tuple[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_key(folder: Path, run: ModelRun, seed: int, items: Sequence[Item]) -> Path:
+def write_key(
+    folder: Path, run: ModelRun, seed: int, items: Sequence[Item], pitched: bool = False
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / KEY_FILE
     if path.exists():
         raise ReadingError(f"{path} exists: a reading's key is never replaced")
-    key = {"run": run.pk, "seed": seed, "items": [asdict(item) for item in items]}
+    key = {"run": run.pk, "seed": seed, "pitched": pitched, "items": [asdict(i) for i in items]}
     path.write_text(json.dumps(key, indent=1, ensure_ascii=False) + "\n")
     return path
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from generator.models import ModelRun
+from generator.models import GeneratedDescription, ModelRun
 from tests.factories import (
     GeneratedDescriptionFactory,
     ModelRunFactory,
@@ -45,7 +45,7 @@ def run() -> ModelRun:
     return trained
 
 
-def _prepare(run: ModelRun, tmp_path: Path, name: str, served: int, real: int) -> str:
+def _prepare(run: ModelRun, tmp_path: Path, name: str, served: int, real: int, *flags: str) -> str:
     listing = tmp_path / f"{name}.txt"
     call_command(
         "blind_reading",
@@ -56,6 +56,7 @@ def _prepare(run: ModelRun, tmp_path: Path, name: str, served: int, real: int) -
         f"--real={real}",
         f"--list={listing}",
         f"--readings={tmp_path / 'readings'}",
+        *flags,
         stdout=io.StringIO(),
     )
     return listing.read_text()
@@ -104,6 +105,61 @@ def test_a_second_reading_gets_fresh_items_and_says_when_none_are_left(
     assert not ids[0] & ids[1]
     with pytest.raises(CommandError, match="served texts no reading used, not 1"):
         _prepare(run, tmp_path, "third", served=1, real=1)
+
+
+def test_a_reading_kept_from_another_database_holds_back_its_texts_not_its_ids(
+    run: ModelRun, tmp_path: Path
+) -> None:
+    ours = list(GeneratedDescription.objects.filter(pitched=False).order_by("pk"))
+    elsewhere = tmp_path / "readings" / "elsewhere"
+    elsewhere.mkdir(parents=True)
+    items = [  # its ids are ours, its texts are not; its second text is one of ours
+        {
+            "number": 1,
+            "source": "served",
+            "kind": "movie",
+            "title": "T",
+            "text": "Not ours.",
+            "description_id": ours[0].pk,
+            "show_id": "",
+        },
+        {
+            "number": 2,
+            "source": "served",
+            "kind": "movie",
+            "title": "T",
+            "text": ours[5].text,
+            "description_id": 999,
+            "show_id": "",
+        },
+    ]
+    (elsewhere / "key.json").write_text(json.dumps({"run": 1, "seed": 0, "items": items}))
+
+    listing = _prepare(run, tmp_path, "here", served=11, real=2)
+
+    assert ours[0].text in listing and ours[5].text not in listing
+    with pytest.raises(CommandError, match="0 served texts no reading used, not 1"):
+        _prepare(run, tmp_path, "again", served=1, real=1)
+
+
+def test_a_reading_of_pitches_reads_what_was_written_for_visitors_titles(
+    run: ModelRun, tmp_path: Path
+) -> None:
+    rejected = GeneratedDescriptionFactory.create(
+        model_run=run,
+        pitched=True,
+        text="A rejected pitched text.",
+        status=GeneratedDescription.Status.REJECTED,
+    )
+
+    listing = _prepare(run, tmp_path, "pitches", 1, 3, "--pitched")
+
+    assert "A pitched text." in listing and "served number" not in listing
+    assert rejected.text not in listing
+    key = json.loads((tmp_path / "readings" / "pitches" / "key.json").read_text())
+    assert key["pitched"] is True
+    with pytest.raises(CommandError, match="0 pitched texts no reading used, not 1"):
+        _prepare(run, tmp_path, "more-pitches", 1, 3, "--pitched")
 
 
 def test_answers_are_scored_against_the_key(run: ModelRun, tmp_path: Path) -> None:

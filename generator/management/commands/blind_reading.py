@@ -44,6 +44,11 @@ class Command(BaseCommand):
         make.add_argument("--real", type=int, default=30, help="real texts (default 30)")
         make.add_argument("--seed", type=int, default=0)
         make.add_argument(
+            "--pitched",
+            action="store_true",
+            help="read the texts the run wrote for visitors' pitched titles instead of the pool's",
+        )
+        make.add_argument(
             "--list",
             type=Path,
             help="where the reader's list goes (default: DATA_DIR/readings/NAME.txt); it holds "
@@ -73,8 +78,8 @@ class Command(BaseCommand):
             raise CommandError("no such run (and without --run, no active run)")
         readings: Path = options["readings"]
         folder = readings / options["name"]
-        items, texts = prepare(run, served, real, seed, readings)
-        key = write_key(folder, run, seed, items)
+        items, texts = prepare(run, served, real, seed, readings, options["pitched"])
+        key = write_key(folder, run, seed, items, options["pitched"])
         listing = options["list"] or settings.DATA_DIR / "readings" / f"{options['name']}.txt"
         listing.parent.mkdir(parents=True, exist_ok=True)
         listing.write_text(reader_list(items, texts))
