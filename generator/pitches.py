@@ -111,6 +111,7 @@ def _write(pitch: Pitch, sampler: Sampler | None) -> None:
         ),
         critic_for(run, sampler),
         chunk_size=count,
+        quorum=settings.PITCH_QUORUM,
     )
     best = most_believable(written.kept)
     if best is None:

@@ -141,8 +141,21 @@ def write(
     critic: Critic | None,
     chunk_size: int | None = None,
     pause: Callable[[], None] | None = None,
+    quorum: int | None = None,
 ) -> Written:
-    """Sample `count` texts continuing `prompt` and judge them; `written.kept` is what may serve."""
+    """Sample `count` texts continuing `prompt` and judge them; `written.kept` is what may serve.
+
+    With `quorum`, sampling stops as soon as that many finished texts would be kept: the rows
+    still writing are dropped, and what finished is judged as if it were all there was.
+    """
+    met = False
+
+    def enough(finished: list[Sample]) -> bool:
+        nonlocal met
+        assert quorum is not None
+        met = len(finished) >= quorum and len(judge(finished, policy, critic).kept) >= quorum
+        return met
+
     samples = sampler.generate(
         prompt,
         count,
@@ -150,7 +163,10 @@ def write(
         chunk_size=chunk_size,
         pause=pause,
         is_real_title=get_detector().has_title,
+        enough=enough if quorum is not None else None,
     )
+    if met:  # the rows cut short were never candidates
+        samples = [sample for sample in samples if sample.reached_end]
     return judge(samples, policy, critic)
 
 

@@ -278,10 +278,14 @@ def decode(
     guard: RealTitleGuard | None = None,
     pause: Callable[[], None] | None = None,
     pause_every: float = 1.0,
+    enough: Callable[[DecodedRows], bool] | None = None,
 ) -> DecodedRows:
     """`rows` continuations of `prompt` (shape [1, length]), sampled with `settings`. With
     `end_id` None every row decodes all `max_new_tokens` (for timing). `pause` runs between
-    steps, at most every `pause_every` seconds."""
+    steps, at most every `pause_every` seconds. `enough`, when given, is asked with every row's
+    tokens so far each time rows write END_TOKEN; True ends decoding there, and the rows still
+    writing come back as they stand (not reached_end). A row's tokens never depend on when the
+    others stop."""
     with attention(model, GROUPED_DECODE):
         prompt_length = prompt.shape[1]
         cache = in_place_cache(model, prompt_length + max_new_tokens)
@@ -298,10 +302,11 @@ def decode(
         written[:, :prompt_length] = prompt
         by_row = prompt.new_zeros(rows, max_new_tokens)  # rows leave `written` when compacted
         surprise = torch.zeros(rows, max_new_tokens, device=prompt.device)
-        lengths = [max_new_tokens] * rows  # a row that wrote END_TOKEN: fewer, its position
+        ends: list[int | None] = [None] * rows  # the step at which a row wrote END_TOKEN
         running = torch.arange(rows, device=prompt.device)  # the row each cache position holds
         finished = torch.zeros(rows, dtype=torch.bool, device=prompt.device)
         last_pause = time.monotonic()
+        step = -1  # no step at all when max_new_tokens is 0
         for step in range(max_new_tokens):
             position = prompt_length + step
             history = written[:, :position]
@@ -317,10 +322,12 @@ def decode(
             )
             if end_id is not None:
                 newly = (tokens == end_id) & ~finished
-                for index in newly.nonzero()[:, 0].tolist():
-                    row = int(running[index])
-                    lengths[row] = step
+                ended_now = newly.nonzero()[:, 0].tolist()
+                for index in ended_now:
+                    ends[int(running[index])] = step
                 finished |= newly
+                if ended_now and enough and enough(_collected(by_row, surprise, ends, step + 1)):
+                    break
             if step + 1 == max_new_tokens or bool(finished.all()):
                 break
             if int(finished.sum()) >= max(1, COMPACT_SHARE * len(running)):
@@ -332,9 +339,17 @@ def decode(
                 pause()
                 last_pause = time.monotonic()
             logits = step_logits(tokens, position).float()
-        kept, surprise_kept = by_row.tolist(), surprise.cpu().tolist()
-        return DecodedRows(
-            tokens=[kept[row][: lengths[row]] for row in range(rows)],
-            reached_end=[length < max_new_tokens for length in lengths],
-            surprise=[surprise_kept[row][: lengths[row]] for row in range(rows)],
-        )
+        return _collected(by_row, surprise, ends, step + 1)
+
+
+def _collected(
+    by_row: torch.Tensor, surprise: torch.Tensor, ends: list[int | None], steps: int
+) -> DecodedRows:
+    """The rows after `steps` steps: up to its END_TOKEN for a row that wrote one, else all."""
+    kept, surprise_kept = by_row.tolist(), surprise.cpu().tolist()
+    lengths = [steps if end is None else end for end in ends]
+    return DecodedRows(
+        tokens=[row[:length] for row, length in zip(kept, lengths, strict=True)],
+        reached_end=[end is not None for end in ends],
+        surprise=[row[:length] for row, length in zip(surprise_kept, lengths, strict=True)],
+    )

@@ -247,6 +247,7 @@ class Sampler:
         chunk_size: int | None = None,
         pause: Callable[[], None] | None = None,
         is_real_title: TitlePredicate | None = None,
+        enough: Callable[[list[Sample]], bool] | None = None,
     ) -> list[Sample]:
         """`count` samples continuing `prefix`, in chunks of `chunk_size` rows (default: all).
 
@@ -255,7 +256,9 @@ class Sampler:
         `is_real_title` knows). When the device runs out of memory the chunk size halves and the
         batch starts again; `self.last_chunk_size` says what was used. `pause`, when given, runs
         between chunks and between decoding steps (at most every PAUSE_EVERY_SECONDS): where
-        urgent work may use this sampler without changing what the batch writes.
+        urgent work may use this sampler without changing what the batch writes. `enough`, when
+        given, is asked with a chunk's finished samples each time rows of it finish; True ends the
+        chunk there, its other rows returned unfinished (sampler version 1 writes every row out).
         """
         if count < 1:
             raise ValueError("count must be at least 1")
@@ -271,7 +274,7 @@ class Sampler:
                         pause()
                     rows = min(chunk, count - start)
                     chunk_samples = self._generate_chunk(
-                        prefix, prompt, rows, settings, index, pause, is_real_title
+                        prefix, prompt, rows, settings, index, pause, is_real_title, enough
                     )
                     for sample in chunk_samples:
                         samples.append(replace(sample, row=start + sample.row))
@@ -300,6 +303,7 @@ class Sampler:
         chunk_index: int,
         pause: Callable[[], None] | None = None,
         is_real_title: TitlePredicate | None = None,
+        enough: Callable[[list[Sample]], bool] | None = None,
     ) -> list[Sample]:
         seed = (settings.seed + chunk_index) % (2**63)
         guard = None
@@ -313,6 +317,12 @@ class Sampler:
                 prompt, count, settings, seed, max_new_tokens, pause, guard
             )
         else:
+
+            def finished_are_enough(rows: DecodedRows) -> bool:
+                assert enough is not None
+                done = [s for s in self._samples(prompt, rows, guard) if s.reached_end]
+                return enough(done)
+
             decoded = decode(
                 self.model,
                 prompt,
@@ -324,7 +334,14 @@ class Sampler:
                 guard=guard,
                 pause=pause,
                 pause_every=PAUSE_EVERY_SECONDS,
+                enough=finished_are_enough if enough is not None else None,
             )
+        return self._samples(prompt, decoded, guard)
+
+    def _samples(
+        self, prompt: torch.Tensor, decoded: DecodedRows, guard: RealTitleGuard | None
+    ) -> list[Sample]:
+        """One Sample per decoded row, the prompt's text leading each."""
         prompt_ids = prompt[0].tolist()
         texts = self.tokenizer.batch_decode(
             [prompt_ids + tokens for tokens in decoded.tokens], skip_special_tokens=True

@@ -423,7 +423,12 @@ PITCH_PUBLISH = os.environ.get("PITCH_PUBLISH", "review")
 if PITCH_PUBLISH not in ("review", "immediately"):
     raise ValueError(f"PITCH_PUBLISH={PITCH_PUBLISH!r} is not 'review' or 'immediately'")
 PITCH_RATE_LIMIT = envint("PITCH_RATE_LIMIT", 5)  # pitches per client address per hour
-PITCH_CANDIDATES = envint("PITCH_CANDIDATES", 4)  # texts sampled per pitch; the first good one wins
+PITCH_CANDIDATES = envint("PITCH_CANDIDATES", 4)  # texts sampled per pitch, as rows of one batch
+# A pitch stops sampling once this many of its candidates have finished and passed; the critic's
+# choice of those wins. PITCH_CANDIDATES or more: every candidate is written out first.
+PITCH_QUORUM = envint("PITCH_QUORUM", 2)
+if PITCH_QUORUM < 1:
+    raise ValueError(f"PITCH_QUORUM={PITCH_QUORUM} must be at least 1")
 # Seconds before the page says it is taking too long; a pitch not written by then is dropped.
 PITCH_TIMEOUT = envint("PITCH_TIMEOUT", 60)
 # Pitches queued or being written at once, site-wide; past it the form answers "busy" (503).
