@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 
 from generator import pitches
-from generator.ml.format import parse_record, pitch_prompt, prompt_prefix
+from generator.ml.format import Sample, parse_record, pitch_prompt, prompt_prefix
 from generator.ml.sampling import get_sampler
 from generator.models import GeneratedDescription, GenerationBatch
 from generator.overfit_check import get_detector
@@ -20,18 +20,22 @@ from tests.factories import PitchFactory
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_training_detector")]
 
 
-def _resampled(text: GeneratedDescription, prompt: str) -> str:
-    """The description at the text's row when its stored settings sample its prompt again."""
-    assert text.chunk_size is not None and text.batch_row is not None
-    assert text.model_run is not None
-    samples = get_sampler(text.model_run.checkpoint_path, text.sampler_dtype).generate(
+def _resampled_batch(text: GeneratedDescription, prompt: str) -> list[Sample]:
+    """Every row of the text's batch, its stored settings sampling its prompt again."""
+    assert text.chunk_size is not None and text.model_run is not None
+    return get_sampler(text.model_run.checkpoint_path, text.sampler_dtype).generate(
         prompt,
         text.chunk_size,
         text.sampling_settings(),
         chunk_size=text.chunk_size,
         is_real_title=get_detector().has_title,
     )
-    return parse_record(samples[text.batch_row].text).description
+
+
+def _resampled(text: GeneratedDescription, prompt: str) -> str:
+    """The description at the text's row when its stored settings sample its prompt again."""
+    assert text.batch_row is not None
+    return parse_record(_resampled_batch(text, prompt)[text.batch_row].text).description
 
 
 def test_a_pitched_text_is_resampled_from_what_is_stored(
@@ -53,6 +57,32 @@ def test_a_pitched_text_is_resampled_from_what_is_stored(
     with override_settings(GENERATION_MIN_P=0.3, PITCH_CANDIDATES=2):
         prompt = pitch_prompt(pitch.kind, ["Dramas"], pitch.title)
         assert _resampled(text, prompt) == text.text
+
+
+def test_a_pitch_that_stopped_at_its_quorum_is_resampled_from_what_is_stored(
+    active_run: Any, pitch_genres: dict[str, Any], settings: Any
+) -> None:
+    settings.PITCH_CANDIDATES = 8
+    settings.PITCH_QUORUM = 1
+    pitch = PitchFactory.create(
+        title="The Umbrella Cartographer", kind="movie", genre=pitch_genres["dramas"], seed=3
+    )
+    steps: list[int] = []
+    model = get_sampler(active_run.checkpoint_path, settings.GENERATION_DTYPE).model
+    hook = model.register_forward_pre_hook(lambda *_: steps.append(1))
+    try:
+        written = pitches.run_pitch(pitch.pk)
+    finally:
+        hook.remove()
+
+    assert written is not None and written.description is not None, written and written.error
+    text = written.description
+    assert text.chunk_size == 8 and text.batch_row is not None
+    batch = _resampled_batch(text, pitch_prompt(pitch.kind, ["Dramas"], pitch.title))
+    assert parse_record(batch[text.batch_row].text).description == text.text
+    # The prompt, then a step per token of the first text to pass: none after its end marker.
+    assert len(steps) == 1 + batch[text.batch_row].new_tokens
+    assert len(steps) < 1 + max(sample.new_tokens for sample in batch)
 
 
 def test_a_batch_text_is_resampled_from_what_is_stored(
