@@ -145,8 +145,9 @@ def write(
 ) -> Written:
     """Sample `count` texts continuing `prompt` and judge them; `written.kept` is what may serve.
 
-    With `quorum`, sampling stops as soon as that many finished texts would be kept: the rows
-    still writing are dropped, and what finished is judged as if it were all there was.
+    With `quorum`, sampling stops as soon as that many finished texts would be kept (counted
+    within each chunk of `chunk_size` rows: a pitch samples one): the rows still writing are
+    dropped, and what finished is judged as if it were all there was.
     """
     met = False
 
