@@ -1,8 +1,6 @@
 """The OVERFIT_* settings: documented defaults equal to the detector's, validated values."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from generator import overfit_check
 from generator.ml import overfit
+from tests.settings_process import settings_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,21 +39,8 @@ def test_settings_are_documented_in_the_readme() -> None:
 
 
 def _load_settings(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    code = "import django; django.setup(); from django.conf import settings as s; "
-    code += "print(s.OVERFIT_POLICY, s.OVERFIT_THRESHOLD)"
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        env={
-            **os.environ,
-            "DATA_DIR": str(tmp_path),
-            "PYTHONPATH": f"{ROOT / 'site'}:{ROOT}",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    code = "print(s.OVERFIT_POLICY, s.OVERFIT_THRESHOLD)"
+    return settings_process(code, tmp_path, env, check=False)
 
 
 def test_settings_come_from_the_environment(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.settings_process import settings_process
+
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_ENV = {
     "SECRET_KEY": "k" * 20 + "-production-secret-for-tests-only-0123456789",
@@ -16,26 +18,13 @@ PRODUCTION_ENV = {
 
 def _settings(env: dict[str, str], tmp_path: Path) -> dict:
     code = (
-        "import json; from django.conf import settings as s; print(json.dumps({"
+        "import json; print(json.dumps({"
         "'debug': s.DEBUG, 'hosts': s.ALLOWED_HOSTS, 'db': s.DATABASES['default'],"
         "'broker': s.CELERY_BROKER_URL, 'model_dir': str(s.MODEL_DIR),"
         "'ssl': s.SECURE_SSL_REDIRECT, 'key': s.SECRET_KEY, 'cache': s.CACHES['default'],"
         "'proxies': [s.TRUSTED_PROXY_COUNT, s.TRUSTED_PROXIES]}, default=str))"
     )
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV | {"SITE_HTTPS": ""}}
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup();" + code],
-        env={
-            **clean,
-            "DATA_DIR": str(tmp_path),
-            "PYTHONPATH": f"{ROOT / 'site'}:{ROOT}",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    result = settings_process(code, tmp_path, env, drop=PRODUCTION_ENV.keys() | {"SITE_HTTPS"})
     return json.loads(result.stdout)
 
 

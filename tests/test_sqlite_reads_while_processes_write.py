@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.settings_process import settings_process
+
 # The embedded defaults do not change with the suite's database: the SQLite suite's run is enough.
 pytestmark = pytest.mark.skipif(
     os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="runs in the SQLite suite"
@@ -28,23 +30,8 @@ SECONDS = 8
 
 def _embedded_database(data_dir: Path) -> dict[str, object]:
     """DATABASES["default"] as the site configures it with no DATABASE_URL (embedded defaults)."""
-    environment = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    code = (
-        "import django, json; django.setup(); from django.conf import settings; "
-        "print(json.dumps(settings.DATABASES['default'], default=str))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={
-            **environment,
-            "DATA_DIR": str(data_dir),
-            "PYTHONPATH": f"{ROOT / 'site'}:{ROOT}",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-        },
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    code = "import json; print(json.dumps(s.DATABASES['default'], default=str))"
+    result = settings_process(code, data_dir, drop={"DATABASE_URL", "REDIS_URL"})
     database: dict[str, object] = json.loads(result.stdout)
     return database
 
