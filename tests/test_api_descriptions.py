@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from generator.models import GeneratedDescription
+from generator.models import SERVE_KEY_BITS, GeneratedDescription
 from tests.factories import GeneratedDescriptionFactory, GenreFactory
 from titles.models import Kind
 
@@ -65,7 +65,12 @@ def test_an_id_that_is_not_an_id_is_a_json_400(ident: str) -> None:
 def test_random_follows_the_filters() -> None:
     horror = GenreFactory.create(name="TV Horror")
     show = GeneratedDescriptionFactory.create(kind=Kind.TV_SHOW, genres=[horror])
-    movies = {GeneratedDescriptionFactory.create().pk for _ in range(3)}
+    # A random point picks the next key, so a movie's chance is the gap before its key: random
+    # keys can leave one gap most of the range, and 20 draws then see a single movie.
+    movies = {
+        GeneratedDescriptionFactory.create(serve_key=i * 2**SERVE_KEY_BITS // 3).pk
+        for i in range(3)
+    }
     GeneratedDescriptionFactory.create(
         kind=Kind.TV_SHOW, status=GeneratedDescription.Status.PENDING
     )
