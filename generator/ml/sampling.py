@@ -26,6 +26,7 @@ from transformers import (
 )
 from transformers.generation import GenerateDecoderOnlyOutput
 
+from generator.ml.allocator import keep_freed_blocks
 from generator.ml.config import (
     CPU_BATCH_SIZE,
     GENERATE_SAMPLER,
@@ -119,6 +120,7 @@ class Sampler:
     def __init__(
         self, checkpoint: str | Path, device: str | None = None, dtype: str = "float32"
     ) -> None:
+        keep_freed_blocks()
         self.checkpoint = str(checkpoint)
         self.device = torch.device(device) if device else default_device()
         self.dtype = sampling_dtype(self.device, dtype)
