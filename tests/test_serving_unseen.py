@@ -8,10 +8,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from generator.models import GeneratedDescription
+from generator.models import SERVE_KEY_BITS, GeneratedDescription
 from tests.factories import GenreFactory, make_pool
 from tests.pages import LAP_NOTICE, card_id
-from web.walk import GenreChoice, PoolFilter, _first
+from web.walk import Cursor, GenreChoice, PoolFilter, Walk, _first
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_top_up_nudge")]
 
@@ -106,6 +106,16 @@ def test_visitor_state_stays_small_however_much_they_view() -> None:
 
     assert many_views <= one_view + 4  # only the lap counter's digits can grow
     assert len(visitor.cookies["tmdne_walk"].value) < 1024
+
+
+def test_a_cursor_takes_the_same_room_whatever_its_keys() -> None:
+    top = (1 << SERVE_KEY_BITS) - 1
+    low = Walk().with_cursor("~", Cursor(start=5, last=-1))
+    high = Walk().with_cursor("~", Cursor(start=top, last=top, wrapped=True))
+
+    assert len(low.encode()) == len(high.encode())
+    assert Walk.decode(low.encode()).get("~") == Cursor(start=5, last=-1)
+    assert Walk.decode(high.encode()).get("~") == Cursor(start=top, last=top, wrapped=True)
 
 
 def test_each_pick_costs_the_same_queries_however_long_the_history() -> None:

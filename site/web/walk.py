@@ -31,6 +31,8 @@ MAX_CURSORS = 12
 MAX_LAP = 9999
 LAP_START_SAMPLE = 8
 _KEY_LIMIT = 1 << SERVE_KEY_BITS
+# Keys (up to _KEY_LIMIT) at full width: a cookie's length never depends on which keys it holds.
+_KEY_DIGITS = SERVE_KEY_BITS // 4 + 1
 _COOKIE_VERSION = "1"
 _FILTER_PART = re.compile(r"^[a-z]*~[a-z0-9_-]*$")
 _KIND_PLURALS: dict[str, str] = {Kind.MOVIE: "movies", Kind.TV_SHOW: "TV shows"}
@@ -175,7 +177,7 @@ class Walk:
 
     def encode(self) -> str:
         entries = [
-            f"{key}.{c.start:x}.{c.last + 1:x}.{c.lap}.{int(c.wrapped)}"
+            f"{key}.{c.start:0{_KEY_DIGITS}x}.{c.last + 1:0{_KEY_DIGITS}x}.{c.lap}.{int(c.wrapped)}"
             for key, c in self.cursors.items()
         ]
         return "/".join([_COOKIE_VERSION, *entries])
