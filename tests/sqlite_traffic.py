@@ -1,8 +1,9 @@
 """Reads and writes on one SQLite file from several processes at once, each through connections
-opened the way Django opens the site's (the file, busy timeout and PRAGMAs given on the command
-line, from DATABASES["default"]) and closed after one read or one write, as CONN_MAX_AGE 0 does.
+opened the way Django opens the site's (the file, busy timeout, PRAGMAs and CONN_MAX_AGE given on
+the command line, from DATABASES["default"]): with CONN_MAX_AGE 0 each is closed after one read or
+one write; otherwise each thread keeps its own for the run, as a web server's thread does.
 
-    python tests/sqlite_traffic.py DATABASE TIMEOUT INIT_COMMAND SECONDS
+    python tests/sqlite_traffic.py DATABASE TIMEOUT INIT_COMMAND SECONDS CONN_MAX_AGE
 
 It prints one JSON object: {"reads": n, "writes": n, "errors": ["SQLITE_...: message"]}. Only
 the standard library: a process loaded with Django and torch makes traffic too slow for a race
@@ -47,7 +48,10 @@ def create(database: str) -> None:
 
 
 def traffic(
-    arguments: tuple[str, float, str], seconds: float, results: multiprocessing.Queue
+    arguments: tuple[str, float, str],
+    seconds: float,
+    keep: bool,
+    results: multiprocessing.Queue,
 ) -> None:
     """READERS threads reading single rows and one writing batches, for `seconds`."""
     counts = {"reads": 0, "writes": 0}
@@ -69,16 +73,21 @@ def traffic(
         time.sleep(0.05)  # a worker writes a batch now and then
 
     def loop(work: object) -> None:
+        connection = None
         while not stop.is_set():
-            connection = None
             try:
-                connection = connect(*arguments)
+                connection = connection or connect(*arguments)
                 work(connection)  # type: ignore[operator]
             except sqlite3.Error as error:  # every failure is counted, none ends the loop
                 errors.append(f"{getattr(error, 'sqlite_errorname', '?')}: {error}")
+                if connection is not None and connection.in_transaction:
+                    connection.rollback()  # as Django's atomic block does
             finally:
-                if connection is not None:
+                if connection is not None and not keep:
                     connection.close()
+                    connection = None
+        if connection is not None:
+            connection.close()
 
     threads = [threading.Thread(target=loop, args=(read,)) for _ in range(READERS)]
     threads.append(threading.Thread(target=loop, args=(write,)))
@@ -92,13 +101,14 @@ def traffic(
 
 
 def main() -> None:
-    database, timeout, init_command, seconds = sys.argv[1:5]
+    database, timeout, init_command, seconds, conn_max_age = sys.argv[1:6]
+    keep = conn_max_age == "None" or float(conn_max_age) > 0
     arguments = (database, float(timeout), init_command)
     if not Path(database).exists():
         create(database)
     results: multiprocessing.Queue = multiprocessing.Queue()
     processes = [
-        multiprocessing.Process(target=traffic, args=(arguments, float(seconds), results))
+        multiprocessing.Process(target=traffic, args=(arguments, float(seconds), keep, results))
         for _ in range(PROCESSES)
     ]
     for process in processes:

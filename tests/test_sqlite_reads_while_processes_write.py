@@ -49,6 +49,7 @@ def test_processes_reading_and_writing_at_once_meet_no_error(tmp_path: Path) -> 
             str(options["timeout"]),
             options["init_command"],
             str(SECONDS),
+            str(database["CONN_MAX_AGE"]),
         ],
         capture_output=True,
         text=True,
