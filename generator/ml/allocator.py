@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import platform
 
@@ -25,19 +26,11 @@ HEAP_BLOCK_BYTES = 256 << 20
 # Free memory at the top of the heap the process keeps rather than gives back.
 RETAINED_BYTES = 1 << 30
 
-_applied: bool | None = None
 
-
+@functools.cache
 def keep_freed_blocks() -> bool:
     """Apply the thresholds above once per process; False (and nothing changed) where the C
     library is not glibc."""
-    global _applied
-    if _applied is None:
-        _applied = _set_thresholds()
-    return _applied
-
-
-def _set_thresholds() -> bool:
     if platform.libc_ver()[0] != "glibc":
         log.debug("not glibc: the allocator keeps its own thresholds")
         return False
