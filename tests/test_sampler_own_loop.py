@@ -17,6 +17,7 @@ from transformers import (
     LlamaForCausalLM,
     LogitsProcessorList,
     MinPLogitsWarper,
+    RepetitionPenaltyLogitsProcessor,
     TemperatureLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
@@ -34,6 +35,7 @@ from generator.ml.decoding import (
     grouped_decode_attention,
     in_place_cache,
     llama_step,
+    penalize_repeats,
     step_function,
 )
 from generator.ml.format import prompt_prefix
@@ -72,6 +74,24 @@ def test_candidates_hold_the_distribution_of_transformers_warpers(
 
     ours = torch.zeros_like(scores).scatter(1, indices, probs)
     torch.testing.assert_close(ours, expected, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("penalty", [1.1, 0.8, 1.0])
+def test_the_repetition_penalty_is_transformers_own_bit_for_bit(penalty: float) -> None:
+    generator = torch.Generator().manual_seed(5)
+    logits = torch.randn(1, 300, generator=generator) * 4  # positive and negative scores
+    written = torch.randint(0, 300, (6, 40), generator=generator)
+    written[:, 10:20] = written[:, :10]  # tokens written twice
+    processor = RepetitionPenaltyLogitsProcessor(penalty)
+
+    for scores in (logits.expand(6, -1), torch.randn(6, 300, generator=generator)):
+        before = scores.clone()
+        theirs = processor(cast(torch.LongTensor, written), cast(torch.FloatTensor, scores))
+        ours = penalize_repeats(written, scores, penalty)
+
+        assert torch.equal(ours, theirs)
+        assert torch.equal(scores, before)  # the logits themselves are left as they were
+    assert not torch.equal(penalize_repeats(written, logits.expand(6, -1), 1.1), logits)
 
 
 def test_a_seed_writes_the_same_batch_in_a_new_process_and_with_pauses(

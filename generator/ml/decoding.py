@@ -32,7 +32,6 @@ from transformers import (
     DynamicCache,
     LlamaForCausalLM,
     PreTrainedModel,
-    RepetitionPenaltyLogitsProcessor,
 )
 from transformers.cache_utils import DynamicLayer
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
@@ -132,6 +131,9 @@ def grouped_decode_attention(
         )
     rows, heads, _one, size = query.shape
     grouped = query.view(rows, key.shape[1], heads // key.shape[1], size)
+    if key.device.type == "cpu" and key.dtype == torch.bfloat16:
+        # oneDNN multiplies bfloat16 by a dense copy of the cache's view in half the time.
+        key = key.contiguous()
     weights = torch.matmul(grouped, key.transpose(-1, -2))
     weights = (weights.float() * (size**-0.5 if scaling is None else scaling)).softmax(dim=-1)
     output = torch.matmul(weights.to(value.dtype), value).view(rows, heads, 1, size)
@@ -226,6 +228,18 @@ def in_place_cache(model: PreTrainedModel, capacity: int) -> DynamicCache:
     return cache
 
 
+def penalize_repeats(written: torch.Tensor, logits: torch.Tensor, penalty: float) -> torch.Tensor:
+    """A copy of `logits` [rows, vocabulary] with every token already `written` in its row
+    penalised: transformers' RepetitionPenaltyLogitsProcessor, the same numbers (a test holds
+    them equal), without its padded copy of the logits and the strided view it hands on."""
+    scores = logits.clone()
+    if penalty != 1.0:
+        seen = logits.gather(1, written)
+        seen = torch.where(seen < 0, seen * penalty, seen / penalty)
+        scores.scatter_(1, written, seen)
+    return scores
+
+
 def candidates(
     scores: torch.Tensor, settings: SamplingSettings
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -289,11 +303,6 @@ def decode(
     with attention(model, GROUPED_DECODE):
         prompt_length = prompt.shape[1]
         cache = in_place_cache(model, prompt_length + max_new_tokens)
-        penalty = (
-            RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty))
-            if settings.repetition_penalty != 1.0
-            else None
-        )
         first = model(input_ids=prompt, past_key_values=cache, use_cache=True, logits_to_keep=1)
         step_logits = step_function(model, cache)
         cache.batch_repeat_interleave(rows)
@@ -310,7 +319,7 @@ def decode(
         for step in range(max_new_tokens):
             position = prompt_length + step
             history = written[:, :position]
-            scores = penalty(history, logits) if penalty is not None else logits.clone()
+            scores = penalize_repeats(history, logits, settings.repetition_penalty)
             if guard is not None:
                 scores = guard.restrict(history, scores, running.tolist())
             tokens = draw(scores, settings, generator)
