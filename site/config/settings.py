@@ -257,6 +257,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 BROKER_DIR = envpath("BROKER_DIR", DATA_DIR / "broker")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's own filesystem transport can hand a worker a message before it is written.
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
