@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,18 @@ TRANSPORT = "config.broker:Transport"
 
 
 def _connection(folder: Path) -> Connection:
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    # kombu's control folder defaults to "control" in the working directory: kept in `folder`.
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(folder / "control"),
+    }
     return Connection("filesystem://", transport=TRANSPORT, transport_options=options)
+
+
+def _queue_name() -> str:
+    """A queue of its own: kombu remembers bindings across connections, whatever their folder."""
+    return f"work{uuid.uuid4().hex}"
 
 
 def _poll(inbox: SimpleQueue) -> Any:
@@ -44,7 +55,8 @@ def test_a_worker_polling_while_a_message_is_written_never_takes_it_half_written
     real_open = builtins.open
     polls: list[Any] = []
     with _connection(tmp_path) as reader, _connection(tmp_path) as writer:
-        inbox, outbox = reader.SimpleQueue("work"), writer.SimpleQueue("work")
+        name = _queue_name()
+        inbox, outbox = reader.SimpleQueue(name), writer.SimpleQueue(name)
 
         def open_then_poll(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
             handle = real_open(file, mode, *args, **kwargs)
@@ -72,12 +84,13 @@ def test_a_worker_polling_while_another_thread_publishes_reads_every_message(
     count = 1000
     received: list[int] = []
     errors: list[Exception] = []
+    name = _queue_name()
     with _connection(tmp_path) as reader:
-        inbox = reader.SimpleQueue("work")
+        inbox = reader.SimpleQueue(name)
 
         def publish() -> None:
             with _connection(tmp_path) as writer:
-                outbox = writer.SimpleQueue("work")
+                outbox = writer.SimpleQueue(name)
                 for number in range(count):
                     outbox.put({"number": number})
 
