@@ -35,7 +35,7 @@ from transformers import (
 )
 from transformers.cache_utils import DynamicLayer
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
-from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+from transformers.models.llama.modeling_llama import LlamaRMSNorm, apply_rotary_pos_emb
 
 from generator.ml.config import SamplingSettings
 from generator.ml.title_guard import RealTitleGuard
@@ -168,7 +168,7 @@ def llama_step(
     for index, layer in enumerate(inner.layers):
         attention_block = layer.self_attn
         shape = (rows, 1, -1, attention_block.head_dim)
-        normed = layer.input_layernorm(hidden)
+        normed = rms_norm(layer.input_layernorm, hidden)
         query = attention_block.q_proj(normed).view(shape).transpose(1, 2)
         key = attention_block.k_proj(normed).view(shape).transpose(1, 2)
         value = attention_block.v_proj(normed).view(shape).transpose(1, 2)
@@ -179,9 +179,22 @@ def llama_step(
         )
         hidden = hidden + attention_block.o_proj(attended.reshape(rows, 1, -1))
         mlp = layer.mlp
-        normed = layer.post_attention_layernorm(hidden)
+        normed = rms_norm(layer.post_attention_layernorm, hidden)
         hidden = hidden + mlp.down_proj(mlp.act_fn(mlp.gate_proj(normed)) * mlp.up_proj(normed))
-    return model.lm_head(inner.norm(hidden))[:, -1, :]
+    return model.lm_head(rms_norm(inner.norm, hidden))[:, -1, :]
+
+
+def rms_norm(norm: LlamaRMSNorm, hidden: torch.Tensor) -> torch.Tensor:
+    """`norm(hidden)` for transformers' LlamaRMSNorm: its operations, in its order and dtypes,
+    worked in place on one float32 copy instead of a new tensor for each."""
+    weight = norm.weight
+    if weight.dtype != hidden.dtype:  # its product would be promoted: leave it to the module
+        normed: torch.Tensor = norm(hidden)
+        return normed
+    normed = hidden.to(torch.float32, copy=True)
+    variance = normed.pow(2).mean(-1, keepdim=True)
+    normed.mul_(variance.add_(norm.variance_epsilon).rsqrt_())
+    return normed.to(hidden.dtype).mul_(weight)
 
 
 def step_function(
