@@ -19,8 +19,10 @@ and version 2 (the own loop, generator.ml.decoding) at the size measured for it.
 prints descriptions/s, new tokens/s, served texts/s (those passing the filters, times
 GENERATION_KEEP_SHARE) against the first, and generation MFU: 2 x (non-embedding parameters +
 output rows x hidden size) FLOPs per new token, against the dense matmul peak measured in the same
-run (bench/finetune.py's matmul_peak). A torch.profiler pass over one batch of each version says
-where its time goes, operator by operator, and what is left to Python and the loop.
+run (bench/finetune.py's matmul_peak; measured at the start and again before each run, and the
+highest taken, so that a neighbour's load during one measure does not inflate MFU). A
+torch.profiler pass over one batch of each version says where its time goes, operator by
+operator, and what is left to Python and the loop.
 """
 
 from __future__ import annotations
@@ -157,13 +159,13 @@ def production(sampler: Sampler, args: argparse.Namespace) -> None:
         f"{site.GENERATION_MAX_NEW_TOKENS} new tokens, real-title guard "
         f"{'on' if real_titles else 'off'}; GENERATION_DTYPE {site.GENERATION_DTYPE}: {site_dtype})"
     )
-    peaks = {}
+    peaks: dict[str, list[float]] = {}
     for dtype in samplers:
-        peaks[dtype] = matmul_peak(sampler.device, DTYPES[dtype])
+        peaks[dtype] = [matmul_peak(sampler.device, DTYPES[dtype])]
         print(
             f"  {per_token / 1e9:.3f} GFLOP per new token; {dtype} matmul peak "
-            f"{peaks[dtype] / 1e9:,.1f} GFLOP/s (measured now): limit "
-            f"{peaks[dtype] / per_token:,.0f} tokens/s"
+            f"{peaks[dtype][0] / 1e9:,.1f} GFLOP/s (measured now): limit "
+            f"{peaks[dtype][0] / per_token:,.0f} tokens/s"
         )
     runs = [(sampler, GENERATE_SAMPLER, fixed, "the size used before")]
     for each in samplers.values():
@@ -175,13 +177,15 @@ def production(sampler: Sampler, args: argparse.Namespace) -> None:
                 f"picked {measured.best}"
             )
             runs.append((each, version, measured.best, "its measured size"))
-    served_rates = []
+    served_rates, token_rates = [], []
     for each, version, size, which in runs:
+        peaks[each.dtype].append(matmul_peak(sampler.device, DTYPES[each.dtype]))
         samples, tokens, accepted, seconds = _production_batches(
             each, prefix, size, max(args.samples, 2 * size), site, real_titles, version
         )
         served = accepted * site.GENERATION_KEEP_SHARE / seconds
         served_rates.append(served)
+        token_rates.append(tokens / seconds)
         print(f"  sampler {version} ({VERSION_NAMES[version]}), {each.dtype}, {which}: {size} rows")
         print(f"    {samples / seconds:8.2f} descriptions/s, {tokens / seconds:8.1f} new tokens/s")
         print(
@@ -189,9 +193,15 @@ def production(sampler: Sampler, args: argparse.Namespace) -> None:
             f"times the kept share {site.GENERATION_KEEP_SHARE}): "
             f"{served / served_rates[0]:.2f}x the first"
         )
+    for dtype, seen in peaks.items():
         print(
-            f"    generation MFU {tokens / seconds * per_token / peaks[each.dtype]:.1%} "
-            f"of the {each.dtype} peak"
+            f"  {dtype} matmul peak: the highest of {len(seen)} measures in this run, "
+            f"{max(seen) / 1e9:,.1f} GFLOP/s (lowest {min(seen) / 1e9:,.1f})"
+        )
+    for (each, version, size, _which), rate in zip(runs, token_rates, strict=True):
+        print(
+            f"  sampler {version}, {each.dtype}, {size} rows: generation MFU "
+            f"{rate * per_token / max(peaks[each.dtype]):.1%} of the highest {each.dtype} peak"
         )
     for each, version, size, _which in runs[1:]:
         _profile(
