@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.db import connections
 from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
@@ -113,6 +114,9 @@ def test_a_visitor_pitches_a_title_and_only_they_see_it_until_it_is_approved(
         text = GeneratedDescription.objects.get(pk=text_id)
         assert text.status == GeneratedDescription.Status.PENDING
         _approve_in_the_admin(open_page(browser, problems), url)
+        # The ORM's connection inside Playwright's loop is not the one pytest-django closes: left
+        # open, it keeps PostgreSQL from dropping the test database at the end of the session.
+        connections.close_all()
 
         public = stranger.goto(f"{url}/d/{text_id}/")
         assert public is not None and public.status == 200
