@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from generator.ml.config import SamplingSettings, temperature_range
 from generator.ml.format import pitch_prompt
-from generator.ml.sampling import Sampler, get_sampler
+from generator.ml.sampling import Sampler, default_device, get_sampler, pitch_dtype
 from generator.models import GeneratedDescription, ModelRun, Pitch
 from generator.overfit_check import fields_for
 from generator.writing import Candidate, Policy, critic_for, most_believable, write
@@ -39,7 +39,8 @@ GENRE_CHOICES = 5
 def run_pitch(pitch_id: int, sampler: Sampler | None = None) -> Pitch | None:
     """Write pitch `pitch_id`; None when another caller has it or it is finished already.
 
-    `sampler` is the one a running batch already holds; another checkpoint's is not used.
+    `sampler` is the one a running batch already holds; another checkpoint's or dtype's is not
+    used (see PITCH_DTYPE).
     """
     if not Pitch.objects.claim(pitch_id):
         log.info("pitch %s is taken or finished", pitch_id)
@@ -90,8 +91,9 @@ def _write(pitch: Pitch, sampler: Sampler | None) -> None:
     if run is None:
         Pitch.objects.fail(pitch.pk, NO_MODEL)
         return
-    if sampler is None or sampler.checkpoint != run.checkpoint_path:
-        sampler = get_sampler(run.checkpoint_path, settings.GENERATION_DTYPE)
+    dtype = pitch_dtype(default_device(), settings.PITCH_DTYPE)
+    if sampler is None or sampler.checkpoint != run.checkpoint_path or sampler.dtype != dtype:
+        sampler = get_sampler(run.checkpoint_path, dtype)
     genre = pitch.genre or _genre_for(pitch)
     if genre is None:
         Pitch.objects.fail(pitch.pk, NO_GENRES)

@@ -74,9 +74,10 @@ def _tiny_model_sampling(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _float32_sampling(settings: Any) -> None:
-    """The tiny model samples in float32 on any CPU, so a seed writes the same texts on machines
-    with and without native bfloat16 (tests/test_sampler_own_loop.py samples in bfloat16)."""
-    settings.GENERATION_DTYPE = "float32"
+    """The tiny model samples in float32 on any CPU, pitches too, so a seed writes the same texts
+    on machines with and without native bfloat16 (tests/test_sampler_own_loop.py samples in
+    bfloat16, tests/test_int8_pitches.py in int8)."""
+    settings.GENERATION_DTYPE = settings.PITCH_DTYPE = "float32"
 
 
 @pytest.fixture(autouse=True)

@@ -39,8 +39,14 @@ from generator.ml.decoding import (
     step_function,
 )
 from generator.ml.format import prompt_prefix
-from generator.ml.packed_linear import PackedLinear, pack_linear_layers, packing_available
-from generator.ml.sampling import Sampler, sampling_dtype
+from generator.ml.packed_linear import (
+    PackedLinear,
+    int8_available,
+    pack_linear_layers,
+    packing_available,
+    quantize_linear_layers,
+)
+from generator.ml.sampling import DTYPES, Sampler, sampling_dtype
 from generator.ml.text import printable
 
 SETTINGS = SamplingSettings(temperature=0.9, min_p=0.05, max_new_tokens=48, seed=21)
@@ -274,11 +280,15 @@ def _tiny_llama(dtype: torch.dtype) -> LlamaForCausalLM:
     return model.to(dtype=dtype)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_the_llama_step_gives_the_models_own_logits_bit_for_bit(dtype: torch.dtype) -> None:
-    model = _tiny_llama(dtype)
-    if dtype == torch.bfloat16 and packing_available(torch.device("cpu"), dtype):
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "int8"])
+def test_the_llama_step_gives_the_models_own_logits_bit_for_bit(dtype: str) -> None:
+    model = _tiny_llama(DTYPES[dtype])
+    if dtype == "bfloat16" and packing_available(torch.device("cpu"), torch.bfloat16):
         assert pack_linear_layers(model) == 3 * 7 + 1
+    if dtype == "int8":
+        if not int8_available(torch.device("cpu")):
+            pytest.skip("this torch has no int8 weight-only CPU kernel")
+        assert quantize_linear_layers(model) == 3 * 7 + 1
     prompt = torch.randint(0, 300, (1, 9), generator=torch.Generator().manual_seed(4))
     caches = [in_place_cache(model, 24) for _ in range(2)]
     tokens = torch.tensor([5, 17, 250, 99])

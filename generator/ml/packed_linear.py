@@ -1,5 +1,5 @@
-"""Linear layers whose weights are reordered once into oneDNN's blocked layout, for sampling in
-bfloat16 on a CPU.
+"""Linear layers whose weights are recast once for sampling on a CPU: reordered into oneDNN's
+blocked layout in bfloat16, or rounded to int8 for the few rows of a pitch.
 
 A decoding step of a few rows reads every weight once and does little else with it, so it runs
 at the speed weights stream from memory. `F.linear` reorders a bfloat16 weight for oneDNN on each
@@ -10,6 +10,8 @@ product comes from another kernel than MKL's and differs in the last bits: float
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -58,12 +60,59 @@ class PackedLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, packed"
 
 
+def int8_available(device: torch.device) -> bool:
+    """Whether `Int8Linear` applies: a CPU, and torch's int8 weight-only kernel (a private op,
+    the one torchao's CPU path calls: looked up, not assumed)."""
+    return device.type == "cpu" and hasattr(torch.ops.aten, "_weight_int8pack_mm")
+
+
+class Int8Linear(nn.Module):
+    """An `nn.Linear` for sampling a few rows: each output channel's weights rounded to int8 at
+    a scale of its largest magnitude over 127, multiplied with bfloat16 inputs and added to the
+    float32 bias. A step of a few rows reads every weight once: a quarter of float32's bytes,
+    through a kernel faster than MKL's float32 one at a few rows and slower past 16 (bench and
+    held-out loss in docs/benchmarks.md). Not bit for bit anything: its own format ("int8")."""
+
+    weight_int8: torch.Tensor
+    scales: torch.Tensor
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        weight = linear.weight.detach().float()
+        # Rounded to bfloat16 first, so the weights are rounded at the scale the kernel applies.
+        scales = (weight.abs().amax(dim=1) / 127).clamp(min=1e-12).to(torch.bfloat16)
+        rounded = torch.round(weight / scales.float()[:, None]).clamp(-127, 127)
+        self.register_buffer("weight_int8", rounded.to(torch.int8).contiguous())
+        self.register_buffer("scales", scales)
+        self.bias = linear.bias
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        flat = inputs.reshape(-1, self.in_features).to(torch.bfloat16)
+        product = torch.ops.aten._weight_int8pack_mm(flat, self.weight_int8, self.scales)
+        result = product.to(inputs.dtype).reshape(*inputs.shape[:-1], self.out_features)
+        return result if self.bias is None else result + self.bias
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8"
+
+
 def pack_linear_layers(model: nn.Module) -> int:
     """Every `nn.Linear` of `model` replaced in place by a `PackedLinear`; returns how many."""
+    return replace_linear_layers(model, PackedLinear)
+
+
+def quantize_linear_layers(model: nn.Module) -> int:
+    """Every `nn.Linear` of `model` replaced in place by an `Int8Linear`; returns how many."""
+    return replace_linear_layers(model, Int8Linear)
+
+
+def replace_linear_layers(model: nn.Module, layer: Callable[[nn.Linear], nn.Module]) -> int:
+    """Every `nn.Linear` of `model` replaced in place by `layer(linear)`; returns how many."""
     replaced = 0
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if type(child) is nn.Linear:
-                setattr(parent, name, PackedLinear(child))
+                setattr(parent, name, layer(child))
                 replaced += 1
     return replaced

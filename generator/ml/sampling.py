@@ -35,7 +35,12 @@ from generator.ml.config import (
 )
 from generator.ml.decoding import DecodedRows, attention, decode
 from generator.ml.format import END_TOKEN, START_TOKEN, Sample
-from generator.ml.packed_linear import pack_linear_layers, packing_available
+from generator.ml.packed_linear import (
+    int8_available,
+    pack_linear_layers,
+    packing_available,
+    quantize_linear_layers,
+)
 from generator.ml.text import printable
 from generator.ml.title_guard import RealTitleGuard, TitlePredicate, closing_tokens
 
@@ -47,9 +52,11 @@ PAUSE_EVERY_SECONDS = 1.0
 BATCH_CANDIDATES = (8, 16, 32, 64, 128, 256)
 # A bigger chunk only lengthens each batch and a pitch's wait: it must be this much faster.
 BATCH_RATE_GAIN = 0.05
-# What a sampler may compute in. A text re-samples exactly only in the dtype it was written in.
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+# What a sampler may compute in, and the dtype it loads the weights in. A text re-samples exactly
+# only in the dtype it was written in. "int8": float32 with every linear layer an Int8Linear.
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "int8": torch.float32}
 AUTO_DTYPE = "auto"
+INT8 = "int8"
 
 
 @dataclass(frozen=True)
@@ -104,13 +111,29 @@ def sampling_dtype(device: torch.device, requested: str = AUTO_DTYPE) -> str:
     if requested != AUTO_DTYPE:
         if requested not in DTYPES:
             raise ValueError(f"dtype must be auto or one of {sorted(DTYPES)}, not {requested!r}")
+        if requested == INT8 and not int8_available(device):
+            raise ValueError(f"int8 sampling needs a CPU and torch's int8 kernel, not {device}")
         return requested
-    if device.type == "cuda":
+    return "bfloat16" if _multiplies_bfloat16(device) else "float32"
+
+
+def pitch_dtype(device: torch.device, requested: str = AUTO_DTYPE) -> str:
+    """The dtype a pitch's few rows sample in: `requested`, or for "auto" bfloat16 where the
+    device multiplies it natively and int8 on other CPUs (where float32 reads four times the
+    bytes per step at the same loss within a bfloat16's difference: docs/benchmarks.md)."""
+    if requested != AUTO_DTYPE:
+        return sampling_dtype(device, requested)
+    if _multiplies_bfloat16(device):
         return "bfloat16"
+    return INT8 if int8_available(device) else "float32"
+
+
+def _multiplies_bfloat16(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return True
     # torch's own CPU feature probes (private, hence looked up): absent, the CPU counts as not.
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    native = any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
-    return "bfloat16" if native else "float32"
+    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
 
 
 class Sampler:
@@ -129,7 +152,9 @@ class Sampler:
         # transformers wraps .to in functools.wraps(nn.Module.to), which mypy reads as unbound.
         self.model.to(self.device)  # type: ignore[arg-type]
         self.model.eval()
-        if packing_available(self.device, DTYPES[self.dtype]):
+        if self.dtype == INT8:
+            quantize_linear_layers(self.model)
+        elif packing_available(self.device, DTYPES[self.dtype]):
             pack_linear_layers(self.model)
         self.loaded_attention = self.model.config._attn_implementation
         self.last_chunk_size = 0
@@ -432,12 +457,13 @@ _load_lock = threading.Lock()
 
 def get_sampler(checkpoint: str | Path, dtype: str) -> Sampler:
     """The sampler for `checkpoint` in `dtype` (see Sampler), loaded once per process; another
-    checkpoint or dtype replaces it."""
+    checkpoint replaces every dtype's (pools and pitches may sample in two)."""
     device = default_device()
     key = (str(checkpoint), sampling_dtype(device, dtype))  # "auto" and what it means: one
     with _load_lock:
         if key not in _loaded:
-            _loaded.clear()  # one model per worker process: free the old one first
+            for stale in [loaded for loaded in _loaded if loaded[0] != key[0]]:
+                del _loaded[stale]  # one checkpoint per worker process: free the old one first
             log.info("loading checkpoint %s (dtype %s)", *key)
             _loaded[key] = Sampler(key[0], device=device.type, dtype=key[1])
         return _loaded[key]

@@ -427,6 +427,11 @@ PITCH_CANDIDATES = envint("PITCH_CANDIDATES", 4)  # texts sampled per pitch, as 
 PITCH_QUORUM = envint("PITCH_QUORUM", 2)
 if PITCH_QUORUM < 1:
     raise ValueError(f"PITCH_QUORUM={PITCH_QUORUM} must be at least 1")
+# What a pitch's few rows sample in: auto (bfloat16 where GENERATION_DTYPE's auto picks it, int8
+# weights on other CPUs), float32, bfloat16 or int8. Its text records it, as a pool text does.
+PITCH_DTYPE = os.environ.get("PITCH_DTYPE", "auto")
+if PITCH_DTYPE not in ("auto", "float32", "bfloat16", "int8"):
+    raise ValueError(f"PITCH_DTYPE={PITCH_DTYPE!r} is not 'auto', 'float32', 'bfloat16' or 'int8'")
 # Seconds before the page says it is taking too long; a pitch not written by then is dropped.
 PITCH_TIMEOUT = envint("PITCH_TIMEOUT", 60)
 # Pitches queued or being written at once, site-wide; past it the form answers "busy" (503).
