@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from generator import pitches
-from generator.ml import sampling
 from generator.ml.format import parse_record, pitch_prompt
 from generator.ml.packed_linear import Int8Linear, int8_available
 from generator.ml.sampling import get_sampler, pitch_dtype
@@ -78,7 +77,7 @@ def test_a_pitch_at_a_batchs_pause_samples_in_int8_and_resamples_from_what_is_st
     int8_sampler = get_sampler(active_run.checkpoint_path, "int8")
     assert any(isinstance(m, Int8Linear) for m in int8_sampler.model.modules())
     # The pool's float32 sampler stays loaded beside it: a pitch does not evict the batch's.
-    assert sampling._loaded[(active_run.checkpoint_path, "float32")] is pool_sampler
+    assert get_sampler(active_run.checkpoint_path, settings.GENERATION_DTYPE) is pool_sampler
     again = int8_sampler.generate(
         pitch_prompt(pitch.kind, ["Dramas"], pitch.title),
         text.chunk_size,
