@@ -36,15 +36,17 @@ from generator.ml.decoding import (
     in_place_cache,
     llama_step,
     penalize_repeats,
+    stack_projections,
     step_function,
 )
 from generator.ml.format import prompt_prefix
 from generator.ml.packed_linear import (
+    Int8Linear,
     PackedLinear,
+    StackedLinear,
     int8_available,
-    pack_linear_layers,
     packing_available,
-    quantize_linear_layers,
+    replace_linear_layers,
 )
 from generator.ml.sampling import DTYPES, Sampler, sampling_dtype
 from generator.ml.text import printable
@@ -232,25 +234,54 @@ def test_grouped_decode_attention_is_sdpa_for_one_new_token() -> None:
     torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
 
 
-def test_packed_bfloat16_weights_write_what_plain_ones_write(trained_checkpoint: Path) -> None:
-    packed = Sampler(trained_checkpoint, device="cpu", dtype="bfloat16")
-    plain = Sampler(trained_checkpoint, device="cpu", dtype="bfloat16")
-    plain.model = AutoModelForCausalLM.from_pretrained(trained_checkpoint, dtype=torch.bfloat16)
+def test_packed_bfloat16_weights_write_what_plain_ones_write(
+    trained_llama_checkpoint: Path,
+) -> None:
+    packed = Sampler(trained_llama_checkpoint, device="cpu", dtype="bfloat16")
+    plain = Sampler(trained_llama_checkpoint, device="cpu", dtype="bfloat16")
+    plain.model = AutoModelForCausalLM.from_pretrained(
+        trained_llama_checkpoint, dtype=torch.bfloat16
+    )
     plain.model.eval()
     if not packing_available(torch.device("cpu"), torch.bfloat16):
         pytest.skip("this CPU's oneDNN does not multiply bfloat16")
+    layers = len(packed.model.model.layers)
     linears = [m for m in plain.model.modules() if isinstance(m, torch.nn.Linear)]
     packed_linears = [m for m in packed.model.modules() if isinstance(m, PackedLinear)]
+    stacks = [m for m in packed.model.modules() if isinstance(m, StackedLinear)]
     prompt = packed._encode(prompt_prefix() + "A lighthouse keeper")
 
     with torch.inference_mode():
         logits = packed.model(input_ids=prompt).logits, plain.model(input_ids=prompt).logits
     written = [s.generate(prompt_prefix(), 8, SETTINGS) for s in (packed, plain)]
 
-    assert len(packed_linears) == len(linears) > 0
+    # q, k and v are one product, and gate and up another, in each layer.
+    assert len(stacks) == 2 * layers and len(packed_linears) == len(linears) - 3 * layers > 0
     assert torch.equal(*logits)  # bit for bit, not merely close
     assert [s.text for s in written[0]] == [s.text for s in written[1]]
     assert [s.surprises for s in written[0]] == [s.surprises for s in written[1]]
+
+
+@pytest.mark.parametrize("layer", [PackedLinear, Int8Linear])
+def test_stacked_linears_are_the_separate_products_bit_for_bit(layer: Any) -> None:
+    if layer is PackedLinear and not packing_available(torch.device("cpu"), torch.bfloat16):
+        pytest.skip("this CPU's oneDNN does not multiply bfloat16")
+    if layer is Int8Linear and not int8_available(torch.device("cpu")):
+        pytest.skip("this torch has no int8 weight-only CPU kernel")
+    dtype = torch.bfloat16 if layer is PackedLinear else torch.float32
+    torch.manual_seed(12)
+    linears = [torch.nn.Linear(96, size).to(dtype) for size in (96, 32, 32)]
+    stacked = StackedLinear(linears, layer)
+
+    for rows in (1, 4, 16, 64, 256):
+        inputs = torch.randn(rows, 1, 96).to(dtype)
+        with torch.inference_mode():
+            parts, separate = stacked(inputs), [layer(linear)(inputs) for linear in linears]
+        assert [part.shape for part in parts] == [(rows, 1, 96), (rows, 1, 32), (rows, 1, 32)]
+        assert all(torch.equal(*pair) for pair in zip(parts, separate, strict=True)), rows
+
+    with pytest.raises(ValueError, match="share their input size"):
+        StackedLinear([torch.nn.Linear(96, 8), torch.nn.Linear(64, 8)], layer)
 
 
 def test_float32_weights_are_not_packed(sampler: Sampler) -> None:
@@ -282,20 +313,31 @@ def _tiny_llama(dtype: torch.dtype) -> LlamaForCausalLM:
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "int8"])
 def test_the_llama_step_gives_the_models_own_logits_bit_for_bit(dtype: str) -> None:
-    model = _tiny_llama(DTYPES[dtype])
+    # The step runs on `ours`, projections stacked as a Sampler stacks them; the forward on the
+    # same weights, each projection its own product.
+    model, ours_model = _tiny_llama(DTYPES[dtype]), _tiny_llama(DTYPES[dtype])
+    layer: Any = None
     if dtype == "bfloat16" and packing_available(torch.device("cpu"), torch.bfloat16):
-        assert pack_linear_layers(model) == 3 * 7 + 1
+        layer = PackedLinear
     if dtype == "int8":
         if not int8_available(torch.device("cpu")):
             pytest.skip("this torch has no int8 weight-only CPU kernel")
-        assert quantize_linear_layers(model) == 3 * 7 + 1
+        layer = Int8Linear
+    if layer is not None:
+        assert replace_linear_layers(model, layer) == 3 * 7 + 1
+        assert stack_projections(ours_model, layer) == 3 * 2
+        assert replace_linear_layers(ours_model, layer) == 3 * 2 + 1
     prompt = torch.randint(0, 300, (1, 9), generator=torch.Generator().manual_seed(4))
     caches = [in_place_cache(model, 24) for _ in range(2)]
     tokens = torch.tensor([5, 17, 250, 99])
 
-    with torch.inference_mode(), attention(model, GROUPED_DECODE):
-        for cache in caches:
-            model(input_ids=prompt, past_key_values=cache, use_cache=True)
+    with (
+        torch.inference_mode(),
+        attention(model, GROUPED_DECODE),
+        attention(ours_model, GROUPED_DECODE),
+    ):
+        for each_model, cache in zip((model, ours_model), caches, strict=True):
+            each_model(input_ids=prompt, past_key_values=cache, use_cache=True)
             cache.batch_repeat_interleave(4)
         for position in range(9, 17):
             if position == 13:  # rows leave the batch midway, as finished rows do
@@ -304,7 +346,7 @@ def test_the_llama_step_gives_the_models_own_logits_bit_for_bit(dtype: str) -> N
                 tokens = tokens[[0, 2, 3]]
             theirs = model(input_ids=tokens[:, None], past_key_values=caches[0], use_cache=True)
             ours = llama_step(
-                model, tokens, [cast(InPlaceLayer, c) for c in caches[1].layers], position
+                ours_model, tokens, [cast(InPlaceLayer, c) for c in caches[1].layers], position
             )
             assert torch.equal(ours, theirs.logits[:, -1, :]), position
             tokens = ours.argmax(dim=-1)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 from transformers import (
     AttentionInterface,
     DynamicCache,
@@ -38,9 +39,13 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.models.llama.modeling_llama import LlamaRMSNorm, apply_rotary_pos_emb
 
 from generator.ml.config import SamplingSettings
+from generator.ml.packed_linear import StackedLinear, stack_linear_layers
 from generator.ml.title_guard import RealTitleGuard
 
 GROUPED_DECODE = "grouped_decode"
+# A Llama's projections that read one input: (the name `stack_projections` gives them, theirs).
+QKV_PROJECTIONS = ("qkv_proj", ("q_proj", "k_proj", "v_proj"))
+GATE_UP_PROJECTIONS = ("gate_up_proj", ("gate_proj", "up_proj"))
 # Compact once this share of the rows still in the cache has finished: a compaction copies the
 # cache, about what two steps of attention read, so it waits for a few rows to finish together.
 COMPACT_SHARE = 0.125
@@ -169,9 +174,10 @@ def llama_step(
         attention_block = layer.self_attn
         shape = (rows, 1, -1, attention_block.head_dim)
         normed = rms_norm(layer.input_layernorm, hidden)
-        query = attention_block.q_proj(normed).view(shape).transpose(1, 2)
-        key = attention_block.k_proj(normed).view(shape).transpose(1, 2)
-        value = attention_block.v_proj(normed).view(shape).transpose(1, 2)
+        query, key, value = (
+            projected.view(shape).transpose(1, 2)
+            for projected in _projections(attention_block, QKV_PROJECTIONS, normed)
+        )
         query, key = apply_rotary_pos_emb(query, key, cos, sin)
         keys, values = cache[index].update(key, value)
         attended, _ = grouped_decode_attention(
@@ -180,8 +186,35 @@ def llama_step(
         hidden = hidden + attention_block.o_proj(attended.reshape(rows, 1, -1))
         mlp = layer.mlp
         normed = rms_norm(layer.post_attention_layernorm, hidden)
-        hidden = hidden + mlp.down_proj(mlp.act_fn(mlp.gate_proj(normed)) * mlp.up_proj(normed))
+        gate, up = _projections(mlp, GATE_UP_PROJECTIONS, normed)
+        hidden = hidden + mlp.down_proj(mlp.act_fn(gate) * up)
     return model.lm_head(rms_norm(inner.norm, hidden))[:, -1, :]
+
+
+def stack_projections(model: PreTrainedModel, layer: Callable[[nn.Linear], nn.Module]) -> int:
+    """A Llama's q, k and v projections, and its MLPs' gate and up projections, made one
+    `StackedLinear` of `layer` each, which `llama_step` calls once; returns how many (0 for
+    other models). transformers' forward still finds every projection, as a part of its stack."""
+    if type(model) is not LlamaForCausalLM:
+        return 0
+    for decoder in model.model.layers:
+        for module, (stacked, names) in (
+            (decoder.self_attn, QKV_PROJECTIONS),
+            (decoder.mlp, GATE_UP_PROJECTIONS),
+        ):
+            setattr(module, stacked, stack_linear_layers(module, names, layer))
+    return 2 * len(model.model.layers)
+
+
+def _projections(
+    module: nn.Module, projections: tuple[str, tuple[str, ...]], inputs: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """`module`'s `projections` of `inputs`, in one product where they are stacked."""
+    stacked_name, names = projections
+    stacked = getattr(module, stacked_name, None)
+    if isinstance(stacked, StackedLinear):
+        return stacked(inputs)
+    return tuple(getattr(module, name)(inputs) for name in names)
 
 
 def rms_norm(norm: LlamaRMSNorm, hidden: torch.Tensor) -> torch.Tensor:

@@ -33,13 +33,14 @@ from generator.ml.config import (
     GPU_MAX_BATCH_SIZE,
     SamplingSettings,
 )
-from generator.ml.decoding import DecodedRows, attention, decode
+from generator.ml.decoding import DecodedRows, attention, decode, stack_projections
 from generator.ml.format import END_TOKEN, START_TOKEN, Sample
 from generator.ml.packed_linear import (
+    Int8Linear,
+    PackedLinear,
     int8_available,
-    pack_linear_layers,
     packing_available,
-    quantize_linear_layers,
+    replace_linear_layers,
 )
 from generator.ml.text import printable
 from generator.ml.title_guard import RealTitleGuard, TitlePredicate, closing_tokens
@@ -152,10 +153,10 @@ class Sampler:
         # transformers wraps .to in functools.wraps(nn.Module.to), which mypy reads as unbound.
         self.model.to(self.device)  # type: ignore[arg-type]
         self.model.eval()
-        if self.dtype == INT8:
-            quantize_linear_layers(self.model)
-        elif packing_available(self.device, DTYPES[self.dtype]):
-            pack_linear_layers(self.model)
+        if self.dtype == INT8 or packing_available(self.device, DTYPES[self.dtype]):
+            layer = Int8Linear if self.dtype == INT8 else PackedLinear
+            stack_projections(self.model, layer)
+            replace_linear_layers(self.model, layer)
         self.loaded_attention = self.model.config._attn_implementation
         self.last_chunk_size = 0
         self.end_id = self._single_token_id(END_TOKEN)
