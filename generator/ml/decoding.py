@@ -36,7 +36,12 @@ from transformers import (
 )
 from transformers.cache_utils import DynamicLayer
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
-from transformers.models.llama.modeling_llama import LlamaRMSNorm, apply_rotary_pos_emb
+from transformers.models.llama.modeling_llama import (
+    LlamaAttention,
+    LlamaRMSNorm,
+    apply_rotary_pos_emb,
+    rotate_half,
+)
 
 from generator.ml.config import SamplingSettings
 from generator.ml.packed_linear import StackedLinear, stack_linear_layers
@@ -172,13 +177,8 @@ def llama_step(
     rows = tokens.shape[0]
     for index, layer in enumerate(inner.layers):
         attention_block = layer.self_attn
-        shape = (rows, 1, -1, attention_block.head_dim)
         normed = rms_norm(layer.input_layernorm, hidden)
-        query, key, value = (
-            projected.view(shape).transpose(1, 2)
-            for projected in _projections(attention_block, QKV_PROJECTIONS, normed)
-        )
-        query, key = apply_rotary_pos_emb(query, key, cos, sin)
+        query, key, value = _queries_keys_values(attention_block, normed, cos, sin)
         keys, values = cache[index].update(key, value)
         attended, _ = grouped_decode_attention(
             attention_block, query, keys, values, None, scaling=attention_block.scaling
@@ -204,6 +204,28 @@ def stack_projections(model: PreTrainedModel, layer: Callable[[nn.Linear], nn.Mo
         ):
             setattr(module, stacked, stack_linear_layers(module, names, layer))
     return 2 * len(model.model.layers)
+
+
+def _queries_keys_values(
+    attention_block: LlamaAttention, normed: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Query, key and value heads [rows, heads, 1, head size] of `normed` [rows, 1, hidden], the
+    rotary embedding applied as transformers applies it; where q, k and v are stacked, to the
+    query and key heads at once (the same operations on each element)."""
+    shape = (normed.shape[0], 1, -1, attention_block.head_dim)
+    stacked = getattr(attention_block, QKV_PROJECTIONS[0], None)
+    if not isinstance(stacked, StackedLinear):
+        query, key, value = (
+            getattr(attention_block, name)(normed).view(shape).transpose(1, 2)
+            for name in QKV_PROJECTIONS[1]
+        )
+        query, key = apply_rotary_pos_emb(query, key, cos, sin)
+        return query, key, value
+    heads = stacked.product(normed).view(shape).transpose(1, 2)
+    query_heads, key_heads, _ = (size // attention_block.head_dim for size in stacked.sizes)
+    query_key = heads[:, : query_heads + key_heads]
+    rotated = query_key * cos.unsqueeze(1) + rotate_half(query_key) * sin.unsqueeze(1)
+    return rotated[:, :query_heads], rotated[:, query_heads:], heads[:, query_heads + key_heads :]
 
 
 def _projections(
