@@ -44,13 +44,13 @@ from transformers.models.llama.modeling_llama import (
 )
 
 from generator.ml.config import SamplingSettings
-from generator.ml.packed_linear import StackedLinear, stack_linear_layers
+from generator.ml.packed_linear import StackedLinear, StackedPart, stack_linear_layers
 from generator.ml.title_guard import RealTitleGuard
 
 GROUPED_DECODE = "grouped_decode"
-# A Llama's projections that read one input: (the name `stack_projections` gives them, theirs).
-QKV_PROJECTIONS = ("qkv_proj", ("q_proj", "k_proj", "v_proj"))
-GATE_UP_PROJECTIONS = ("gate_up_proj", ("gate_proj", "up_proj"))
+# A Llama's projections that read one input, which `stack_projections` stacks.
+QKV_PROJECTIONS = ("q_proj", "k_proj", "v_proj")
+GATE_UP_PROJECTIONS = ("gate_proj", "up_proj")
 # Compact once this share of the rows still in the cache has finished: a compaction copies the
 # cache, about what two steps of attention read, so it waits for a few rows to finish together.
 COMPACT_SHARE = 0.125
@@ -198,11 +198,8 @@ def stack_projections(model: PreTrainedModel, layer: Callable[[nn.Linear], nn.Mo
     if type(model) is not LlamaForCausalLM:
         return 0
     for decoder in model.model.layers:
-        for module, (stacked, names) in (
-            (decoder.self_attn, QKV_PROJECTIONS),
-            (decoder.mlp, GATE_UP_PROJECTIONS),
-        ):
-            setattr(module, stacked, stack_linear_layers(module, names, layer))
+        stack_linear_layers(decoder.self_attn, QKV_PROJECTIONS, layer)
+        stack_linear_layers(decoder.mlp, GATE_UP_PROJECTIONS, layer)
     return 2 * len(model.model.layers)
 
 
@@ -213,11 +210,11 @@ def _queries_keys_values(
     rotary embedding applied as transformers applies it; where q, k and v are stacked, to the
     query and key heads at once (the same operations on each element)."""
     shape = (normed.shape[0], 1, -1, attention_block.head_dim)
-    stacked = getattr(attention_block, QKV_PROJECTIONS[0], None)
-    if not isinstance(stacked, StackedLinear):
+    stacked = _stack_of(attention_block, QKV_PROJECTIONS)
+    if stacked is None:
         query, key, value = (
             getattr(attention_block, name)(normed).view(shape).transpose(1, 2)
-            for name in QKV_PROJECTIONS[1]
+            for name in QKV_PROJECTIONS
         )
         query, key = apply_rotary_pos_emb(query, key, cos, sin)
         return query, key, value
@@ -229,14 +226,19 @@ def _queries_keys_values(
 
 
 def _projections(
-    module: nn.Module, projections: tuple[str, tuple[str, ...]], inputs: torch.Tensor
+    module: nn.Module, names: tuple[str, ...], inputs: torch.Tensor
 ) -> tuple[torch.Tensor, ...]:
-    """`module`'s `projections` of `inputs`, in one product where they are stacked."""
-    stacked_name, names = projections
-    stacked = getattr(module, stacked_name, None)
-    if isinstance(stacked, StackedLinear):
+    """`module`'s projections `names` of `inputs`, in one product where they are stacked."""
+    stacked = _stack_of(module, names)
+    if stacked is not None:
         return stacked(inputs)
     return tuple(getattr(module, name)(inputs) for name in names)
+
+
+def _stack_of(module: nn.Module, names: tuple[str, ...]) -> StackedLinear | None:
+    """The `StackedLinear` whose parts `module`'s projections `names` are, if they are."""
+    first = getattr(module, names[0])
+    return first.stacked if isinstance(first, StackedPart) else None
 
 
 def rms_norm(norm: LlamaRMSNorm, hidden: torch.Tensor) -> torch.Tensor:
